@@ -1,0 +1,26 @@
+//! The official FHIR R4 definitions Ember vendors, decompressed once on first use.
+//!
+//! The data lives in `engine/definitions/*.json.gz`, generated from the HL7 npm package
+//! `hl7.fhir.r4.examples@4.0.1` by `engine/definitions/vendor.py` (provenance in the README
+//! beside it). Each file is embedded with `include_bytes!` and decoded lazily the first time it
+//! is asked for; afterwards every lookup is a read of static data.
+
+mod compartments;
+mod resource_types;
+mod search_parameters;
+
+use std::io::Read;
+
+pub use compartments::{compartment, compartments, CompartmentDefinition, CompartmentResource};
+pub use resource_types::{is_resource_type, resource_types};
+pub use search_parameters::{
+    search_parameter, search_parameters, search_parameters_for, SearchParamType,
+    SearchParameterComponent, SearchParameterDefinition,
+};
+
+/// Gunzips one embedded definitions file into its JSON text.
+fn gunzip(compressed: &[u8]) -> std::io::Result<String> {
+    let mut json = String::new();
+    flate2::read::GzDecoder::new(compressed).read_to_string(&mut json)?;
+    Ok(json)
+}

@@ -1,0 +1,19 @@
+//! Pure FHIR R4 for Ember: resource types and ids, the official definitions, the JSON pipeline
+//! and structural validation, OperationOutcome.
+//!
+//! **API Boundary.** Engine does no IO and has no async runtime; it never names a `tokio`,
+//! `tokio_postgres`, `ractor` or `axum` type, so everything here is testable without a
+//! database and cheap to benchmark.
+
+pub mod definitions;
+mod error;
+mod ids;
+mod instant;
+mod json;
+mod outcome;
+
+pub use error::{Category, Error};
+pub use ids::{Id, ResourceType, VersionId};
+pub use instant::Instant;
+pub use json::{prepare_resource, pretty_print, PreparedResource};
+pub use outcome::{json_string, operation_outcome, Issue, Severity};
