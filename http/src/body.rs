@@ -1,0 +1,47 @@
+//! Reading a request body under the configured size limit, with a FHIR error when it is
+//! too large, before any of it is parsed.
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap};
+use bytes::Bytes;
+use engine::Category;
+
+use crate::error::ApiError;
+
+/// Reads the whole body into one buffer, refusing more than `limit` bytes with 413.
+///
+/// A declared Content-Length over the limit is refused before reading anything; a chunked
+/// body is counted as it arrives and refused as soon as it passes the limit.
+///
+/// # Errors
+/// 413 for an oversized body; 400 when the body cannot be read (client disconnected).
+pub(crate) async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large(limit));
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|error| {
+        let is_limit = std::error::Error::source(&error)
+            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+        if is_limit {
+            too_large(limit)
+        } else {
+            ApiError::invalid(format!("The request body could not be read: {error}"))
+        }
+    })
+}
+
+#[cold]
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        Category::TooLarge,
+        format!("The request body is larger than this server accepts ({limit} bytes; see max_body_bytes)"),
+    )
+}

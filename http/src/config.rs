@@ -1,0 +1,203 @@
+//! Settings: command-line flags over `EMBER_*` environment variables over `ember.toml` over
+//! built-in defaults. See docs/configuration.md.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Everything `ember serve` can be told; each field is documented in docs/configuration.md.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Directory of the embedded PostgreSQL cluster (unused with `database_url`).
+    pub data_dir: PathBuf,
+    /// An existing PostgreSQL database; when unset, Ember runs its own embedded cluster.
+    pub database_url: Option<String>,
+    /// The public FHIR base URL (e.g. behind a proxy); unset: `http://{Host}/fhir`.
+    pub base_url: Option<String>,
+    /// Largest request body accepted; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// Database connections in the pool.
+    pub pool_size: usize,
+    /// Entries per history page when the client sends no `_count`.
+    pub default_page_size: u32,
+    /// Upper bound on `_count`; larger values are lowered to it.
+    pub max_page_size: u32,
+    /// `text` for people, `json` for log collectors.
+    pub log_format: LogFormat,
+    /// A tracing filter, e.g. `info` or `ember=debug,tower_http=info`.
+    pub log_level: String,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./ember-data"),
+            database_url: None,
+            base_url: None,
+            // Large enough for a Synthea patient Bundle (a few MB), small enough that a few
+            // hundred concurrent maximal bodies fit in memory.
+            max_body_bytes: 16 * 1024 * 1024,
+            // Two cores: more connections than this only queue inside PostgreSQL.
+            pool_size: 16,
+            default_page_size: 50,
+            max_page_size: 1_000,
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Ember, a FHIR R4 server.
+#[derive(Debug, Parser)]
+#[command(name = "ember", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the FHIR server (FHIR base: http://LISTEN/fhir).
+    ///
+    /// Settings come from, highest precedence first: these flags, EMBER_* environment
+    /// variables (e.g. EMBER_LISTEN, EMBER_DATABASE_URL), the config file, then defaults.
+    Serve(ServeArgs),
+}
+
+/// Flags of `ember serve`; each overrides the same setting from the environment or file.
+#[derive(Debug, Args, Serialize, Default)]
+pub struct ServeArgs {
+    /// Config file (TOML) [default: ./ember.toml if it exists; env: EMBER_CONFIG]
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080; env: EMBER_LISTEN]
+    #[arg(long, value_name = "ADDR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// Directory of the embedded PostgreSQL cluster, created on first start
+    /// [default: ./ember-data; env: EMBER_DATA_DIR]
+    #[arg(long, value_name = "DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// Use this PostgreSQL database instead of the embedded cluster, e.g.
+    /// postgresql://user:password@host:5432/ember [env: EMBER_DATABASE_URL]
+    #[arg(long, value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// Public FHIR base URL used in Location headers and Bundle links, when Ember runs
+    /// behind a proxy [default: http://{Host header}/fhir; env: EMBER_BASE_URL]
+    #[arg(long, value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// Largest request body in bytes; larger bodies get 413 [default: 16777216; env: EMBER_MAX_BODY_BYTES]
+    #[arg(long, value_name = "BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_body_bytes: Option<usize>,
+    /// Database connections in the pool [default: 16; env: EMBER_POOL_SIZE]
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool_size: Option<usize>,
+    /// Entries per page when a client sends no _count [default: 50; env: EMBER_DEFAULT_PAGE_SIZE]
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_page_size: Option<u32>,
+    /// Largest _count honoured [default: 1000; env: EMBER_MAX_PAGE_SIZE]
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_page_size: Option<u32>,
+    /// Log format [default: text; env: EMBER_LOG_FORMAT]
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, e.g. info, debug, or ember=debug,tower_http=warn [default: info; env: EMBER_LOG_LEVEL]
+    #[arg(long, value_name = "FILTER")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<String>,
+}
+
+/// Merges defaults, the config file, the environment and the flags, in rising precedence.
+///
+/// # Errors
+/// A message naming the setting that is malformed, or the config file that was asked for
+/// explicitly and does not exist.
+pub fn load(args: &ServeArgs) -> Result<Settings, String> {
+    let explicit_file = args
+        .config
+        .clone()
+        .or_else(|| std::env::var_os("EMBER_CONFIG").map(PathBuf::from));
+    let file = match &explicit_file {
+        Some(path) if !path.exists() => {
+            return Err(format!("config file {} does not exist", path.display()))
+        }
+        Some(path) => path.clone(),
+        None => PathBuf::from("ember.toml"),
+    };
+    Figment::from(Serialized::defaults(Settings::default()))
+        .merge(Toml::file(&file))
+        .merge(Env::prefixed("EMBER_").ignore(&["config"]))
+        .merge(Serialized::defaults(args))
+        .extract()
+        .map_err(|error| format!("invalid configuration: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_environment_which_overrides_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "ember.toml",
+                "listen = \"127.0.0.1:7000\"\npool_size = 3\nlog_format = \"json\"",
+            )?;
+            jail.set_env("EMBER_POOL_SIZE", "5");
+            jail.set_env("EMBER_DATA_DIR", "/from/env");
+            let args = ServeArgs {
+                data_dir: Some(PathBuf::from("/from/flag")),
+                ..ServeArgs::default()
+            };
+            let settings = load(&args).map_err(figment::Error::from)?;
+            assert_eq!(settings.listen, SocketAddr::from(([127, 0, 0, 1], 7000)));
+            assert_eq!(settings.pool_size, 5);
+            assert_eq!(settings.data_dir, PathBuf::from("/from/flag"));
+            assert_eq!(settings.log_format, LogFormat::Json);
+            assert_eq!(settings.max_body_bytes, Settings::default().max_body_bytes);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn malformed_setting_is_named_in_the_error() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("EMBER_LISTEN", "not-an-address");
+            let error = load(&ServeArgs::default()).unwrap_err();
+            assert!(error.contains("listen"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn explicit_missing_config_file_is_an_error() {
+        let args = ServeArgs {
+            config: Some(PathBuf::from("/nonexistent/ember.toml")),
+            ..ServeArgs::default()
+        };
+        assert!(load(&args).unwrap_err().contains("does not exist"));
+    }
+}

@@ -1,0 +1,85 @@
+//! FHIR read interaction: GET [base]/[type]/[id], with conditional read and HEAD.
+//! Spec: https://hl7.org/fhir/R4/http.html#read, http.html#cread
+// PERF: hot path; the stored bytes are sent as they are. See docs/benchmarks.md.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use engine::{Category, VersionId};
+use storage::model::StoredVersion;
+use storage::TenantKey;
+
+use super::{id_from_path, resource_type_from_path};
+use crate::error::ApiError;
+use crate::negotiation::response_format;
+use crate::query::QueryParams;
+use crate::respond::{json_response, version_headers};
+use crate::state::AppState;
+
+pub(crate) async fn read(
+    State(state): State<AppState>,
+    Path((type_name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    query: QueryParams,
+) -> Result<Response, ApiError> {
+    let resource_type = resource_type_from_path(&type_name)?;
+    let id = id_from_path(&id)?;
+    let format = response_format(&headers, &query)?;
+    let stored = state
+        .ember()
+        .routing()
+        .for_reads()
+        .read(TenantKey::DEFAULT, resource_type, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("{resource_type}/{id} is not known")))?;
+    let Some(body) = stored.body.clone() else {
+        return Err(ApiError::new(
+            Category::Gone,
+            format!(
+                "{resource_type}/{id} was deleted (version {})",
+                stored.version_id
+            ),
+        ));
+    };
+    if is_not_modified(&headers, &stored) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        version_headers(
+            response.headers_mut(),
+            stored.version_id,
+            stored.last_updated,
+        );
+        return Ok(response);
+    }
+    let mut response = json_response(StatusCode::OK, format, body)?;
+    version_headers(
+        response.headers_mut(),
+        stored.version_id,
+        stored.last_updated,
+    );
+    Ok(response)
+}
+
+/// Conditional read: `If-None-Match` naming the current version, or `If-Modified-Since` not
+/// before the last change, answers 304. `If-None-Match` wins when both are sent (RFC 9110).
+fn is_not_modified(headers: &HeaderMap, stored: &StoredVersion) -> bool {
+    if let Some(tags) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+    {
+        return tags.split(',').any(|tag| {
+            tag.trim() == "*"
+                || VersionId::parse_etag(tag).is_ok_and(|version| version == stored.version_id)
+        });
+    }
+    if let Some(since) = headers
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| httpdate::parse_http_date(value).ok())
+    {
+        let since_seconds = since
+            .duration_since(std::time::SystemTime::UNIX_EPOCH)
+            .map_or(0, |duration| duration.as_secs() as i64);
+        return stored.last_updated.unix_seconds() <= since_seconds;
+    }
+    false
+}

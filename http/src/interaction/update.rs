@@ -1,0 +1,108 @@
+//! FHIR update interaction: PUT [base]/[type]/[id], version-aware with If-Match, and
+//! update-as-create for an id that does not exist yet.
+//! Spec: https://hl7.org/fhir/R4/http.html#update, http.html#concurrency
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use engine::VersionId;
+use storage::model::{WriteAction, WriteOutcome, WriteRequest};
+use storage::TenantKey;
+
+use super::{id_from_path, resource_type_from_path};
+use crate::body::read_body;
+use crate::error::ApiError;
+use crate::negotiation::{check_request_content_type, response_format};
+use crate::query::QueryParams;
+use crate::respond::{
+    base_url, optional_json_response, version_headers, version_url, write_body, PreferReturn,
+};
+use crate::state::AppState;
+
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    Path((type_name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    query: QueryParams,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let resource_type = resource_type_from_path(&type_name)?;
+    let id = id_from_path(&id)?;
+    let format = response_format(&headers, &query)?;
+    check_request_content_type(&headers)?;
+    let if_match = match headers.get(header::IF_MATCH) {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| ApiError::invalid("If-Match is not a valid header value"))
+                .and_then(|text| VersionId::parse_etag(text).map_err(ApiError::from))?,
+        ),
+    };
+    let bytes = read_body(body, &headers, state.settings().max_body_bytes).await?;
+    let resource = engine::prepare_resource(&bytes)?;
+    if resource.resource_type() != resource_type {
+        return Err(ApiError::invalid(format!(
+            "The body is a {} but the URL is for {resource_type}",
+            resource.resource_type()
+        )));
+    }
+    match resource.claimed_id() {
+        None => {
+            return Err(ApiError::invalid(format!(
+                "The resource must carry the id of the URL ('{id}') in its 'id' element"
+            )))
+        }
+        Some(claimed) if claimed != id.as_str() => {
+            return Err(ApiError::invalid(format!(
+                "The resource's id '{claimed}' does not match the id in the URL ('{id}')"
+            )))
+        }
+        Some(_) => {}
+    }
+    let request = WriteRequest {
+        id,
+        action: WriteAction::Update { resource, if_match },
+    };
+    let outcome = state
+        .ember()
+        .write(TenantKey::DEFAULT, resource_type, request)
+        .await?;
+    let (status, written) = match outcome {
+        WriteOutcome::Created(written) => (StatusCode::CREATED, written),
+        WriteOutcome::Updated(written) => (StatusCode::OK, written),
+        WriteOutcome::Deleted(_) | WriteOutcome::NothingToDelete => {
+            return Err(ApiError::new(
+                engine::Category::Fault,
+                "an update produced a deletion",
+            ))
+        }
+    };
+    let location = version_url(
+        &base_url(state.settings().base_url.as_deref(), &headers),
+        resource_type,
+        &written.id,
+        written.version_id,
+    );
+    let verb = if status == StatusCode::CREATED {
+        "Created"
+    } else {
+        "Updated"
+    };
+    let message = format!(
+        "{verb} {resource_type}/{} at version {}",
+        written.id, written.version_id
+    );
+    let body = write_body(PreferReturn::from_headers(&headers), written.body, &message);
+    let mut response = optional_json_response(status, format, body)?;
+    version_headers(
+        response.headers_mut(),
+        written.version_id,
+        written.last_updated,
+    );
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}

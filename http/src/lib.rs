@@ -1,0 +1,36 @@
+//! Ember's REST layer: the FHIR HTTP API over axum, content negotiation, errors as
+//! OperationOutcomes, configuration, observability, and the server lifecycle.
+//!
+//! `http` is the only crate that knows HTTP status codes, headers and content negotiation.
+//! Start reading at [`app`] (the router) and `interaction/read.rs`.
+
+mod app;
+mod body;
+mod bundle;
+pub mod config;
+mod error;
+mod health;
+mod interaction;
+mod negotiation;
+pub mod observability;
+mod query;
+mod respond;
+mod server;
+mod state;
+
+pub use app::app;
+pub use server::{run, shutdown_signal};
+pub use state::AppState;
+
+/// Why the server could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Storage(#[from] storage::Error),
+    #[error(transparent)]
+    Actors(#[from] actors::Error),
+    #[error("HTTP listener: {0}")]
+    Listen(std::io::Error),
+}

@@ -1,0 +1,88 @@
+//! The server's lifecycle: database (embedded or external), migrations, actors, HTTP, and an
+//! orderly shutdown that stops them in reverse.
+
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Instant;
+
+use actors::Ember;
+use storage::{EmbeddedOptions, EmbeddedPostgres, Store};
+use tokio::net::TcpListener;
+use tracing::info;
+
+use crate::app::app;
+use crate::config::Settings;
+use crate::state::AppState;
+use crate::Error;
+
+/// Runs Ember on `listener` until `shutdown` completes, then drains in-flight requests,
+/// stops the actors and, if Ember started it, the embedded PostgreSQL cluster.
+///
+/// # Errors
+/// When the database cannot be started, reached or migrated, or the actors do not start.
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let started = Instant::now();
+    let (store, embedded) = open_database(&settings).await?;
+    let applied = store.migrate().await?;
+    let ember = Ember::start(store).await?;
+    let state = AppState::new(ember, settings.clone());
+    let address = listener.local_addr().map_err(Error::Listen)?;
+    info!(
+        fhir_base = %format!("http://{address}/fhir"),
+        migrations_applied = applied,
+        embedded_postgres = embedded.is_some(),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "Ember is ready"
+    );
+    let served = axum::serve(listener, app(state.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(Error::Listen);
+    info!("HTTP server stopped; stopping actors");
+    state.ember().shutdown().await;
+    if let Some(cluster) = embedded {
+        info!("stopping embedded PostgreSQL");
+        cluster.stop().await?;
+    }
+    served
+}
+
+async fn open_database(settings: &Settings) -> Result<(Store, Option<EmbeddedPostgres>), Error> {
+    match &settings.database_url {
+        Some(url) => {
+            let config = tokio_postgres::Config::from_str(url).map_err(|error| {
+                Error::Config(format!("database_url is not a PostgreSQL URL: {error}"))
+            })?;
+            Ok((Store::connect(config, settings.pool_size)?, None))
+        }
+        None => {
+            let cluster = EmbeddedPostgres::start(EmbeddedOptions::new(&settings.data_dir)).await?;
+            let store = Store::connect(cluster.connection_config(), settings.pool_size)?;
+            Ok((store, Some(cluster)))
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM, whichever comes first.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => info!("SIGINT received; shutting down"),
+        _ = terminate => info!("SIGTERM received; shutting down"),
+    }
+}

@@ -1,0 +1,64 @@
+//! The storage crate's one error type, with the category `http` maps to a status code.
+
+use engine::Category;
+
+/// Everything that can go wrong below the REST layer and above PostgreSQL.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No usable PostgreSQL server binaries (initdb, postgres, pg_ctl) were found.
+    #[error(
+        "PostgreSQL server binaries not found (looked in: {searched}). Install them \
+         (Debian/Ubuntu: `apt-get install postgresql`), put their directory on PATH, \
+         or run Ember against an existing server with --database-url"
+    )]
+    PostgresBinariesNotFound { searched: String },
+
+    /// Creating, starting or stopping the embedded cluster failed.
+    #[error("embedded PostgreSQL: {context}: {detail}")]
+    EmbeddedCluster { context: String, detail: String },
+
+    /// A file-system operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The database answered with an error or the connection broke.
+    #[error("database error: {0}")]
+    Database(#[from] tokio_postgres::Error),
+
+    /// No connection could be taken from the pool.
+    #[error("database connection pool: {0}")]
+    Pool(String),
+
+    /// An `If-Match` (or similar) precondition did not hold when the write was applied.
+    #[error("{id} is at version {}, not the expected version {expected}", current.map_or_else(|| "none (it does not exist or is deleted)".to_string(), |v| v.to_string()))]
+    PreconditionFailed {
+        id: engine::Id,
+        expected: engine::VersionId,
+        current: Option<engine::VersionId>,
+    },
+
+    /// The database schema is newer than this binary knows.
+    #[error("database schema version {found} is newer than this Ember supports ({supported}); upgrade Ember")]
+    SchemaTooNew { found: i64, supported: i64 },
+}
+
+impl Error {
+    /// The category `http` turns into a status code and an OperationOutcome issue code.
+    pub fn category(&self) -> Category {
+        match self {
+            Error::Pool(_) => Category::Unavailable,
+            Error::PreconditionFailed { .. } => Category::PreconditionFailed,
+            Error::Database(error) if error.is_closed() => Category::Unavailable,
+            _ => Category::Fault,
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+        let context = context.into();
+        move |source| Error::Io { context, source }
+    }
+}

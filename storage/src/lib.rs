@@ -1,0 +1,23 @@
+//! PostgreSQL storage for Ember: schema, migrations, the write/read/history SQL, and the
+//! embedded cluster that makes one command start a working server.
+//!
+//! **API Boundary.** Callers see [`Store`] and the value types in [`model`]; SQL and the
+//! schema stay private. Storage knows nothing of HTTP, status codes or actors.
+
+mod embedded;
+mod error;
+mod history;
+mod migrate;
+pub mod model;
+mod read;
+mod store;
+mod tenant;
+mod write;
+
+pub use embedded::{EmbeddedOptions, EmbeddedPostgres};
+pub use error::Error;
+pub use store::{PoolUsage, Store};
+pub use tenant::TenantKey;
+
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,0 +1,133 @@
+//! The values storage hands to and receives from its callers: stored versions, write
+//! requests and their outcomes, history entries.
+
+use bytes::Bytes;
+use engine::{Id, Instant, PreparedResource, ResourceType, VersionId};
+
+/// A version as stored: the canonical JSON bytes a read returns unchanged.
+#[derive(Debug, Clone)]
+pub struct StoredVersion {
+    pub version_id: VersionId,
+    pub last_updated: Instant,
+    /// `None` when this version is a deletion.
+    pub body: Option<Bytes>,
+}
+
+/// One write the batcher commits together with others of the same type.
+#[derive(Debug)]
+pub struct WriteRequest {
+    pub id: Id,
+    pub action: WriteAction,
+}
+
+/// What a write does; the version it produces is decided inside the batch transaction.
+#[derive(Debug)]
+pub enum WriteAction {
+    /// A new resource under a server-assigned id.
+    Create(PreparedResource),
+    /// A new version of `id`, or its first version (update-as-create).
+    Update {
+        resource: PreparedResource,
+        /// From `If-Match`: the write succeeds only while this is the current version.
+        if_match: Option<VersionId>,
+    },
+    /// A deletion version, if the resource exists and is not already deleted.
+    Delete,
+}
+
+/// How a write that succeeded changed the database.
+#[derive(Debug, Clone)]
+pub enum WriteOutcome {
+    /// A first version (create, update-as-create, or an update of a deleted resource).
+    Created(Written),
+    /// A new version of a live resource.
+    Updated(Written),
+    /// A deletion version was written.
+    Deleted(Written),
+    /// The resource does not exist or is deleted already; nothing was written.
+    NothingToDelete,
+}
+
+/// The version a successful write produced.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub id: Id,
+    pub version_id: VersionId,
+    pub last_updated: Instant,
+    /// The stored bytes; `None` for a deletion.
+    pub body: Option<Bytes>,
+}
+
+/// Whose history to list.
+#[derive(Debug, Clone)]
+pub enum HistoryScope {
+    Instance(ResourceType, Id),
+    Type(ResourceType),
+    System,
+}
+
+/// Where a history page starts: just after the last entry of the previous page.
+///
+/// A keyset position rather than an offset, so a page boundary stays put while new versions
+/// are written between page requests: no entry is skipped or repeated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryCursor {
+    pub last_updated: Instant,
+    pub seq: i64,
+}
+
+/// One history page request.
+#[derive(Debug, Clone)]
+pub struct HistoryQuery {
+    pub scope: HistoryScope,
+    /// `_since`: only versions written at or after this instant.
+    pub since: Option<Instant>,
+    pub after: Option<HistoryCursor>,
+    pub count: u32,
+}
+
+/// One version in a history listing, newest first.
+#[derive(Debug, Clone)]
+pub struct HistoryEntry {
+    pub resource_type: ResourceType,
+    pub id: Id,
+    pub version_id: VersionId,
+    pub last_updated: Instant,
+    pub method: HistoryMethod,
+    pub body: Option<Bytes>,
+    pub cursor: HistoryCursor,
+}
+
+/// The interaction that produced a version, as `Bundle.entry.request.method` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryMethod {
+    Post,
+    Put,
+    Delete,
+}
+
+impl HistoryMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistoryMethod::Post => "POST",
+            HistoryMethod::Put => "PUT",
+            HistoryMethod::Delete => "DELETE",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> HistoryMethod {
+        match text {
+            "POST" => HistoryMethod::Post,
+            "DELETE" => HistoryMethod::Delete,
+            _ => HistoryMethod::Put,
+        }
+    }
+}
+
+/// A page of history and whether more follows.
+#[derive(Debug, Clone)]
+pub struct HistoryPage {
+    pub entries: Vec<HistoryEntry>,
+    /// Where the next page starts, if there is one.
+    pub next: Option<HistoryCursor>,
+}

@@ -1,0 +1,134 @@
+//! The `Store`: a connection pool to one PostgreSQL database and every query Ember runs on it.
+
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use engine::{Id, ResourceType, VersionId};
+use tokio_postgres::NoTls;
+
+use crate::model::{HistoryPage, HistoryQuery, StoredVersion, WriteOutcome, WriteRequest};
+use crate::{history, migrate, read, write, Error, TenantKey};
+
+/// A handle to one database; cheap to clone (the pool is shared).
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+}
+
+/// How many connections a pool holds and how many are idle, for `/metrics`.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolUsage {
+    pub max_size: usize,
+    pub size: usize,
+    pub available: usize,
+    pub waiting: usize,
+}
+
+impl Store {
+    /// Creates a pool of up to `max_connections` to the database `config` names. Connections
+    /// are opened on first use, so this does not fail when the database is down.
+    ///
+    /// # Errors
+    /// [`Error::Pool`] when the pool cannot be built from `config`.
+    pub fn connect(config: tokio_postgres::Config, max_connections: usize) -> Result<Store, Error> {
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            // Fast recycling skips a test query on checkout: a broken connection surfaces
+            // as a query error instead, which the caller sees as 503 and retries.
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(max_connections)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_secs(10)))
+            .create_timeout(Some(Duration::from_secs(10)))
+            .build()
+            .map_err(|error| Error::Pool(error.to_string()))?;
+        Ok(Store { pool })
+    }
+
+    /// Brings the schema up to date; safe to call from several processes at once.
+    ///
+    /// # Errors
+    /// [`Error::SchemaTooNew`] when a newer Ember migrated this database; database errors.
+    pub async fn migrate(&self) -> Result<usize, Error> {
+        let mut client = self
+            .pool
+            .get()
+            .await
+            .map_err(|error| Error::Pool(error.to_string()))?;
+        migrate::migrate(&mut client).await
+    }
+
+    /// True when the database answers and its schema is the one this binary expects.
+    pub async fn is_ready(&self) -> bool {
+        let Ok(client) = self.pool.get().await else {
+            return false;
+        };
+        matches!(migrate::current_version(&client).await, Ok(version) if version == migrate::LATEST_VERSION)
+    }
+
+    /// The current version of a resource, deleted or not; `None` if it never existed.
+    ///
+    /// # Errors
+    /// Database and pool errors.
+    pub async fn read(
+        &self,
+        tenant: TenantKey,
+        resource_type: ResourceType,
+        id: &Id,
+    ) -> Result<Option<StoredVersion>, Error> {
+        read::read_current(&self.pool, tenant, resource_type, id).await
+    }
+
+    /// One version of a resource; `None` if that version does not exist.
+    ///
+    /// # Errors
+    /// Database and pool errors.
+    pub async fn read_version(
+        &self,
+        tenant: TenantKey,
+        resource_type: ResourceType,
+        id: &Id,
+        version_id: VersionId,
+    ) -> Result<Option<StoredVersion>, Error> {
+        read::read_version(&self.pool, tenant, resource_type, id, version_id).await
+    }
+
+    /// Commits `requests` (all of `resource_type`) in as few transactions as possible and
+    /// returns one result per request, in order. A failed precondition or a database error in
+    /// one write does not fail the others; nothing is reported as written before its commit.
+    pub async fn write_batch(
+        &self,
+        tenant: TenantKey,
+        resource_type: ResourceType,
+        requests: &[WriteRequest],
+    ) -> Vec<Result<WriteOutcome, Error>> {
+        write::write_batch(&self.pool, tenant, resource_type, requests).await
+    }
+
+    /// One page of history, newest first.
+    ///
+    /// # Errors
+    /// Database and pool errors.
+    pub async fn history(
+        &self,
+        tenant: TenantKey,
+        query: &HistoryQuery,
+    ) -> Result<HistoryPage, Error> {
+        history::history(&self.pool, tenant, query).await
+    }
+
+    pub fn pool_usage(&self) -> PoolUsage {
+        let status = self.pool.status();
+        PoolUsage {
+            max_size: status.max_size,
+            size: status.size,
+            available: status.available,
+            waiting: status.waiting,
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! The storage crate's integration tests, gathered in one binary so they link only once.
+
+mod embedded;
