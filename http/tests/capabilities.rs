@@ -1,0 +1,148 @@
+//! The CapabilityStatement: FHIR 4.0.1, every R4 resource type with exactly the interactions
+//! Ember implements, nothing it does not, and every claim backed by a working endpoint.
+//! Spec: https://hl7.org/fhir/R4/http.html#capabilities, capabilitystatement.html
+
+use std::collections::BTreeSet;
+
+use axum::http::{Method, StatusCode};
+use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
+
+use crate::support::{assert_fhir_json, Reply, TestApp};
+
+const TYPE_INTERACTIONS: [&str; 7] = [
+    "read",
+    "vread",
+    "update",
+    "delete",
+    "history-instance",
+    "history-type",
+    "create",
+];
+
+/// GET [base]/metadata, asserting a CapabilityStatement, and returns its one `rest` entry.
+async fn check(app: &TestApp) -> Value {
+    let reply = app.get("/fhir/metadata").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_fhir_json(&reply);
+    let statement = reply.json();
+    assert_eq!(
+        statement["resourceType"].as_str(),
+        Some("CapabilityStatement")
+    );
+    assert_eq!(statement["fhirVersion"].as_str(), Some("4.0.1"));
+    assert_eq!(statement["kind"].as_str(), Some("instance"));
+    assert_eq!(statement["rest"].as_array().map(|rest| rest.len()), Some(1));
+    assert_eq!(statement["rest"][0]["mode"].as_str(), Some("server"));
+    statement["rest"][0].clone()
+}
+
+fn codes(interactions: &Value) -> Vec<String> {
+    interactions
+        .as_array()
+        .expect("an interaction list")
+        .iter()
+        .map(|interaction| interaction["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn metadata_lists_every_r4_resource_type_with_the_implemented_interactions() {
+    let app = TestApp::start().await;
+
+    let rest = check(&app).await;
+
+    let resources = rest["resource"].as_array().expect("resources");
+    assert_eq!(resources.len(), 146);
+    let types: BTreeSet<String> = resources
+        .iter()
+        .map(|resource| resource["type"].as_str().unwrap().to_owned())
+        .collect();
+    let r4: BTreeSet<String> = engine::ResourceType::all().map(|t| t.to_string()).collect();
+    assert_eq!(types, r4);
+    for name in ["Patient", "Observation", "Bundle", "Binary", "Parameters"] {
+        assert!(types.contains(name), "{name}");
+    }
+    for resource in resources.iter() {
+        assert_eq!(
+            codes(&resource["interaction"]),
+            TYPE_INTERACTIONS,
+            "{resource:?}"
+        );
+        assert!(
+            resource.get("searchParam").is_none(),
+            "search parameters are claimed: {resource:?}"
+        );
+        assert_eq!(resource["versioning"].as_str(), Some("versioned-update"));
+        assert_eq!(resource["updateCreate"].as_bool(), Some(true));
+    }
+    assert_eq!(codes(&rest["interaction"]), ["history-system"]);
+}
+
+#[tokio::test]
+async fn metadata_claims_no_search_batch_transaction_or_patch() {
+    let app = TestApp::start().await;
+
+    let rest = check(&app).await;
+
+    let text = sonic_rs::to_string(&rest).unwrap();
+    for unclaimed in [
+        "search-type",
+        "search-system",
+        "searchParam",
+        "\"batch\"",
+        "\"transaction\"",
+        "patch",
+        "\"operation\"",
+    ] {
+        assert!(!text.contains(unclaimed), "{unclaimed} is claimed");
+    }
+}
+
+/// Performs `interaction` on a Patient (`id` exists at version 1).
+async fn perform(app: &TestApp, interaction: &str, id: &str) -> Reply {
+    let patient = format!(r#"{{"resourceType":"Patient","id":"{id}"}}"#);
+    match interaction {
+        "read" => app.get(&format!("/fhir/Patient/{id}")).await,
+        "vread" => app.get(&format!("/fhir/Patient/{id}/_history/1")).await,
+        "update" => app.put(&format!("/fhir/Patient/{id}"), &patient).await,
+        "delete" => app.delete(&format!("/fhir/Patient/{id}")).await,
+        "history-instance" => app.get(&format!("/fhir/Patient/{id}/_history")).await,
+        "history-type" => app.get("/fhir/Patient/_history").await,
+        "create" => {
+            app.post("/fhir/Patient", r#"{"resourceType":"Patient"}"#)
+                .await
+        }
+        "history-system" => app.get("/fhir/_history").await,
+        other => panic!("the statement claims '{other}', which this test cannot exercise"),
+    }
+}
+
+#[tokio::test]
+async fn every_claimed_interaction_answers() {
+    let app = TestApp::start().await;
+    let rest = check(&app).await;
+    let patient = rest["resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|resource| resource["type"].as_str() == Some("Patient"))
+        .cloned()
+        .expect("Patient is listed");
+    let mut claimed = codes(&patient["interaction"]);
+    claimed.extend(codes(&rest["interaction"]));
+
+    for interaction in claimed {
+        // Each on its own resource, so a delete does not turn a later read into a 410.
+        let id = app.create(r#"{"resourceType":"Patient"}"#).await;
+        let reply = perform(&app, &interaction, &id).await;
+        assert!(
+            reply.status.is_success(),
+            "{interaction} answered {}: {}",
+            reply.status,
+            reply.text()
+        );
+        assert_ne!(reply.status, StatusCode::NOT_IMPLEMENTED);
+    }
+    let unclaimed = app.request(Method::PATCH, "/fhir/Patient/x").send().await;
+    assert_eq!(unclaimed.status, StatusCode::NOT_IMPLEMENTED);
+}

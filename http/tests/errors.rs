@@ -1,0 +1,260 @@
+//! Bad input: every malformed body is refused with the right status and an OperationOutcome,
+//! and nothing is written; hostile bodies (deep nesting, oversized, streamed without a
+//! Content-Length) leave the server serving.
+//! Spec: https://hl7.org/fhir/R4/http.html#create (invalid resources), json.html
+
+use axum::body::Body;
+use axum::http::{Method, StatusCode};
+use bytes::Bytes;
+use ember_http::config::Settings;
+use http_body_util::channel::Channel;
+use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
+
+use crate::support::TestApp;
+
+/// POSTs `body` to [base]/Patient, asserts it is refused with `status` and that nothing was
+/// written, and returns the first issue.
+async fn check(app: &TestApp, body: impl Into<Body>, status: StatusCode) -> Value {
+    let reply = app
+        .request(Method::POST, "/fhir/Patient")
+        .header("content-type", "application/fhir+json")
+        .body(body)
+        .send()
+        .await;
+    let issue = reply.outcome(status);
+    assert_eq!(
+        app.versions_written().await,
+        0,
+        "a refused request wrote something"
+    );
+    issue
+}
+
+fn expressions(issue: &Value) -> Vec<String> {
+    issue["expression"]
+        .as_array()
+        .map(|paths| {
+            paths
+                .iter()
+                .map(|path| path.as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn body_that_is_not_json_is_400() {
+    let app = TestApp::start().await;
+    check(&app, "this is not JSON", StatusCode::BAD_REQUEST).await;
+    check(
+        &app,
+        r#"{"resourceType":"Patient""#,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn empty_body_is_400() {
+    let app = TestApp::start().await;
+    check(&app, "", StatusCode::BAD_REQUEST).await;
+}
+
+#[tokio::test]
+async fn json_array_is_400() {
+    let app = TestApp::start().await;
+    check(
+        &app,
+        r#"[{"resourceType":"Patient"}]"#,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn missing_resource_type_is_400() {
+    let app = TestApp::start().await;
+    check(&app, r#"{"active":true}"#, StatusCode::BAD_REQUEST).await;
+}
+
+#[tokio::test]
+async fn numeric_resource_type_is_400() {
+    let app = TestApp::start().await;
+    check(&app, r#"{"resourceType":42}"#, StatusCode::BAD_REQUEST).await;
+}
+
+#[tokio::test]
+async fn unknown_resource_type_in_the_body_is_400() {
+    let app = TestApp::start().await;
+    check(&app, r#"{"resourceType":"Foo"}"#, StatusCode::BAD_REQUEST).await;
+}
+
+#[tokio::test]
+async fn null_value_is_400_naming_its_path() {
+    let app = TestApp::start().await;
+    let issue = check(
+        &app,
+        r#"{"resourceType":"Patient","name":[{"family":null}]}"#,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    let paths = expressions(&issue);
+    assert!(
+        paths
+            .iter()
+            .any(|path| path.contains("name") && path.contains("family")),
+        "{issue:?}"
+    );
+}
+
+#[tokio::test]
+async fn empty_string_is_400() {
+    let app = TestApp::start().await;
+    check(
+        &app,
+        r#"{"resourceType":"Patient","gender":""}"#,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn duplicate_keys_are_400() {
+    let app = TestApp::start().await;
+    check(
+        &app,
+        r#"{"resourceType":"Patient","active":true,"active":false}"#,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn deeply_nested_json_is_400_and_the_server_keeps_serving() {
+    let app = TestApp::start().await;
+    let depth = 100_000;
+    let body = format!(
+        r#"{{"resourceType":"Patient","extension":{}{}}}"#,
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+
+    check(&app, body, StatusCode::BAD_REQUEST).await;
+
+    app.create(r#"{"resourceType":"Patient"}"#).await;
+}
+
+#[tokio::test]
+async fn invalid_utf8_is_400() {
+    let app = TestApp::start().await;
+    let mut body = br#"{"resourceType":"Patient","gender":""#.to_vec();
+    body.extend_from_slice(&[0xff, 0xfe]);
+    body.extend_from_slice(br#""}"#);
+    check(&app, body, StatusCode::BAD_REQUEST).await;
+}
+
+const LIMIT: usize = 64 * 1024;
+
+async fn app_with_small_limit() -> TestApp {
+    TestApp::with_settings(Settings {
+        max_body_bytes: LIMIT,
+        ..Settings::default()
+    })
+    .await
+}
+
+/// A valid Patient just over the limit.
+fn oversized_patient() -> String {
+    format!(
+        r#"{{"resourceType":"Patient","name":[{{"text":"{}"}}]}}"#,
+        "x".repeat(LIMIT)
+    )
+}
+
+#[tokio::test]
+async fn body_over_limit_is_413_operation_outcome() {
+    let app = app_with_small_limit().await;
+
+    let issue = check(&app, oversized_patient(), StatusCode::PAYLOAD_TOO_LARGE).await;
+
+    assert_eq!(issue["code"].as_str(), Some("too-costly"));
+}
+
+#[tokio::test]
+async fn declared_content_length_over_limit_is_413() {
+    let app = app_with_small_limit().await;
+    let body = oversized_patient();
+
+    let reply = app
+        .request(Method::POST, "/fhir/Patient")
+        .header("content-type", "application/fhir+json")
+        .header("content-length", &body.len().to_string())
+        .body(body)
+        .send()
+        .await;
+
+    reply.outcome(StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(app.versions_written().await, 0);
+}
+
+#[tokio::test]
+async fn streamed_body_over_limit_without_content_length_is_413() {
+    let app = app_with_small_limit().await;
+    let (mut sender, body) = Channel::<Bytes>::new(4);
+    let body = Body::new(body);
+    let feeder = tokio::spawn(async move {
+        let _ = sender
+            .send_data(Bytes::from_static(
+                br#"{"resourceType":"Patient","name":[{"text":""#,
+            ))
+            .await;
+        for _ in 0..(2 * LIMIT / 1024) {
+            if sender
+                .send_data(Bytes::from(vec![b'x'; 1024]))
+                .await
+                .is_err()
+            {
+                break; // the server stopped reading: that is the point
+            }
+        }
+        let _ = sender.send_data(Bytes::from_static(br#""}]}"#)).await;
+    });
+
+    let issue = check(&app, body, StatusCode::PAYLOAD_TOO_LARGE).await;
+
+    assert_eq!(issue["code"].as_str(), Some("too-costly"));
+    feeder.await.unwrap();
+}
+
+#[tokio::test]
+async fn body_at_the_limit_is_accepted() {
+    let app = app_with_small_limit().await;
+    let envelope = r#"{"resourceType":"Patient","name":[{"text":""}]}"#.len();
+    let body = format!(
+        r#"{{"resourceType":"Patient","name":[{{"text":"{}"}}]}}"#,
+        "x".repeat(LIMIT - envelope)
+    );
+    assert_eq!(body.len(), LIMIT);
+
+    let reply = app.post("/fhir/Patient", &body).await;
+
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+}
+
+#[tokio::test]
+async fn invalid_update_body_writes_nothing() {
+    let app = TestApp::start().await;
+    let reply = app
+        .put(
+            "/fhir/Patient/p1",
+            r#"{"resourceType":"Patient","id":"p1","active":null}"#,
+        )
+        .await;
+
+    reply.outcome(StatusCode::BAD_REQUEST);
+    assert_eq!(app.versions_written().await, 0);
+    assert_eq!(
+        app.get("/fhir/Patient/p1").await.status,
+        StatusCode::NOT_FOUND
+    );
+}

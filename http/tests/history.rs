@@ -1,0 +1,258 @@
+//! History at instance, type and system level: newest first, entry contents, `_since`,
+//! `_count` and next links that stay stable while new versions are written.
+//! Spec: https://hl7.org/fhir/R4/http.html#history, bundle.html
+
+use std::collections::HashSet;
+
+use axum::http::StatusCode;
+use sonic_rs::{JsonValueTrait, Value};
+
+use crate::support::{entries, link, TestApp, BASE};
+
+/// GET `uri`, asserting a history Bundle, and returns the Bundle.
+async fn check(app: &TestApp, uri: &str) -> Value {
+    let reply = app.get(uri).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let bundle = reply.json();
+    assert_eq!(bundle["resourceType"].as_str(), Some("Bundle"));
+    assert_eq!(bundle["type"].as_str(), Some("history"));
+    bundle
+}
+
+/// A Patient at version 3: created, then updated twice.
+async fn patient_with_three_versions(app: &TestApp) -> String {
+    let id = app
+        .create(r#"{"resourceType":"Patient","gender":"female"}"#)
+        .await;
+    for gender in ["male", "other"] {
+        let reply = app
+            .put(
+                &format!("/fhir/Patient/{id}"),
+                &format!(r#"{{"resourceType":"Patient","id":"{id}","gender":"{gender}"}}"#),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    }
+    id
+}
+
+fn version_of(entry: &Value) -> String {
+    entry["response"]["etag"]
+        .as_str()
+        .expect("an etag")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn instance_history_lists_every_version_newest_first() {
+    let app = TestApp::start().await;
+    let id = patient_with_three_versions(&app).await;
+
+    let bundle = check(&app, &format!("/fhir/Patient/{id}/_history")).await;
+
+    let versions: Vec<String> = entries(&bundle).iter().map(version_of).collect();
+    assert_eq!(versions, [r#"W/"3""#, r#"W/"2""#, r#"W/"1""#]);
+    let genders: Vec<String> = entries(&bundle)
+        .iter()
+        .map(|entry| entry["resource"]["gender"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(genders, ["other", "male", "female"]);
+    assert!(link(&bundle, "self").is_some());
+    assert!(link(&bundle, "next").is_none());
+}
+
+#[tokio::test]
+async fn history_entries_carry_full_url_request_and_response() {
+    let app = TestApp::start().await;
+    let id = patient_with_three_versions(&app).await;
+
+    let bundle = check(&app, &format!("/fhir/Patient/{id}/_history")).await;
+
+    let entries = entries(&bundle);
+    for (entry, (method, url, status, version)) in entries.iter().zip([
+        ("PUT", format!("Patient/{id}"), "200", "3"),
+        ("PUT", format!("Patient/{id}"), "200", "2"),
+        ("POST", "Patient".to_owned(), "201", "1"),
+    ]) {
+        assert_eq!(
+            entry["fullUrl"].as_str(),
+            Some(format!("{BASE}/Patient/{id}").as_str())
+        );
+        assert_eq!(entry["request"]["method"].as_str(), Some(method));
+        assert_eq!(entry["request"]["url"].as_str(), Some(url.as_str()));
+        assert_eq!(entry["response"]["status"].as_str(), Some(status));
+        assert_eq!(
+            entry["response"]["etag"].as_str(),
+            Some(format!(r#"W/"{version}""#).as_str())
+        );
+        assert_eq!(
+            entry["response"]["lastModified"].as_str(),
+            entry["resource"]["meta"]["lastUpdated"].as_str()
+        );
+        assert_eq!(
+            entry["resource"]["meta"]["versionId"].as_str(),
+            Some(version)
+        );
+    }
+}
+
+#[tokio::test]
+async fn type_history_includes_every_resource_of_the_type_only() {
+    let app = TestApp::start().await;
+    let first = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let second = app.create(r#"{"resourceType":"Patient"}"#).await;
+    app.create(r#"{"resourceType":"Observation","status":"final","code":{"text":"x"}}"#)
+        .await;
+
+    let bundle = check(&app, "/fhir/Patient/_history").await;
+
+    let urls: Vec<String> = entries(&bundle)
+        .iter()
+        .map(|entry| entry["fullUrl"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            format!("{BASE}/Patient/{second}"),
+            format!("{BASE}/Patient/{first}")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn system_history_includes_every_type() {
+    let app = TestApp::start().await;
+    let patient = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let observation = app
+        .create(r#"{"resourceType":"Observation","status":"final","code":{"text":"x"}}"#)
+        .await;
+
+    let bundle = check(&app, "/fhir/_history").await;
+
+    let urls: Vec<String> = entries(&bundle)
+        .iter()
+        .map(|entry| entry["fullUrl"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            format!("{BASE}/Observation/{observation}"),
+            format!("{BASE}/Patient/{patient}")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn count_limits_the_page_and_gives_a_next_link() {
+    let app = TestApp::start().await;
+    patient_with_three_versions(&app).await;
+
+    let bundle = check(&app, "/fhir/Patient/_history?_count=2").await;
+
+    assert_eq!(entries(&bundle).len(), 2);
+    let next = link(&bundle, "next").expect("a next link");
+    assert!(next.contains("_count=2"), "{next}");
+}
+
+#[tokio::test]
+async fn next_links_return_every_version_once_while_new_versions_are_written() {
+    let app = TestApp::start().await;
+    patient_with_three_versions(&app).await;
+    app.create(r#"{"resourceType":"Patient"}"#).await;
+    app.create(r#"{"resourceType":"Patient"}"#).await;
+
+    let mut page = check(&app, "/fhir/Patient/_history?_count=2").await;
+    // Written after the walk started: newer than everything in it.
+    let newcomer = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let mut seen = Vec::new();
+    let mut pages = 1;
+    loop {
+        for entry in entries(&page) {
+            seen.push((
+                entry["fullUrl"].as_str().unwrap().to_owned(),
+                version_of(&entry),
+            ));
+        }
+        let Some(next) = link(&page, "next") else {
+            break;
+        };
+        pages += 1;
+        assert!(pages <= 10, "the next links never end");
+        page = check(&app, &next).await;
+    }
+
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    let distinct: HashSet<_> = seen.iter().collect();
+    assert_eq!(distinct.len(), 5, "a version was returned twice: {seen:?}");
+    let newcomer_url = format!("{BASE}/Patient/{newcomer}");
+    assert!(seen.iter().all(|(url, _)| *url != newcomer_url));
+    let fresh = check(&app, "/fhir/Patient/_history?_count=2").await;
+    assert_eq!(
+        entries(&fresh)[0]["fullUrl"].as_str(),
+        Some(newcomer_url.as_str())
+    );
+}
+
+#[tokio::test]
+async fn since_leaves_out_older_versions() {
+    let app = TestApp::start().await;
+    let id = patient_with_three_versions(&app).await;
+    let second = app
+        .get(&format!("/fhir/Patient/{id}/_history/2"))
+        .await
+        .json();
+    let since = second["meta"]["lastUpdated"].as_str().unwrap().to_owned();
+
+    let bundle = check(&app, &format!("/fhir/Patient/{id}/_history?_since={since}")).await;
+
+    let versions: Vec<String> = entries(&bundle).iter().map(version_of).collect();
+    assert_eq!(versions, [r#"W/"3""#, r#"W/"2""#]);
+}
+
+#[tokio::test]
+async fn malformed_since_is_400() {
+    let app = TestApp::start().await;
+    for since in ["yesterday", "2026-01-31", "2026-01-31T12:00:00"] {
+        app.get(&format!("/fhir/_history?_since={since}"))
+            .await
+            .outcome(StatusCode::BAD_REQUEST);
+    }
+}
+
+#[tokio::test]
+async fn malformed_count_is_400() {
+    let app = TestApp::start().await;
+    for count in ["many", "-1", "1.5"] {
+        app.get(&format!("/fhir/Patient/_history?_count={count}"))
+            .await
+            .outcome(StatusCode::BAD_REQUEST);
+    }
+}
+
+#[tokio::test]
+async fn history_of_unknown_instance_is_404() {
+    let app = TestApp::start().await;
+    let issue = app
+        .get("/fhir/Patient/nobody/_history")
+        .await
+        .outcome(StatusCode::NOT_FOUND);
+    assert_eq!(issue["code"].as_str(), Some("not-found"));
+}
+
+#[tokio::test]
+async fn history_of_unknown_type_is_404() {
+    let app = TestApp::start().await;
+    app.get("/fhir/Foo/_history")
+        .await
+        .outcome(StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn empty_history_is_an_empty_bundle() {
+    let app = TestApp::start().await;
+
+    let bundle = check(&app, "/fhir/_history").await;
+
+    assert!(entries(&bundle).is_empty());
+    assert!(link(&bundle, "next").is_none());
+}

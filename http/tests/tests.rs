@@ -1,0 +1,19 @@
+//! The ember-http integration tests, against real PostgreSQL: the FHIR REST API in-process,
+//! over a socket, and the `ember` binary. One binary, so the crate graph links only once.
+
+mod support;
+
+// Not about HTTP, but here because http is the crate at the top of the graph.
+mod architecture;
+mod binary;
+mod capabilities;
+mod create;
+mod delete;
+mod errors;
+mod history;
+mod negotiation;
+mod operations;
+mod read_vread;
+mod socket;
+mod unsupported;
+mod update;

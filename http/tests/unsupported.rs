@@ -1,0 +1,126 @@
+//! What Ember does not do yet answers 501 with an OperationOutcome; wrong methods 405 and
+//! unknown paths 404, also as OperationOutcomes.
+//! Spec: https://hl7.org/fhir/R4/http.html (an unsupported interaction: 501 or 405, with an
+//! OperationOutcome), capabilitystatement.html (what is not claimed is not supported)
+
+use axum::http::{Method, StatusCode};
+use sonic_rs::JsonValueTrait;
+
+use crate::support::TestApp;
+
+/// Sends `method uri` (with a small JSON body) and asserts an OperationOutcome with `status`.
+async fn check(app: &TestApp, method: Method, uri: &str, status: StatusCode) {
+    let reply = app
+        .request(method.clone(), uri)
+        .json(r#"{"resourceType":"Bundle","type":"batch"}"#)
+        .send()
+        .await;
+    let issue = reply.outcome(status);
+    if status == StatusCode::NOT_IMPLEMENTED || status == StatusCode::METHOD_NOT_ALLOWED {
+        assert_eq!(
+            issue["code"].as_str(),
+            Some("not-supported"),
+            "{method} {uri}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn search_is_501() {
+    let app = TestApp::start().await;
+    check(
+        &app,
+        Method::GET,
+        "/fhir/Patient",
+        StatusCode::NOT_IMPLEMENTED,
+    )
+    .await;
+    check(
+        &app,
+        Method::GET,
+        "/fhir/Patient?name=x",
+        StatusCode::NOT_IMPLEMENTED,
+    )
+    .await;
+    check(
+        &app,
+        Method::POST,
+        "/fhir/Patient/_search",
+        StatusCode::NOT_IMPLEMENTED,
+    )
+    .await;
+    check(
+        &app,
+        Method::GET,
+        "/fhir?_type=Patient",
+        StatusCode::NOT_IMPLEMENTED,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn batch_and_transaction_are_501() {
+    let app = TestApp::start().await;
+    check(&app, Method::POST, "/fhir", StatusCode::NOT_IMPLEMENTED).await;
+    assert_eq!(app.versions_written().await, 0);
+}
+
+#[tokio::test]
+async fn patch_is_501() {
+    let app = TestApp::start().await;
+    let id = app.create(r#"{"resourceType":"Patient"}"#).await;
+    check(
+        &app,
+        Method::PATCH,
+        &format!("/fhir/Patient/{id}"),
+        StatusCode::NOT_IMPLEMENTED,
+    )
+    .await;
+    assert_eq!(app.versions_written().await, 1);
+}
+
+#[tokio::test]
+async fn conditional_create_is_501_and_writes_nothing() {
+    let app = TestApp::start().await;
+    let reply = app
+        .request(Method::POST, "/fhir/Patient")
+        .header("if-none-exist", "identifier=x|1")
+        .json(r#"{"resourceType":"Patient"}"#)
+        .send()
+        .await;
+
+    reply.outcome(StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(app.versions_written().await, 0);
+}
+
+#[tokio::test]
+async fn method_not_allowed_on_a_path_is_405() {
+    let app = TestApp::start().await;
+    check(
+        &app,
+        Method::DELETE,
+        "/fhir/metadata",
+        StatusCode::METHOD_NOT_ALLOWED,
+    )
+    .await;
+    check(
+        &app,
+        Method::PUT,
+        "/fhir/Patient",
+        StatusCode::METHOD_NOT_ALLOWED,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_path_is_404() {
+    let app = TestApp::start().await;
+    check(&app, Method::GET, "/nope", StatusCode::NOT_FOUND).await;
+    check(
+        &app,
+        Method::GET,
+        "/fhir/Patient/1/_history/1/more",
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+}

@@ -1,0 +1,205 @@
+//! Update: new versions with Location, version-aware updates with If-Match, update-as-create,
+//! the id rules, and Prefer.
+//! Spec: https://hl7.org/fhir/R4/http.html#update, http.html#concurrency, http.html#return
+
+use axum::http::{Method, StatusCode};
+use sonic_rs::JsonValueTrait;
+
+use crate::support::{Reply, TestApp, BASE};
+
+/// PUT [base]/Patient/`id` with `json` and extra headers.
+async fn check(app: &TestApp, id: &str, json: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut call = app
+        .request(Method::PUT, &format!("/fhir/Patient/{id}"))
+        .json(json);
+    for (name, value) in headers {
+        call = call.header(name, value);
+    }
+    call.send().await
+}
+
+fn patient(id: &str, active: bool) -> String {
+    format!(r#"{{"resourceType":"Patient","id":"{id}","active":{active}}}"#)
+}
+
+async fn current_version(app: &TestApp, id: &str) -> String {
+    let reply = app.get(&format!("/fhir/Patient/{id}")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    reply.json()["meta"]["versionId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn update_returns_200_with_version_2_and_location() {
+    let app = TestApp::start().await;
+    let id = app.create(r#"{"resourceType":"Patient"}"#).await;
+
+    let reply = check(&app, &id, &patient(&id, false), &[]).await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.etag(), r#"W/"2""#);
+    assert!(reply.header("last-modified").is_some());
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("{BASE}/Patient/{id}/_history/2").as_str())
+    );
+    let resource = reply.json();
+    assert_eq!(resource["meta"]["versionId"].as_str(), Some("2"));
+    assert_eq!(resource["active"].as_bool(), Some(false));
+    assert_eq!(current_version(&app, &id).await, "2");
+}
+
+#[tokio::test]
+async fn update_with_matching_if_match_is_200() {
+    let app = TestApp::start().await;
+    let id = app.create(r#"{"resourceType":"Patient"}"#).await;
+
+    let reply = check(&app, &id, &patient(&id, true), &[("if-match", r#"W/"1""#)]).await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.etag(), r#"W/"2""#);
+}
+
+#[tokio::test]
+async fn update_with_stale_if_match_is_412_and_writes_nothing() {
+    let app = TestApp::start().await;
+    let id = app.create(r#"{"resourceType":"Patient"}"#).await;
+    assert_eq!(
+        check(&app, &id, &patient(&id, true), &[]).await.status,
+        StatusCode::OK
+    );
+
+    let reply = check(&app, &id, &patient(&id, false), &[("if-match", r#"W/"1""#)]).await;
+
+    reply.outcome(StatusCode::PRECONDITION_FAILED);
+    assert_eq!(current_version(&app, &id).await, "2");
+    let current = app.get(&format!("/fhir/Patient/{id}")).await.json();
+    assert_eq!(current["active"].as_bool(), Some(true));
+}
+
+#[tokio::test]
+async fn update_of_a_new_id_creates_it_at_version_1() {
+    let app = TestApp::start().await;
+
+    let reply = check(
+        &app,
+        "chosen-by-client",
+        &patient("chosen-by-client", true),
+        &[],
+    )
+    .await;
+
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    assert_eq!(reply.etag(), r#"W/"1""#);
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("{BASE}/Patient/chosen-by-client/_history/1").as_str())
+    );
+    assert_eq!(current_version(&app, "chosen-by-client").await, "1");
+}
+
+#[tokio::test]
+async fn update_without_id_in_the_body_is_400() {
+    let app = TestApp::start().await;
+    let id = app.create(r#"{"resourceType":"Patient"}"#).await;
+
+    let reply = check(
+        &app,
+        &id,
+        r#"{"resourceType":"Patient","active":true}"#,
+        &[],
+    )
+    .await;
+
+    reply.outcome(StatusCode::BAD_REQUEST);
+    assert_eq!(current_version(&app, &id).await, "1");
+}
+
+#[tokio::test]
+async fn update_with_an_id_other_than_the_url_is_400() {
+    let app = TestApp::start().await;
+    let id = app.create(r#"{"resourceType":"Patient"}"#).await;
+
+    let reply = check(&app, &id, &patient("someone-else", true), &[]).await;
+
+    reply.outcome(StatusCode::BAD_REQUEST);
+    assert_eq!(current_version(&app, &id).await, "1");
+    assert_eq!(
+        app.get("/fhir/Patient/someone-else").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn update_with_a_resource_type_other_than_the_url_is_400() {
+    let app = TestApp::start().await;
+    let id = app.create(r#"{"resourceType":"Patient"}"#).await;
+
+    let body = format!(r#"{{"resourceType":"Observation","id":"{id}"}}"#);
+    let reply = check(&app, &id, &body, &[]).await;
+
+    reply.outcome(StatusCode::BAD_REQUEST);
+    assert_eq!(current_version(&app, &id).await, "1");
+}
+
+#[tokio::test]
+async fn update_with_malformed_if_match_is_400() {
+    let app = TestApp::start().await;
+    let id = app.create(r#"{"resourceType":"Patient"}"#).await;
+
+    let reply = check(
+        &app,
+        &id,
+        &patient(&id, true),
+        &[("if-match", "not-an-etag")],
+    )
+    .await;
+
+    reply.outcome(StatusCode::BAD_REQUEST);
+    assert_eq!(current_version(&app, &id).await, "1");
+}
+
+#[tokio::test]
+async fn update_with_prefer_return_minimal_has_empty_body_and_all_headers() {
+    let app = TestApp::start().await;
+    let id = app.create(r#"{"resourceType":"Patient"}"#).await;
+
+    let reply = check(
+        &app,
+        &id,
+        &patient(&id, true),
+        &[("prefer", "return=minimal")],
+    )
+    .await;
+
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.body.is_empty(), "{}", reply.text());
+    assert_eq!(reply.etag(), r#"W/"2""#);
+    assert!(reply.header("location").is_some());
+    assert!(reply.header("last-modified").is_some());
+}
+
+#[tokio::test]
+async fn update_with_prefer_return_operation_outcome_answers_an_outcome() {
+    let app = TestApp::start().await;
+    let id = app.create(r#"{"resourceType":"Patient"}"#).await;
+
+    let reply = check(
+        &app,
+        &id,
+        &patient(&id, true),
+        &[("prefer", "return=OperationOutcome")],
+    )
+    .await;
+
+    assert_eq!(reply.status, StatusCode::OK);
+    let outcome = reply.json();
+    assert_eq!(outcome["resourceType"].as_str(), Some("OperationOutcome"));
+    assert_eq!(
+        outcome["issue"][0]["severity"].as_str(),
+        Some("information")
+    );
+    assert_eq!(reply.etag(), r#"W/"2""#);
+}
