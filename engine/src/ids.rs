@@ -201,7 +201,10 @@ mod tests {
 
     #[test]
     fn resource_type_is_case_sensitive_and_knows_r4_types() {
-        assert_eq!(ResourceType::parse("Observation").unwrap().as_str(), "Observation");
+        assert_eq!(
+            ResourceType::parse("Observation").unwrap().as_str(),
+            "Observation"
+        );
         assert!(ResourceType::parse("observation").is_none());
         assert!(ResourceType::parse("DomainResource").is_none());
         assert!(ResourceType::all().count() > 140);

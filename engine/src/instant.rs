@@ -11,9 +11,8 @@ use time::{format_description::FormatItem, macros::format_description, OffsetDat
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Instant(OffsetDateTime);
 
-const FHIR_INSTANT: &[FormatItem<'static>] = format_description!(
-    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-);
+const FHIR_INSTANT: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
 impl Instant {
     /// Wraps a clock reading; the caller reads the clock, since engine does no IO.

@@ -13,7 +13,10 @@ pub(super) const MAX_DEPTH: usize = 128;
 pub(super) fn nests_too_deep(json: &[u8]) -> bool {
     // A body with fewer opening brackets than the limit cannot exceed it; counting bytes
     // vectorises, so small resources skip the byte-by-byte walk below.
-    let openings = json.iter().filter(|&&byte| byte == b'[' || byte == b'{').count();
+    let openings = json
+        .iter()
+        .filter(|&&byte| byte == b'[' || byte == b'{')
+        .count();
     if openings <= MAX_DEPTH {
         return false;
     }

@@ -60,12 +60,17 @@ pub fn prepare_resource(body: &[u8]) -> Result<PreparedResource, Error> {
     let mut issues = Vec::new();
     let resource_type = match object.get(&"resourceType") {
         None => {
-            issues.push(Issue::error("required", "The resource has no 'resourceType'"));
+            issues.push(Issue::error(
+                "required",
+                "The resource has no 'resourceType'",
+            ));
             None
         }
         Some(name) => match name.as_str() {
             None => {
-                issues.push(Issue::error("structure", "'resourceType' must be a string").at("resourceType"));
+                issues.push(
+                    Issue::error("structure", "'resourceType' must be a string").at("resourceType"),
+                );
                 None
             }
             Some(name) => {
@@ -73,7 +78,10 @@ pub fn prepare_resource(body: &[u8]) -> Result<PreparedResource, Error> {
                 if known.is_none() {
                     issues.push(Issue::error(
                         "not-supported",
-                        format!("'{}' is not an R4 resource type", crate::ids::truncate_for_message(name)),
+                        format!(
+                            "'{}' is not an R4 resource type",
+                            crate::ids::truncate_for_message(name)
+                        ),
                     ));
                 }
                 known
@@ -87,7 +95,10 @@ pub fn prepare_resource(body: &[u8]) -> Result<PreparedResource, Error> {
         Some(id) => match id.as_str() {
             Some(id) => Some(id.to_owned()),
             None => {
-                issues.push(Issue::error("structure", "'id' must be a string").at(format!("{type_name}.id")));
+                issues.push(
+                    Issue::error("structure", "'id' must be a string")
+                        .at(format!("{type_name}.id")),
+                );
                 None
             }
         },
@@ -106,7 +117,10 @@ pub fn prepare_resource(body: &[u8]) -> Result<PreparedResource, Error> {
                     }
                 }
             }
-            None => issues.push(Issue::error("structure", "'meta' must be an object").at(format!("{type_name}.meta"))),
+            None => issues.push(
+                Issue::error("structure", "'meta' must be an object")
+                    .at(format!("{type_name}.meta")),
+            ),
         }
     }
 
@@ -132,13 +146,15 @@ fn write_member(out: &mut Vec<u8>, key: &str, value: &Value, issues: &mut Vec<Is
     if !out.is_empty() {
         out.push(b',');
     }
-    let written = sonic_rs::to_writer(&mut *out, key)
-        .and_then(|()| {
-            out.push(b':');
-            sonic_rs::to_writer(&mut *out, value)
-        });
+    let written = sonic_rs::to_writer(&mut *out, key).and_then(|()| {
+        out.push(b':');
+        sonic_rs::to_writer(&mut *out, value)
+    });
     if let Err(error) = written {
-        issues.push(Issue::error("structure", format!("'{key}' could not be serialised: {error}")));
+        issues.push(Issue::error(
+            "structure",
+            format!("'{key}' could not be serialised: {error}"),
+        ));
     }
 }
 
@@ -196,12 +212,15 @@ mod tests {
     fn finalize(body: &str) -> String {
         let prepared = prepare_resource(body.as_bytes()).unwrap();
         let instant = Instant::from_datetime(datetime!(2026-11-23 10:00:00 UTC));
-        String::from_utf8(prepared.finalize(&Id::parse("p1").unwrap(), VersionId::FIRST, instant)).unwrap()
+        String::from_utf8(prepared.finalize(&Id::parse("p1").unwrap(), VersionId::FIRST, instant))
+            .unwrap()
     }
 
     fn diagnostics(body: &str) -> Vec<String> {
         match prepare_resource(body.as_bytes()) {
-            Err(Error::InvalidResource(issues)) => issues.into_iter().map(|issue| issue.diagnostics).collect(),
+            Err(Error::InvalidResource(issues)) => {
+                issues.into_iter().map(|issue| issue.diagnostics).collect()
+            }
             other => panic!("expected invalid resource, got {other:?}"),
         }
     }
@@ -221,7 +240,10 @@ mod tests {
         let stored = finalize(
             r#"{"resourceType":"Observation","valueQuantity":{"value":12345678901234567890.123456789012345678901}}"#,
         );
-        assert!(stored.contains("12345678901234567890.123456789012345678901"), "{stored}");
+        assert!(
+            stored.contains("12345678901234567890.123456789012345678901"),
+            "{stored}"
+        );
     }
 
     #[test]
@@ -237,38 +259,66 @@ mod tests {
 
     #[test]
     fn whitespace_is_compacted_and_member_order_kept() {
-        let stored = finalize("{ \"resourceType\" : \"Patient\",\n  \"gender\": \"female\", \"active\" : false }");
-        assert!(stored.ends_with(r#""gender":"female","active":false}"#), "{stored}");
+        let stored = finalize(
+            "{ \"resourceType\" : \"Patient\",\n  \"gender\": \"female\", \"active\" : false }",
+        );
+        assert!(
+            stored.ends_with(r#""gender":"female","active":false}"#),
+            "{stored}"
+        );
     }
 
     #[test]
     fn strings_with_escapes_and_unicode_survive() {
-        let stored = finalize(r#"{"resourceType":"Patient","name":[{"text":"Zoë \"Q\" \\ \u00e9 \ud83d\ude00"}]}"#);
+        let stored = finalize(
+            r#"{"resourceType":"Patient","name":[{"text":"Zoë \"Q\" \\ \u00e9 \ud83d\ude00"}]}"#,
+        );
         let reparsed: Value = sonic_rs::from_str(&stored).unwrap();
-        assert_eq!(reparsed["name"][0]["text"].as_str().unwrap(), "Zoë \"Q\" \\ é 😀");
+        assert_eq!(
+            reparsed["name"][0]["text"].as_str().unwrap(),
+            "Zoë \"Q\" \\ é 😀"
+        );
     }
 
     #[test]
     fn not_json_is_a_structure_error_with_position() {
         let messages = diagnostics(r#"{"resourceType":"Patient","#);
-        assert!(messages[0].starts_with("The body is not valid JSON"), "{messages:?}");
+        assert!(
+            messages[0].starts_with("The body is not valid JSON"),
+            "{messages:?}"
+        );
     }
 
     #[test]
     fn a_json_array_is_not_a_resource() {
-        assert_eq!(diagnostics("[1,2]"), ["The body must be a JSON object holding one FHIR resource"]);
+        assert_eq!(
+            diagnostics("[1,2]"),
+            ["The body must be a JSON object holding one FHIR resource"]
+        );
     }
 
     #[test]
     fn resource_type_must_be_present_a_string_and_known() {
-        assert_eq!(diagnostics(r#"{"active":true}"#), ["The resource has no 'resourceType'"]);
-        assert_eq!(diagnostics(r#"{"resourceType":7}"#), ["'resourceType' must be a string"]);
-        assert_eq!(diagnostics(r#"{"resourceType":"Foo"}"#), ["'Foo' is not an R4 resource type"]);
+        assert_eq!(
+            diagnostics(r#"{"active":true}"#),
+            ["The resource has no 'resourceType'"]
+        );
+        assert_eq!(
+            diagnostics(r#"{"resourceType":7}"#),
+            ["'resourceType' must be a string"]
+        );
+        assert_eq!(
+            diagnostics(r#"{"resourceType":"Foo"}"#),
+            ["'Foo' is not an R4 resource type"]
+        );
     }
 
     #[test]
     fn id_and_meta_of_the_wrong_json_type_are_reported_together() {
         let messages = diagnostics(r#"{"resourceType":"Patient","id":5,"meta":"x"}"#);
-        assert_eq!(messages, ["'id' must be a string", "'meta' must be an object"]);
+        assert_eq!(
+            messages,
+            ["'id' must be a string", "'meta' must be an object"]
+        );
     }
 }

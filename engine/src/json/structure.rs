@@ -22,22 +22,45 @@ pub(super) fn check_structure(resource: &Object, type_name: &str, issues: &mut V
     check_object(resource, type_name, &mut path, issues);
 }
 
-fn check_object<'a>(object: &'a Object, type_name: &str, path: &mut Vec<Segment<'a>>, issues: &mut Vec<Issue>) {
+fn check_object<'a>(
+    object: &'a Object,
+    type_name: &str,
+    path: &mut Vec<Segment<'a>>,
+    issues: &mut Vec<Issue>,
+) {
     if path.len() >= MAX_DEPTH {
-        report(issues, type_name, path, "structure", format!("The JSON nests deeper than {MAX_DEPTH} levels"));
+        report(
+            issues,
+            type_name,
+            path,
+            "structure",
+            format!("The JSON nests deeper than {MAX_DEPTH} levels"),
+        );
         return;
     }
     let members: Vec<(&'a str, &'a Value)> = object.iter().collect();
     for (index, (key, value)) in members.iter().enumerate() {
         if members[..index].iter().any(|(earlier, _)| earlier == key) {
             path.push(Segment::Key(key));
-            report(issues, type_name, path, "structure", format!("The key '{key}' appears more than once"));
+            report(
+                issues,
+                type_name,
+                path,
+                "structure",
+                format!("The key '{key}' appears more than once"),
+            );
             path.pop();
             continue;
         }
         path.push(Segment::Key(key));
         if value.is_null() {
-            report(issues, type_name, path, "structure", "null is not allowed in FHIR JSON; leave the element out".into());
+            report(
+                issues,
+                type_name,
+                path,
+                "structure",
+                "null is not allowed in FHIR JSON; leave the element out".into(),
+            );
         } else {
             check_value(value, type_name, path, issues);
         }
@@ -45,7 +68,12 @@ fn check_object<'a>(object: &'a Object, type_name: &str, path: &mut Vec<Segment<
     }
 }
 
-fn check_value<'a>(value: &'a Value, type_name: &str, path: &mut Vec<Segment<'a>>, issues: &mut Vec<Issue>) {
+fn check_value<'a>(
+    value: &'a Value,
+    type_name: &str,
+    path: &mut Vec<Segment<'a>>,
+    issues: &mut Vec<Issue>,
+) {
     if issues.len() >= MAX_ISSUES {
         return;
     }
@@ -53,7 +81,13 @@ fn check_value<'a>(value: &'a Value, type_name: &str, path: &mut Vec<Segment<'a>
         JsonType::Object => {
             let object = value.as_object().expect("JsonType::Object is an object");
             if object.is_empty() {
-                report(issues, type_name, path, "structure", "Empty objects are not allowed in FHIR JSON".into());
+                report(
+                    issues,
+                    type_name,
+                    path,
+                    "structure",
+                    "Empty objects are not allowed in FHIR JSON".into(),
+                );
             } else {
                 check_object(object, type_name, path, issues);
             }
@@ -61,10 +95,22 @@ fn check_value<'a>(value: &'a Value, type_name: &str, path: &mut Vec<Segment<'a>
         JsonType::Array => {
             let array = value.as_array().expect("JsonType::Array is an array");
             if array.is_empty() {
-                report(issues, type_name, path, "structure", "Empty arrays are not allowed in FHIR JSON".into());
+                report(
+                    issues,
+                    type_name,
+                    path,
+                    "structure",
+                    "Empty arrays are not allowed in FHIR JSON".into(),
+                );
             }
             if path.len() >= MAX_DEPTH {
-                report(issues, type_name, path, "structure", format!("The JSON nests deeper than {MAX_DEPTH} levels"));
+                report(
+                    issues,
+                    type_name,
+                    path,
+                    "structure",
+                    format!("The JSON nests deeper than {MAX_DEPTH} levels"),
+                );
                 return;
             }
             for (index, item) in array.iter().enumerate() {
@@ -78,13 +124,25 @@ fn check_value<'a>(value: &'a Value, type_name: &str, path: &mut Vec<Segment<'a>
             }
         }
         JsonType::String if value.as_str() == Some("") => {
-            report(issues, type_name, path, "structure", "Empty strings are not allowed in FHIR JSON".into());
+            report(
+                issues,
+                type_name,
+                path,
+                "structure",
+                "Empty strings are not allowed in FHIR JSON".into(),
+            );
         }
         _ => {}
     }
 }
 
-fn report(issues: &mut Vec<Issue>, type_name: &str, path: &[Segment<'_>], code: &'static str, diagnostics: String) {
+fn report(
+    issues: &mut Vec<Issue>,
+    type_name: &str,
+    path: &[Segment<'_>],
+    code: &'static str,
+    diagnostics: String,
+) {
     if issues.len() < MAX_ISSUES {
         issues.push(Issue::error(code, diagnostics).at(expression(type_name, path)));
     }
@@ -116,7 +174,13 @@ mod tests {
         match prepare_resource(body.as_bytes()) {
             Err(Error::InvalidResource(issues)) => issues
                 .into_iter()
-                .map(|Issue { diagnostics, expression, .. }| (expression.unwrap_or_default(), diagnostics))
+                .map(
+                    |Issue {
+                         diagnostics,
+                         expression,
+                         ..
+                     }| (expression.unwrap_or_default(), diagnostics),
+                )
                 .collect(),
             other => panic!("expected invalid resource, got {other:?}"),
         }
@@ -126,7 +190,10 @@ mod tests {
     fn null_member_is_rejected_with_its_location() {
         assert_eq!(
             issues(r#"{"resourceType":"Patient","name":[{"family":null}]}"#),
-            [("Patient.name[0].family".into(), "null is not allowed in FHIR JSON; leave the element out".into())]
+            [(
+                "Patient.name[0].family".into(),
+                "null is not allowed in FHIR JSON; leave the element out".into()
+            )]
         );
     }
 
@@ -139,20 +206,36 @@ mod tests {
     #[test]
     fn empty_string_array_and_object_are_each_reported() {
         let found = issues(r#"{"resourceType":"Patient","gender":"","name":[],"text":{}}"#);
-        let locations: Vec<&str> = found.iter().map(|(location, _)| location.as_str()).collect();
-        assert_eq!(locations, ["Patient.gender", "Patient.name", "Patient.text"]);
+        let locations: Vec<&str> = found
+            .iter()
+            .map(|(location, _)| location.as_str())
+            .collect();
+        assert_eq!(
+            locations,
+            ["Patient.gender", "Patient.name", "Patient.text"]
+        );
     }
 
     #[test]
     fn duplicate_keys_are_rejected() {
         let found = issues(r#"{"resourceType":"Patient","active":true,"active":false}"#);
-        assert_eq!(found, [("Patient.active".into(), "The key 'active' appears more than once".into())]);
+        assert_eq!(
+            found,
+            [(
+                "Patient.active".into(),
+                "The key 'active' appears more than once".into()
+            )]
+        );
     }
 
     #[test]
     fn hostile_nesting_is_refused_without_exhausting_the_stack() {
         let depth = 100_000;
-        let body = format!(r#"{{"resourceType":"Basic","extension":{}{}}}"#, "[".repeat(depth), "]".repeat(depth));
+        let body = format!(
+            r#"{{"resourceType":"Basic","extension":{}{}}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
         assert!(prepare_resource(body.as_bytes()).is_err());
     }
 }
