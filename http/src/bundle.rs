@@ -56,14 +56,11 @@ impl BundleWriter {
             self.json.extend_from_slice(br#","resource":"#);
             self.json.extend_from_slice(body);
         }
-        let (request_url, status) = match entry.method {
-            HistoryMethod::Post => (entry.resource_type.to_string(), "201"),
-            HistoryMethod::Put if entry.version_id.get() == 1 => {
-                (format!("{}/{}", entry.resource_type, entry.id), "201")
-            }
-            HistoryMethod::Put => (format!("{}/{}", entry.resource_type, entry.id), "200"),
-            HistoryMethod::Delete => (format!("{}/{}", entry.resource_type, entry.id), "204"),
+        let request_url = match entry.method {
+            HistoryMethod::Post => entry.resource_type.to_string(),
+            HistoryMethod::Put | HistoryMethod::Delete => format!("{}/{}", entry.resource_type, entry.id),
         };
+        let status = entry.status;
         let location = version_url(base, entry.resource_type, &entry.id, entry.version_id);
         let tail = format!(
             r#","request":{{"method":"{}","url":{}}},"response":{{"status":"{status}","location":{},"etag":{},"lastModified":"{}"}}}}"#,

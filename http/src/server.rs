@@ -44,6 +44,9 @@ pub async fn run(
         .map_err(Error::Listen);
     info!("HTTP server stopped; stopping actors");
     state.ember().shutdown().await;
+    // Close the pool's connections before PostgreSQL goes away, so neither side logs the
+    // other vanishing.
+    drop(state);
     if let Some(cluster) = embedded {
         info!("stopping embedded PostgreSQL");
         cluster.stop().await?;

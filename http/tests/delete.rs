@@ -98,6 +98,18 @@ async fn update_after_delete_is_201_and_continues_the_versions() {
 }
 
 #[tokio::test]
+async fn history_shows_the_status_each_write_was_answered_with() {
+    let app = TestApp::start().await;
+    let id = deleted_patient(&app).await;
+    app.put(&format!("/fhir/Patient/{id}"), &format!(r#"{{"resourceType":"Patient","id":"{id}"}}"#)).await;
+
+    let history = app.get(&format!("/fhir/Patient/{id}/_history")).await.json();
+    let statuses: Vec<&str> = (0..3).map(|index| history["entry"][index]["response"]["status"].as_str().unwrap()).collect();
+    // Newest first: the PUT that brought the deleted resource back was a create (201).
+    assert_eq!(statuses, ["201", "204", "201"]);
+}
+
+#[tokio::test]
 async fn delete_with_prefer_return_operation_outcome_answers_an_outcome() {
     let app = TestApp::start().await;
     let id = app.create(r#"{"resourceType":"Patient"}"#).await;

@@ -27,7 +27,7 @@ pub(crate) async fn history(
     let limit = i64::from(query.count) + 1;
 
     let mut sql = String::from(
-        "SELECT resource_type, id, version_id, last_updated, method, body, seq
+        "SELECT resource_type, id, version_id, last_updated, method, body, seq, status
          FROM resource_version WHERE tenant_key = $1",
     );
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&tenant_key];
@@ -94,6 +94,7 @@ pub(crate) async fn history(
             version_id: VersionId::from_stored(row.get(2)),
             last_updated,
             method: HistoryMethod::parse(row.get(4)),
+            status: row.get::<_, i16>(7).unsigned_abs(),
             body: row.get::<_, Option<&[u8]>>(5).map(Bytes::copy_from_slice),
             cursor: HistoryCursor {
                 last_updated,

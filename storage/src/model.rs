@@ -94,6 +94,8 @@ pub struct HistoryEntry {
     pub version_id: VersionId,
     pub last_updated: Instant,
     pub method: HistoryMethod,
+    /// The HTTP status the write that made this version was answered with.
+    pub status: u16,
     pub body: Option<Bytes>,
     pub cursor: HistoryCursor,
 }

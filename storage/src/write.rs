@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use deadpool_postgres::Pool;
-use engine::{Id, Instant, ResourceType, VersionId};
+use engine::{Instant, ResourceType, VersionId};
 use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
 use tracing::warn;
@@ -32,22 +32,18 @@ struct VersionRows {
     version_ids: Vec<i64>,
     last_updated: Vec<OffsetDateTime>,
     methods: Vec<&'static str>,
+    statuses: Vec<i16>,
     bodies: Vec<Option<Bytes>>,
 }
 
 impl VersionRows {
-    fn push(
-        &mut self,
-        id: &Id,
-        version_id: VersionId,
-        last_updated: Instant,
-        method: &'static str,
-        body: Option<Bytes>,
-    ) {
+    fn push(&mut self, written: &Written, method: &'static str, status: i16) {
+        let (id, version_id, last_updated, body) = (&written.id, written.version_id, written.last_updated, written.body.clone());
         self.ids.push(id.as_str().to_owned());
         self.version_ids.push(version_id.get());
         self.last_updated.push(last_updated.datetime());
         self.methods.push(method);
+        self.statuses.push(status);
         self.bodies.push(body);
     }
 }
@@ -101,14 +97,8 @@ async fn try_batch(
         let state = current.get(request.id.as_str()).copied();
         let result = apply(request, state, now);
         if let Ok((written, method)) = &result {
-            if let Some(written) = written.written() {
-                versions.push(
-                    &written.id,
-                    written.version_id,
-                    now,
-                    method,
-                    written.body.clone(),
-                );
+            if let Some((written, status)) = written.written() {
+                versions.push(written, method, status);
                 let deleted = written.body.is_none();
                 current.insert(
                     request.id.as_str().to_owned(),
@@ -125,8 +115,8 @@ async fn try_batch(
     if !versions.ids.is_empty() {
         let current_rows = latest_per_id(&versions);
         let insert_versions = transaction.prepare_cached(
-            "INSERT INTO resource_version (tenant_key, resource_type, id, version_id, last_updated, method, body)
-             SELECT $1, $2, * FROM unnest($3::text[], $4::int8[], $5::timestamptz[], $6::text[], $7::bytea[])",
+            "INSERT INTO resource_version (tenant_key, resource_type, id, version_id, last_updated, method, status, body)
+             SELECT $1, $2, * FROM unnest($3::text[], $4::int8[], $5::timestamptz[], $6::text[], $7::int2[], $8::bytea[])",
         );
         let upsert_current = transaction.prepare_cached(
             "INSERT INTO resource (tenant_key, resource_type, id, version_id, last_updated, deleted, body)
@@ -153,13 +143,14 @@ async fn try_batch(
             .iter()
             .map(|&index| versions.last_updated[index])
             .collect();
-        let version_params: [&(dyn ToSql + Sync); 7] = [
+        let version_params: [&(dyn ToSql + Sync); 8] = [
             &tenant_key,
             &type_name,
             &versions.ids,
             &versions.version_ids,
             &versions.last_updated,
             &versions.methods,
+            &versions.statuses,
             &bodies,
         ];
         let current_params: [&(dyn ToSql + Sync); 6] = [
@@ -268,11 +259,12 @@ fn apply(
 }
 
 impl WriteOutcome {
-    fn written(&self) -> Option<&Written> {
+    /// The version written and the HTTP status its write is answered with.
+    fn written(&self) -> Option<(&Written, i16)> {
         match self {
-            WriteOutcome::Created(written)
-            | WriteOutcome::Updated(written)
-            | WriteOutcome::Deleted(written) => Some(written),
+            WriteOutcome::Created(written) => Some((written, 201)),
+            WriteOutcome::Updated(written) => Some((written, 200)),
+            WriteOutcome::Deleted(written) => Some((written, 204)),
             WriteOutcome::NothingToDelete => None,
         }
     }
@@ -293,6 +285,7 @@ fn latest_per_id(rows: &VersionRows) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use engine::Id;
 
     fn now() -> Instant {
         Instant::from_datetime(OffsetDateTime::UNIX_EPOCH)

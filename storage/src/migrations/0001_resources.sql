@@ -35,6 +35,9 @@ CREATE TABLE resource_version (
     version_id    bigint      NOT NULL,
     last_updated  timestamptz NOT NULL,
     method        text        NOT NULL CHECK (method IN ('POST', 'PUT', 'DELETE')),
+    -- The status the write was answered with (201, 200, 204): history shows it per entry, and
+    -- a PUT that re-creates a deleted resource answered 201 although it is not version 1.
+    status        smallint    NOT NULL,
     body          bytea,
     seq           bigint      GENERATED ALWAYS AS IDENTITY,
     PRIMARY KEY (tenant_key, resource_type, id, version_id),
