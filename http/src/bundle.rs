@@ -58,7 +58,9 @@ impl BundleWriter {
         }
         let request_url = match entry.method {
             HistoryMethod::Post => entry.resource_type.to_string(),
-            HistoryMethod::Put | HistoryMethod::Delete => format!("{}/{}", entry.resource_type, entry.id),
+            HistoryMethod::Put | HistoryMethod::Delete => {
+                format!("{}/{}", entry.resource_type, entry.id)
+            }
         };
         let status = entry.status;
         let location = version_url(base, entry.resource_type, &entry.id, entry.version_id);

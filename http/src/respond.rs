@@ -9,6 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 use engine::{operation_outcome, Id, Instant, Issue, ResourceType, Severity, VersionId};
+use storage::model::Written;
 
 use crate::error::ApiError;
 use crate::negotiation::ResponseFormat;
@@ -148,6 +149,60 @@ pub(crate) fn optional_json_response(
             Ok(response)
         }
     }
+}
+
+/// 200 with a stored version's bytes, ETag and Last-Modified: what read and vread answer.
+pub(crate) fn version_response(
+    format: ResponseFormat,
+    body: Bytes,
+    version_id: VersionId,
+    last_updated: Instant,
+) -> Result<Response, ApiError> {
+    let mut response = json_response(StatusCode::OK, format, body)?;
+    version_headers(response.headers_mut(), version_id, last_updated);
+    Ok(response)
+}
+
+/// The answer to a create or an update: `status` (201 or 200), ETag, Last-Modified, a
+/// Location naming the new version, and the body `Prefer` asks for.
+pub(crate) fn written_response(
+    status: StatusCode,
+    format: ResponseFormat,
+    request_headers: &HeaderMap,
+    configured_base: Option<&str>,
+    resource_type: ResourceType,
+    written: Written,
+) -> Result<Response, ApiError> {
+    let location = version_url(
+        &base_url(configured_base, request_headers),
+        resource_type,
+        &written.id,
+        written.version_id,
+    );
+    let verb = if status == StatusCode::CREATED {
+        "Created"
+    } else {
+        "Updated"
+    };
+    let message = format!(
+        "{verb} {resource_type}/{} at version {}",
+        written.id, written.version_id
+    );
+    let body = write_body(
+        PreferReturn::from_headers(request_headers),
+        written.body,
+        &message,
+    );
+    let mut response = optional_json_response(status, format, body)?;
+    version_headers(
+        response.headers_mut(),
+        written.version_id,
+        written.last_updated,
+    );
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
 }
 
 #[cfg(test)]

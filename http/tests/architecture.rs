@@ -8,24 +8,41 @@ use std::path::{Path, PathBuf};
 use cargo_metadata::{DependencyKind, Metadata, MetadataCommand, PackageId};
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn metadata() -> Metadata {
-    MetadataCommand::new().manifest_path(workspace_root().join("Cargo.toml")).exec().unwrap()
+    MetadataCommand::new()
+        .manifest_path(workspace_root().join("Cargo.toml"))
+        .exec()
+        .unwrap()
 }
 
 /// Names of every package `package` depends on at run time, directly or not.
 fn runtime_dependencies(metadata: &Metadata, package: &str) -> BTreeSet<String> {
     let resolve = metadata.resolve.as_ref().unwrap();
-    let names: HashMap<&PackageId, &str> = metadata.packages.iter().map(|package| (&package.id, package.name.as_str())).collect();
+    let names: HashMap<&PackageId, &str> = metadata
+        .packages
+        .iter()
+        .map(|package| (&package.id, package.name.as_str()))
+        .collect();
     let nodes: HashMap<&PackageId, _> = resolve.nodes.iter().map(|node| (&node.id, node)).collect();
-    let start = metadata.packages.iter().find(|candidate| candidate.name.as_str() == package).unwrap();
+    let start = metadata
+        .packages
+        .iter()
+        .find(|candidate| candidate.name.as_str() == package)
+        .unwrap();
     let mut seen = BTreeSet::new();
     let mut stack = vec![&start.id];
     while let Some(id) = stack.pop() {
         for dependency in &nodes[id].deps {
-            let at_run_time = dependency.dep_kinds.iter().any(|kind| kind.kind == DependencyKind::Normal);
+            let at_run_time = dependency
+                .dep_kinds
+                .iter()
+                .any(|kind| kind.kind == DependencyKind::Normal);
             if at_run_time && seen.insert(names[&dependency.pkg].to_owned()) {
                 stack.push(&dependency.pkg);
             }
@@ -37,8 +54,18 @@ fn runtime_dependencies(metadata: &Metadata, package: &str) -> BTreeSet<String> 
 #[test]
 fn engine_has_no_io_runtime_database_or_actor_dependency() {
     let dependencies = runtime_dependencies(&metadata(), "engine");
-    for forbidden in ["tokio", "tokio-postgres", "deadpool-postgres", "ractor", "axum", "hyper"] {
-        assert!(!dependencies.contains(forbidden), "engine must not depend on {forbidden} (it does no IO)");
+    for forbidden in [
+        "tokio",
+        "tokio-postgres",
+        "deadpool-postgres",
+        "ractor",
+        "axum",
+        "hyper",
+    ] {
+        assert!(
+            !dependencies.contains(forbidden),
+            "engine must not depend on {forbidden} (it does no IO)"
+        );
     }
 }
 
@@ -49,7 +76,10 @@ fn crates_depend_only_downward() {
     for (level, crate_name) in layers.iter().enumerate() {
         let dependencies = runtime_dependencies(&metadata, crate_name);
         for higher in &layers[level + 1..] {
-            assert!(!dependencies.contains(*higher), "{crate_name} must not depend on {higher}: dependencies point down");
+            assert!(
+                !dependencies.contains(*higher),
+                "{crate_name} must not depend on {higher}: dependencies point down"
+            );
         }
     }
 }
@@ -58,14 +88,19 @@ fn crates_depend_only_downward() {
 fn storage_knows_nothing_of_http_or_actors() {
     let dependencies = runtime_dependencies(&metadata(), "storage");
     for forbidden in ["axum", "hyper", "ractor"] {
-        assert!(!dependencies.contains(forbidden), "storage must not depend on {forbidden}");
+        assert!(
+            !dependencies.contains(forbidden),
+            "storage must not depend on {forbidden}"
+        );
     }
 }
 
 fn source_files() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    let mut directories: Vec<PathBuf> =
-        ["engine", "storage", "actors", "http"].iter().map(|name| workspace_root().join(name).join("src")).collect();
+    let mut directories: Vec<PathBuf> = ["engine", "storage", "actors", "http"]
+        .iter()
+        .map(|name| workspace_root().join(name).join("src"))
+        .collect();
     while let Some(directory) = directories.pop() {
         for entry in std::fs::read_dir(&directory).unwrap() {
             let path = entry.unwrap().path();
@@ -85,7 +120,10 @@ fn every_source_file_opens_with_a_doc_line_saying_what_it_is_for() {
         .into_iter()
         .filter(|path| !std::fs::read_to_string(path).unwrap().starts_with("//!"))
         .collect();
-    assert!(undocumented.is_empty(), "files without a leading //! line: {undocumented:?}");
+    assert!(
+        undocumented.is_empty(),
+        "files without a leading //! line: {undocumented:?}"
+    );
 }
 
 #[test]
@@ -102,5 +140,8 @@ fn no_source_file_passes_600_lines_of_code() {
             (code_lines > 600).then_some((path, code_lines))
         })
         .collect();
-    assert!(too_long.is_empty(), "split these files by concept: {too_long:?}");
+    assert!(
+        too_long.is_empty(),
+        "split these files by concept: {too_long:?}"
+    );
 }

@@ -101,10 +101,23 @@ async fn update_after_delete_is_201_and_continues_the_versions() {
 async fn history_shows_the_status_each_write_was_answered_with() {
     let app = TestApp::start().await;
     let id = deleted_patient(&app).await;
-    app.put(&format!("/fhir/Patient/{id}"), &format!(r#"{{"resourceType":"Patient","id":"{id}"}}"#)).await;
+    app.put(
+        &format!("/fhir/Patient/{id}"),
+        &format!(r#"{{"resourceType":"Patient","id":"{id}"}}"#),
+    )
+    .await;
 
-    let history = app.get(&format!("/fhir/Patient/{id}/_history")).await.json();
-    let statuses: Vec<&str> = (0..3).map(|index| history["entry"][index]["response"]["status"].as_str().unwrap()).collect();
+    let history = app
+        .get(&format!("/fhir/Patient/{id}/_history"))
+        .await
+        .json();
+    let statuses: Vec<&str> = (0..3)
+        .map(|index| {
+            history["entry"][index]["response"]["status"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
     // Newest first: the PUT that brought the deleted resource back was a create (201).
     assert_eq!(statuses, ["201", "204", "201"]);
 }

@@ -66,10 +66,7 @@ pub(crate) async fn history(
         params.len()
     ));
 
-    let client = pool
-        .get()
-        .await
-        .map_err(|error| Error::Pool(error.to_string()))?;
+    let client = crate::connection(pool).await?;
     let statement = client.prepare_cached(&sql).await?;
     let rows = client.query(&statement, &params).await?;
 

@@ -21,3 +21,12 @@ pub use tenant::TenantKey;
 
 #[cfg(feature = "testing")]
 pub mod testing;
+
+/// A connection from the pool; a pool that cannot hand one out is "unavailable" (503).
+pub(crate) async fn connection(
+    pool: &deadpool_postgres::Pool,
+) -> Result<deadpool_postgres::Object, Error> {
+    pool.get()
+        .await
+        .map_err(|error| Error::Pool(error.to_string()))
+}

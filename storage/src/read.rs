@@ -5,9 +5,10 @@ use bytes::Bytes;
 use deadpool_postgres::Pool;
 use engine::{Id, Instant, ResourceType, VersionId};
 use time::OffsetDateTime;
+use tokio_postgres::types::ToSql;
 
 use crate::model::StoredVersion;
-use crate::{Error, TenantKey};
+use crate::{connection, Error, TenantKey};
 
 pub(crate) async fn read_current(
     pool: &Pool,
@@ -15,23 +16,14 @@ pub(crate) async fn read_current(
     resource_type: ResourceType,
     id: &Id,
 ) -> Result<Option<StoredVersion>, Error> {
-    let client = pool
-        .get()
-        .await
-        .map_err(|error| Error::Pool(error.to_string()))?;
-    let statement = client
-        .prepare_cached(
-            "SELECT version_id, last_updated, body FROM resource
-             WHERE tenant_key = $1 AND resource_type = $2 AND id = $3",
-        )
-        .await?;
-    let row = client
-        .query_opt(
-            &statement,
-            &[&tenant.get(), &resource_type.as_str(), &id.as_str()],
-        )
-        .await?;
-    Ok(row.map(|row| stored_version(row.get(0), row.get(1), row.get(2))))
+    let sql = "SELECT version_id, last_updated, body FROM resource
+               WHERE tenant_key = $1 AND resource_type = $2 AND id = $3";
+    lookup(
+        pool,
+        sql,
+        &[&tenant.get(), &resource_type.as_str(), &id.as_str()],
+    )
+    .await
 }
 
 pub(crate) async fn read_version(
@@ -41,38 +33,32 @@ pub(crate) async fn read_version(
     id: &Id,
     version_id: VersionId,
 ) -> Result<Option<StoredVersion>, Error> {
-    let client = pool
-        .get()
-        .await
-        .map_err(|error| Error::Pool(error.to_string()))?;
-    let statement = client
-        .prepare_cached(
-            "SELECT version_id, last_updated, body FROM resource_version
-             WHERE tenant_key = $1 AND resource_type = $2 AND id = $3 AND version_id = $4",
-        )
-        .await?;
-    let row = client
-        .query_opt(
-            &statement,
-            &[
-                &tenant.get(),
-                &resource_type.as_str(),
-                &id.as_str(),
-                &version_id.get(),
-            ],
-        )
-        .await?;
-    Ok(row.map(|row| stored_version(row.get(0), row.get(1), row.get(2))))
+    let sql = "SELECT version_id, last_updated, body FROM resource_version
+               WHERE tenant_key = $1 AND resource_type = $2 AND id = $3 AND version_id = $4";
+    let params: [&(dyn ToSql + Sync); 4] = [
+        &tenant.get(),
+        &resource_type.as_str(),
+        &id.as_str(),
+        &version_id.get(),
+    ];
+    lookup(pool, sql, &params).await
 }
 
-fn stored_version(
-    version_id: i64,
-    last_updated: OffsetDateTime,
-    body: Option<&[u8]>,
-) -> StoredVersion {
-    StoredVersion {
-        version_id: VersionId::from_stored(version_id),
-        last_updated: Instant::from_datetime(last_updated),
-        body: body.map(Bytes::copy_from_slice),
-    }
+/// Runs a prepared single-row lookup of (version_id, last_updated, body).
+async fn lookup(
+    pool: &Pool,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Option<StoredVersion>, Error> {
+    let client = connection(pool).await?;
+    let statement = client.prepare_cached(sql).await?;
+    let row = client.query_opt(&statement, params).await?;
+    Ok(row.map(|row| {
+        let body: Option<&[u8]> = row.get(2);
+        StoredVersion {
+            version_id: VersionId::from_stored(row.get(0)),
+            last_updated: Instant::from_datetime(row.get::<_, OffsetDateTime>(1)),
+            body: body.map(Bytes::copy_from_slice),
+        }
+    }))
 }

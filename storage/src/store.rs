@@ -55,11 +55,7 @@ impl Store {
     /// # Errors
     /// [`Error::SchemaTooNew`] when a newer Ember migrated this database; database errors.
     pub async fn migrate(&self) -> Result<usize, Error> {
-        let mut client = self
-            .pool
-            .get()
-            .await
-            .map_err(|error| Error::Pool(error.to_string()))?;
+        let mut client = crate::connection(&self.pool).await?;
         migrate::migrate(&mut client).await
     }
 

@@ -38,7 +38,12 @@ struct VersionRows {
 
 impl VersionRows {
     fn push(&mut self, written: &Written, method: &'static str, status: i16) {
-        let (id, version_id, last_updated, body) = (&written.id, written.version_id, written.last_updated, written.body.clone());
+        let (id, version_id, last_updated, body) = (
+            &written.id,
+            written.version_id,
+            written.last_updated,
+            written.body.clone(),
+        );
         self.ids.push(id.as_str().to_owned());
         self.version_ids.push(version_id.get());
         self.last_updated.push(last_updated.datetime());
@@ -81,10 +86,7 @@ async fn try_batch(
     resource_type: ResourceType,
     requests: &[WriteRequest],
 ) -> Result<Vec<Result<WriteOutcome, Error>>, Error> {
-    let mut client = pool
-        .get()
-        .await
-        .map_err(|error| Error::Pool(error.to_string()))?;
+    let mut client = crate::connection(pool).await?;
     let transaction = client.transaction().await?;
     let tenant_key = tenant.get();
     let type_name = resource_type.as_str();

@@ -4,7 +4,7 @@
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use engine::{Category, Id};
 use storage::model::{WriteAction, WriteOutcome, WriteRequest};
@@ -15,9 +15,7 @@ use crate::body::read_body;
 use crate::error::ApiError;
 use crate::negotiation::{check_request_content_type, response_format};
 use crate::query::QueryParams;
-use crate::respond::{
-    base_url, optional_json_response, version_headers, version_url, write_body, PreferReturn,
-};
+use crate::respond::written_response;
 use crate::state::AppState;
 
 pub(crate) async fn create(
@@ -60,25 +58,12 @@ pub(crate) async fn create(
             "a create did not produce a first version",
         ));
     };
-    let location = version_url(
-        &base_url(state.settings().base_url.as_deref(), &headers),
+    written_response(
+        StatusCode::CREATED,
+        format,
+        &headers,
+        state.settings().base_url.as_deref(),
         resource_type,
-        &written.id,
-        written.version_id,
-    );
-    let message = format!(
-        "Created {resource_type}/{} at version {}",
-        written.id, written.version_id
-    );
-    let body = write_body(PreferReturn::from_headers(&headers), written.body, &message);
-    let mut response = optional_json_response(StatusCode::CREATED, format, body)?;
-    version_headers(
-        response.headers_mut(),
-        written.version_id,
-        written.last_updated,
-    );
-    if let Ok(location) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+        written,
+    )
 }

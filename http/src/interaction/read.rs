@@ -13,7 +13,7 @@ use super::{id_from_path, resource_type_from_path};
 use crate::error::ApiError;
 use crate::negotiation::response_format;
 use crate::query::QueryParams;
-use crate::respond::{json_response, version_headers};
+use crate::respond::{version_headers, version_response};
 use crate::state::AppState;
 
 pub(crate) async fn read(
@@ -50,13 +50,7 @@ pub(crate) async fn read(
         );
         return Ok(response);
     }
-    let mut response = json_response(StatusCode::OK, format, body)?;
-    version_headers(
-        response.headers_mut(),
-        stored.version_id,
-        stored.last_updated,
-    );
-    Ok(response)
+    version_response(format, body, stored.version_id, stored.last_updated)
 }
 
 /// Conditional read: `If-None-Match` naming the current version, or `If-Modified-Since` not

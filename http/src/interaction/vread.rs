@@ -2,7 +2,7 @@
 //! Spec: https://hl7.org/fhir/R4/http.html#vread
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use engine::{Category, VersionId};
 use storage::TenantKey;
@@ -11,7 +11,7 @@ use super::{id_from_path, resource_type_from_path};
 use crate::error::ApiError;
 use crate::negotiation::response_format;
 use crate::query::QueryParams;
-use crate::respond::{json_response, version_headers};
+use crate::respond::version_response;
 use crate::state::AppState;
 
 pub(crate) async fn vread(
@@ -40,11 +40,5 @@ pub(crate) async fn vread(
             format!("version {version_id} of {resource_type}/{id} is its deletion"),
         ));
     };
-    let mut response = json_response(StatusCode::OK, format, body)?;
-    version_headers(
-        response.headers_mut(),
-        stored.version_id,
-        stored.last_updated,
-    );
-    Ok(response)
+    version_response(format, body, stored.version_id, stored.last_updated)
 }
