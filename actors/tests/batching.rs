@@ -7,7 +7,9 @@ use actors::Error;
 use storage::model::WriteOutcome;
 use storage::TenantKey;
 
-use crate::support::{create, fixture, patient, update, version_count, wait_for_blocked_sessions, TableLock};
+use crate::support::{
+    create, fixture, patient, update, version_count, wait_for_blocked_sessions, TableLock,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_creates_commit_in_fewer_transactions_than_writes() {
@@ -17,7 +19,11 @@ async fn concurrent_creates_commit_in_fewer_transactions_than_writes() {
     let mut tasks = Vec::new();
     for index in 0..writes {
         let ember = Arc::clone(&ember);
-        tasks.push(tokio::spawn(async move { ember.write(TenantKey::DEFAULT, patient(), create(&format!("p{index}"))).await }));
+        tasks.push(tokio::spawn(async move {
+            ember
+                .write(TenantKey::DEFAULT, patient(), create(&format!("p{index}")))
+                .await
+        }));
     }
     for task in tasks {
         assert!(matches!(task.await.unwrap(), Ok(WriteOutcome::Created(_))));
@@ -30,30 +36,52 @@ async fn concurrent_creates_commit_in_fewer_transactions_than_writes() {
         .unwrap();
     let (rows, transactions): (i64, i64) = (row.get(0), row.get(1));
     assert_eq!(rows, writes);
-    assert!(transactions < writes, "{writes} creates took {transactions} transactions");
+    assert!(
+        transactions < writes,
+        "{writes} creates took {transactions} transactions"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_if_match_fails_only_its_own_write_in_a_batch() {
     let fixture = fixture().await;
     let ember = Arc::new(fixture.ember);
-    ember.write(TenantKey::DEFAULT, patient(), create("existing")).await.unwrap();
+    ember
+        .write(TenantKey::DEFAULT, patient(), create("existing"))
+        .await
+        .unwrap();
 
     let lock = TableLock::take(&fixture.config).await;
     let first = tokio::spawn({
         let ember = Arc::clone(&ember);
-        async move { ember.write(TenantKey::DEFAULT, patient(), create("in-flight")).await }
+        async move {
+            ember
+                .write(TenantKey::DEFAULT, patient(), create("in-flight"))
+                .await
+        }
     });
     wait_for_blocked_sessions(&fixture.observer, 1).await;
     // These queue behind the blocked flush and go together in the next batch.
     let stale = tokio::spawn({
         let ember = Arc::clone(&ember);
-        async move { ember.write(TenantKey::DEFAULT, patient(), update("existing", Some(7))).await }
+        async move {
+            ember
+                .write(TenantKey::DEFAULT, patient(), update("existing", Some(7)))
+                .await
+        }
     });
     let mut creates = Vec::new();
     for index in 0..10 {
         let ember = Arc::clone(&ember);
-        creates.push(tokio::spawn(async move { ember.write(TenantKey::DEFAULT, patient(), create(&format!("queued{index}"))).await }));
+        creates.push(tokio::spawn(async move {
+            ember
+                .write(
+                    TenantKey::DEFAULT,
+                    patient(),
+                    create(&format!("queued{index}")),
+                )
+                .await
+        }));
     }
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     lock.release().await;
@@ -61,13 +89,23 @@ async fn stale_if_match_fails_only_its_own_write_in_a_batch() {
     assert!(first.await.unwrap().is_ok());
     let stale = stale.await.unwrap();
     assert!(
-        matches!(stale, Err(Error::Storage(storage::Error::PreconditionFailed { .. }))),
+        matches!(
+            stale,
+            Err(Error::Storage(storage::Error::PreconditionFailed { .. }))
+        ),
         "expected a failed precondition, got {stale:?}"
     );
     for create in creates {
-        assert!(matches!(create.await.unwrap(), Ok(WriteOutcome::Created(_))));
+        assert!(matches!(
+            create.await.unwrap(),
+            Ok(WriteOutcome::Created(_))
+        ));
     }
-    assert_eq!(version_count(&fixture.observer, "existing").await, 1, "the stale update wrote nothing");
+    assert_eq!(
+        version_count(&fixture.observer, "existing").await,
+        1,
+        "the stale update wrote nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,26 +125,48 @@ async fn database_error_in_one_write_does_not_fail_the_others() {
     let lock = TableLock::take(&fixture.config).await;
     let first = tokio::spawn({
         let ember = Arc::clone(&ember);
-        async move { ember.write(TenantKey::DEFAULT, patient(), create("first")).await }
+        async move {
+            ember
+                .write(TenantKey::DEFAULT, patient(), create("first"))
+                .await
+        }
     });
     wait_for_blocked_sessions(&fixture.observer, 1).await;
     let poison = tokio::spawn({
         let ember = Arc::clone(&ember);
-        async move { ember.write(TenantKey::DEFAULT, patient(), create("poison")).await }
+        async move {
+            ember
+                .write(TenantKey::DEFAULT, patient(), create("poison"))
+                .await
+        }
     });
     let mut healthy = Vec::new();
     for index in 0..10 {
         let ember = Arc::clone(&ember);
-        healthy.push(tokio::spawn(async move { ember.write(TenantKey::DEFAULT, patient(), create(&format!("healthy{index}"))).await }));
+        healthy.push(tokio::spawn(async move {
+            ember
+                .write(
+                    TenantKey::DEFAULT,
+                    patient(),
+                    create(&format!("healthy{index}")),
+                )
+                .await
+        }));
     }
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     lock.release().await;
 
     assert!(first.await.unwrap().is_ok());
-    assert!(matches!(poison.await.unwrap(), Err(Error::Storage(storage::Error::Database(_)))));
+    assert!(matches!(
+        poison.await.unwrap(),
+        Err(Error::Storage(storage::Error::Database(_)))
+    ));
     for (index, write) in healthy.into_iter().enumerate() {
         assert!(matches!(write.await.unwrap(), Ok(WriteOutcome::Created(_))));
-        assert_eq!(version_count(&fixture.observer, &format!("healthy{index}")).await, 1);
+        assert_eq!(
+            version_count(&fixture.observer, &format!("healthy{index}")).await,
+            1
+        );
     }
     assert_eq!(version_count(&fixture.observer, "poison").await, 0);
 }

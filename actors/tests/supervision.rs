@@ -7,7 +7,9 @@ use actors::Error;
 use storage::model::WriteOutcome;
 use storage::TenantKey;
 
-use crate::support::{create, fixture, patient, version_count, wait_for_blocked_sessions, TableLock};
+use crate::support::{
+    create, fixture, patient, version_count, wait_for_blocked_sessions, TableLock,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crashed_writer_is_restarted_and_every_caller_is_answered() {
@@ -18,18 +20,33 @@ async fn crashed_writer_is_restarted_and_every_caller_is_answered() {
     // One write in flight (its commit blocked by the lock)...
     let in_flight = tokio::spawn({
         let ember = Arc::clone(&ember);
-        async move { ember.write(TenantKey::DEFAULT, patient(), create("in-flight")).await }
+        async move {
+            ember
+                .write(TenantKey::DEFAULT, patient(), create("in-flight"))
+                .await
+        }
     });
     wait_for_blocked_sessions(&fixture.observer, 1).await;
     // ...ten queued behind it in the writer's memory...
     let mut queued = Vec::new();
     for index in 0..10 {
         let ember = Arc::clone(&ember);
-        queued.push(tokio::spawn(async move { ember.write(TenantKey::DEFAULT, patient(), create(&format!("queued{index}"))).await }));
+        queued.push(tokio::spawn(async move {
+            ember
+                .write(
+                    TenantKey::DEFAULT,
+                    patient(),
+                    create(&format!("queued{index}")),
+                )
+                .await
+        }));
     }
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     // ...and then the writer dies.
-    ember.crash_writer(TenantKey::DEFAULT, patient()).await.unwrap();
+    ember
+        .crash_writer(TenantKey::DEFAULT, patient())
+        .await
+        .unwrap();
 
     let mut restarted = 0;
     for (index, write) in queued.into_iter().enumerate() {
@@ -37,26 +54,47 @@ async fn crashed_writer_is_restarted_and_every_caller_is_answered() {
         match write.await.unwrap() {
             Err(Error::WriterRestarted { .. }) => {
                 restarted += 1;
-                assert_eq!(version_count(&fixture.observer, &id).await, 0, "{id} was reported failed but written");
+                assert_eq!(
+                    version_count(&fixture.observer, &id).await,
+                    0,
+                    "{id} was reported failed but written"
+                );
             }
             // A write sent after the crash reached the new writer; it must commit once.
             Ok(WriteOutcome::Created(_)) => {}
             other => panic!("{id}: unexpected {other:?}"),
         }
     }
-    assert!(restarted > 0, "the crash should have dropped the queued writes");
+    assert!(
+        restarted > 0,
+        "the crash should have dropped the queued writes"
+    );
 
     // The restarted writer takes new writes while the old flush is still blocked.
     let after_restart = tokio::spawn({
         let ember = Arc::clone(&ember);
-        async move { ember.write(TenantKey::DEFAULT, patient(), create("after-restart")).await }
+        async move {
+            ember
+                .write(TenantKey::DEFAULT, patient(), create("after-restart"))
+                .await
+        }
     });
     lock.release().await;
-    assert!(matches!(in_flight.await.unwrap(), Ok(WriteOutcome::Created(_))), "the in-flight commit still answers");
-    assert!(matches!(after_restart.await.unwrap(), Ok(WriteOutcome::Created(_))));
+    assert!(
+        matches!(in_flight.await.unwrap(), Ok(WriteOutcome::Created(_))),
+        "the in-flight commit still answers"
+    );
+    assert!(matches!(
+        after_restart.await.unwrap(),
+        Ok(WriteOutcome::Created(_))
+    ));
 
     for id in ["in-flight", "after-restart"] {
-        assert_eq!(version_count(&fixture.observer, id).await, 1, "{id} applied exactly once");
+        assert_eq!(
+            version_count(&fixture.observer, id).await,
+            1,
+            "{id} applied exactly once"
+        );
     }
     for index in 0..10 {
         assert!(version_count(&fixture.observer, &format!("queued{index}")).await <= 1);

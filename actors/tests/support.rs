@@ -20,7 +20,11 @@ pub(crate) async fn fixture() -> Fixture {
     store.migrate().await.unwrap();
     let ember = Ember::start(store).await.unwrap();
     let observer = connect(&config).await;
-    Fixture { ember, observer, config }
+    Fixture {
+        ember,
+        observer,
+        config,
+    }
 }
 
 pub(crate) async fn connect(config: &tokio_postgres::Config) -> Client {
@@ -36,7 +40,9 @@ pub(crate) fn patient() -> ResourceType {
 pub(crate) fn create(id: &str) -> WriteRequest {
     WriteRequest {
         id: Id::parse(id).unwrap(),
-        action: WriteAction::Create(engine::prepare_resource(br#"{"resourceType":"Patient","active":true}"#).unwrap()),
+        action: WriteAction::Create(
+            engine::prepare_resource(br#"{"resourceType":"Patient","active":true}"#).unwrap(),
+        ),
     }
 }
 
@@ -60,7 +66,10 @@ pub(crate) struct TableLock {
 impl TableLock {
     pub(crate) async fn take(config: &tokio_postgres::Config) -> TableLock {
         let client = connect(config).await;
-        client.batch_execute("BEGIN; LOCK TABLE resource_version IN EXCLUSIVE MODE").await.unwrap();
+        client
+            .batch_execute("BEGIN; LOCK TABLE resource_version IN EXCLUSIVE MODE")
+            .await
+            .unwrap();
         TableLock { client }
     }
 
@@ -91,7 +100,10 @@ pub(crate) async fn wait_for_blocked_sessions(observer: &Client, count: i64) {
 /// How many versions of `id` exist.
 pub(crate) async fn version_count(observer: &Client, id: &str) -> i64 {
     observer
-        .query_one("SELECT count(*) FROM resource_version WHERE id = $1", &[&id])
+        .query_one(
+            "SELECT count(*) FROM resource_version WHERE id = $1",
+            &[&id],
+        )
         .await
         .unwrap()
         .get(0)

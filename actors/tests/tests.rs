@@ -1,5 +1,5 @@
 //! Integration tests of the actor system against a real PostgreSQL cluster.
 
 mod batching;
-mod support;
 mod supervision;
+mod support;
