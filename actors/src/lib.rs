@@ -24,7 +24,7 @@ use storage::{Store, TenantKey};
 
 pub use error::Error;
 pub use pool_router::{Routing, RoutingHandle};
-pub use writer::WriterMessage;
+pub use writer::{WriterMessage, MAX_FLUSHES_IN_FLIGHT};
 
 use root::{Root, RootArguments, RootMessage, TenantDirectory};
 use tenant::{lookup_writer, TenantMessage};

@@ -8,7 +8,7 @@ use storage::model::WriteOutcome;
 use storage::TenantKey;
 
 use crate::support::{
-    create, fixture, patient, update, version_count, wait_for_blocked_sessions, TableLock,
+    create, fill_flush_slots, fixture, patient, update, version_count, TableLock,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,15 +52,7 @@ async fn stale_if_match_fails_only_its_own_write_in_a_batch() {
         .unwrap();
 
     let lock = TableLock::take(&fixture.config).await;
-    let first = tokio::spawn({
-        let ember = Arc::clone(&ember);
-        async move {
-            ember
-                .write(TenantKey::DEFAULT, patient(), create("in-flight"))
-                .await
-        }
-    });
-    wait_for_blocked_sessions(&fixture.observer, 1).await;
+    let in_flight = fill_flush_slots(&ember, &fixture.observer).await;
     // These queue behind the blocked flush and go together in the next batch.
     let stale = tokio::spawn({
         let ember = Arc::clone(&ember);
@@ -86,7 +78,9 @@ async fn stale_if_match_fails_only_its_own_write_in_a_batch() {
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     lock.release().await;
 
-    assert!(first.await.unwrap().is_ok());
+    for write in in_flight {
+        assert!(write.await.unwrap().is_ok());
+    }
     let stale = stale.await.unwrap();
     assert!(
         matches!(
@@ -123,15 +117,7 @@ async fn database_error_in_one_write_does_not_fail_the_others() {
         .unwrap();
     let ember = Arc::new(fixture.ember);
     let lock = TableLock::take(&fixture.config).await;
-    let first = tokio::spawn({
-        let ember = Arc::clone(&ember);
-        async move {
-            ember
-                .write(TenantKey::DEFAULT, patient(), create("first"))
-                .await
-        }
-    });
-    wait_for_blocked_sessions(&fixture.observer, 1).await;
+    let in_flight = fill_flush_slots(&ember, &fixture.observer).await;
     let poison = tokio::spawn({
         let ember = Arc::clone(&ember);
         async move {
@@ -156,7 +142,9 @@ async fn database_error_in_one_write_does_not_fail_the_others() {
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     lock.release().await;
 
-    assert!(first.await.unwrap().is_ok());
+    for write in in_flight {
+        assert!(write.await.unwrap().is_ok());
+    }
     assert!(matches!(
         poison.await.unwrap(),
         Err(Error::Storage(storage::Error::Database(_)))

@@ -7,9 +7,7 @@ use actors::Error;
 use storage::model::WriteOutcome;
 use storage::TenantKey;
 
-use crate::support::{
-    create, fixture, patient, version_count, wait_for_blocked_sessions, TableLock,
-};
+use crate::support::{create, fill_flush_slots, fixture, patient, version_count, TableLock};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crashed_writer_is_restarted_and_every_caller_is_answered() {
@@ -17,16 +15,8 @@ async fn crashed_writer_is_restarted_and_every_caller_is_answered() {
     let ember = Arc::new(fixture.ember);
     let lock = TableLock::take(&fixture.config).await;
 
-    // One write in flight (its commit blocked by the lock)...
-    let in_flight = tokio::spawn({
-        let ember = Arc::clone(&ember);
-        async move {
-            ember
-                .write(TenantKey::DEFAULT, patient(), create("in-flight"))
-                .await
-        }
-    });
-    wait_for_blocked_sessions(&fixture.observer, 1).await;
+    // Writes in flight (their commits blocked by the lock)...
+    let in_flight = fill_flush_slots(&ember, &fixture.observer).await;
     // ...ten queued behind it in the writer's memory...
     let mut queued = Vec::new();
     for index in 0..10 {
@@ -80,18 +70,21 @@ async fn crashed_writer_is_restarted_and_every_caller_is_answered() {
         }
     });
     lock.release().await;
-    assert!(
-        matches!(in_flight.await.unwrap(), Ok(WriteOutcome::Created(_))),
-        "the in-flight commit still answers"
-    );
+    for write in in_flight {
+        assert!(
+            matches!(write.await.unwrap(), Ok(WriteOutcome::Created(_))),
+            "in-flight commits still answer"
+        );
+    }
     assert!(matches!(
         after_restart.await.unwrap(),
         Ok(WriteOutcome::Created(_))
     ));
 
-    for id in ["in-flight", "after-restart"] {
+    let in_flight_ids = (0..actors::MAX_FLUSHES_IN_FLIGHT).map(|slot| format!("in-flight{slot}"));
+    for id in in_flight_ids.chain(["after-restart".to_owned()]) {
         assert_eq!(
-            version_count(&fixture.observer, id).await,
+            version_count(&fixture.observer, &id).await,
             1,
             "{id} applied exactly once"
         );

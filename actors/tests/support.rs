@@ -108,3 +108,26 @@ pub(crate) async fn version_count(observer: &Client, id: &str) -> i64 {
         .unwrap()
         .get(0)
 }
+
+/// Starts as many writes as a writer commits at once, each blocked on `lock`, so that every
+/// later write waits in the writer's queue. Returns the blocked writes.
+pub(crate) async fn fill_flush_slots(
+    ember: &std::sync::Arc<Ember>,
+    observer: &Client,
+) -> Vec<tokio::task::JoinHandle<Result<storage::model::WriteOutcome, actors::Error>>> {
+    let mut in_flight = Vec::new();
+    for slot in 0..actors::MAX_FLUSHES_IN_FLIGHT {
+        let ember = std::sync::Arc::clone(ember);
+        in_flight.push(tokio::spawn(async move {
+            ember
+                .write(
+                    storage::TenantKey::DEFAULT,
+                    patient(),
+                    create(&format!("in-flight{slot}")),
+                )
+                .await
+        }));
+        wait_for_blocked_sessions(observer, slot as i64 + 1).await;
+    }
+    in_flight
+}

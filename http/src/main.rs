@@ -6,6 +6,11 @@ use clap::Parser;
 use ember_http::config::{self, Cli, Command};
 use tokio::net::TcpListener;
 
+/// mimalloc rather than glibc's malloc: a profile of reads under load showed about 7% of the
+/// server's CPU in glibc malloc and free (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {

@@ -80,135 +80,129 @@ pub(crate) async fn write_batch(
     }
 }
 
+/// Writes every version of the batch to `resource_version` and the newest version of each
+/// resource to `resource`, in one statement: the current rows are taken from what the first
+/// insert returns, so each body crosses the wire once.
+const WRITE_VERSIONS: &str = "WITH written AS (
+        INSERT INTO resource_version (tenant_key, resource_type, id, version_id, last_updated, method, status, body)
+        SELECT $1, $2, * FROM unnest($3::text[], $4::int8[], $5::timestamptz[], $6::text[], $7::int2[], $8::bytea[])
+        RETURNING id, version_id, last_updated, body
+    )
+    INSERT INTO resource (tenant_key, resource_type, id, version_id, last_updated, deleted, body)
+    SELECT DISTINCT ON (id) $1, $2, id, version_id, last_updated, body IS NULL, body
+    FROM written ORDER BY id, version_id DESC
+    ON CONFLICT (tenant_key, resource_type, id) DO UPDATE
+    SET version_id = excluded.version_id, last_updated = excluded.last_updated,
+        deleted = excluded.deleted, body = excluded.body";
+
+/// Locks the current rows the batch updates or deletes, in id order so that two batches
+/// locking overlapping rows cannot deadlock, and so a writer in another process waits
+/// instead of writing the same version number.
+const LOCK_CURRENT: &str = "SELECT id, version_id, deleted FROM resource
+    WHERE tenant_key = $1 AND resource_type = $2 AND id = ANY($3)
+    ORDER BY id FOR UPDATE";
+
+/// Commits one batch. A batch of creates is a single statement in autocommit: one round
+/// trip. A batch that updates or deletes is a transaction of two round trips: BEGIN with the
+/// locking SELECT, then the write with COMMIT (pipelined; if the write fails, PostgreSQL
+/// turns that COMMIT into a rollback).
 async fn try_batch(
     pool: &Pool,
     tenant: TenantKey,
     resource_type: ResourceType,
     requests: &[WriteRequest],
 ) -> Result<Vec<Result<WriteOutcome, Error>>, Error> {
-    let mut client = crate::connection(pool).await?;
-    let transaction = client.transaction().await?;
+    let client = crate::connection(pool).await?;
     let tenant_key = tenant.get();
     let type_name = resource_type.as_str();
+    let write_statement = client.prepare_cached(WRITE_VERSIONS).await?;
 
-    let mut current = lock_existing(&transaction, tenant_key, type_name, requests).await?;
+    let ids_to_lock: Vec<&str> = requests
+        .iter()
+        .filter(|request| !matches!(request.action, WriteAction::Create(_)))
+        .map(|request| request.id.as_str())
+        .collect();
+    let in_transaction = !ids_to_lock.is_empty();
+    let mut current = HashMap::with_capacity(ids_to_lock.len());
+    if in_transaction {
+        let lock_statement = client.prepare_cached(LOCK_CURRENT).await?;
+        let lock_params: [&(dyn ToSql + Sync); 3] = [&tenant_key, &type_name, &ids_to_lock];
+        let (begun, locked) = tokio::join!(
+            client.batch_execute("BEGIN"),
+            client.query(&lock_statement, &lock_params)
+        );
+        let rows = match begun.and(locked) {
+            Ok(rows) => rows,
+            Err(error) => return Err(rolled_back(client, error).await),
+        };
+        for row in rows {
+            let state = CurrentState {
+                version_id: VersionId::from_stored(row.get(1)),
+                deleted: row.get(2),
+            };
+            current.insert(row.get::<_, String>(0), state);
+        }
+    }
+
     let now = Instant::from_datetime(OffsetDateTime::now_utc());
     let mut versions = VersionRows::default();
     let mut results = Vec::with_capacity(requests.len());
     for request in requests {
         let state = current.get(request.id.as_str()).copied();
         let result = apply(request, state, now);
-        if let Ok((written, method)) = &result {
-            if let Some((written, status)) = written.written() {
+        if let Ok((outcome, method)) = &result {
+            if let Some((written, status)) = outcome.written() {
                 versions.push(written, method, status);
                 let deleted = written.body.is_none();
-                current.insert(
-                    request.id.as_str().to_owned(),
-                    CurrentState {
-                        version_id: written.version_id,
-                        deleted,
-                    },
-                );
+                let state = CurrentState {
+                    version_id: written.version_id,
+                    deleted,
+                };
+                current.insert(request.id.as_str().to_owned(), state);
             }
         }
         results.push(result.map(|(outcome, _)| outcome));
     }
 
-    if !versions.ids.is_empty() {
-        let current_rows = latest_per_id(&versions);
-        let insert_versions = transaction.prepare_cached(
-            "INSERT INTO resource_version (tenant_key, resource_type, id, version_id, last_updated, method, status, body)
-             SELECT $1, $2, * FROM unnest($3::text[], $4::int8[], $5::timestamptz[], $6::text[], $7::int2[], $8::bytea[])",
-        );
-        let upsert_current = transaction.prepare_cached(
-            "INSERT INTO resource (tenant_key, resource_type, id, version_id, last_updated, deleted, body)
-             SELECT $1, $2, id, version_id, last_updated, body IS NULL, body
-             FROM unnest($3::text[], $4::int8[], $5::timestamptz[], $6::bytea[]) AS u(id, version_id, last_updated, body)
-             ON CONFLICT (tenant_key, resource_type, id) DO UPDATE
-             SET version_id = excluded.version_id, last_updated = excluded.last_updated,
-                 deleted = excluded.deleted, body = excluded.body",
-        );
-        let (insert_versions, upsert_current) = tokio::try_join!(insert_versions, upsert_current)?;
-        let bodies: Vec<Option<&[u8]>> =
-            versions.bodies.iter().map(|body| body.as_deref()).collect();
-        let current_bodies: Vec<Option<&[u8]>> =
-            current_rows.iter().map(|&index| bodies[index]).collect();
-        let current_ids: Vec<&str> = current_rows
-            .iter()
-            .map(|&index| versions.ids[index].as_str())
-            .collect();
-        let current_versions: Vec<i64> = current_rows
-            .iter()
-            .map(|&index| versions.version_ids[index])
-            .collect();
-        let current_times: Vec<OffsetDateTime> = current_rows
-            .iter()
-            .map(|&index| versions.last_updated[index])
-            .collect();
-        let version_params: [&(dyn ToSql + Sync); 8] = [
-            &tenant_key,
-            &type_name,
-            &versions.ids,
-            &versions.version_ids,
-            &versions.last_updated,
-            &versions.methods,
-            &versions.statuses,
-            &bodies,
-        ];
-        let current_params: [&(dyn ToSql + Sync); 6] = [
-            &tenant_key,
-            &type_name,
-            &current_ids,
-            &current_versions,
-            &current_times,
-            &current_bodies,
-        ];
-        // Both statements go out on the connection back to back (tokio-postgres pipelines
-        // them), so the batch costs one round trip for the inserts, not two.
-        tokio::try_join!(
-            transaction.execute(&insert_versions, &version_params),
-            transaction.execute(&upsert_current, &current_params),
-        )?;
+    let bodies: Vec<Option<&[u8]>> = versions.bodies.iter().map(|body| body.as_deref()).collect();
+    let params: [&(dyn ToSql + Sync); 8] = [
+        &tenant_key,
+        &type_name,
+        &versions.ids,
+        &versions.version_ids,
+        &versions.last_updated,
+        &versions.methods,
+        &versions.statuses,
+        &bodies,
+    ];
+    match (in_transaction, versions.ids.is_empty()) {
+        (false, true) => {}
+        (false, false) => {
+            client.execute(&write_statement, &params).await?;
+        }
+        // Every write failed its precondition or had nothing to delete: release the locks.
+        (true, true) => client.batch_execute("COMMIT").await?,
+        (true, false) => {
+            let (written, committed) = tokio::join!(
+                client.execute(&write_statement, &params),
+                client.batch_execute("COMMIT"),
+            );
+            written?;
+            committed?;
+        }
     }
-    transaction.commit().await?;
     Ok(results)
 }
 
-/// Locks the current rows of every resource the batch updates or deletes, so a concurrent
-/// writer in another process waits instead of writing the same version number.
-async fn lock_existing(
-    transaction: &deadpool_postgres::Transaction<'_>,
-    tenant_key: i32,
-    type_name: &str,
-    requests: &[WriteRequest],
-) -> Result<HashMap<String, CurrentState>, Error> {
-    let ids: Vec<&str> = requests
-        .iter()
-        .filter(|request| !matches!(request.action, WriteAction::Create(_)))
-        .map(|request| request.id.as_str())
-        .collect();
-    let mut current = HashMap::with_capacity(ids.len());
-    if ids.is_empty() {
-        return Ok(current);
+/// Ends a transaction that failed before its COMMIT was sent, so the connection goes back to
+/// the pool clean; returns the error that caused it.
+async fn rolled_back(client: deadpool_postgres::Object, error: tokio_postgres::Error) -> Error {
+    if let Err(rollback_error) = client.batch_execute("ROLLBACK").await {
+        tracing::warn!(%rollback_error, "rollback after a failed batch failed; discarding the connection");
+        // Out of the pool: a connection in an unknown transaction state must not be reused.
+        drop(deadpool_postgres::Object::take(client));
     }
-    let statement = transaction
-        .prepare_cached(
-            "SELECT id, version_id, deleted FROM resource
-             WHERE tenant_key = $1 AND resource_type = $2 AND id = ANY($3)
-             ORDER BY id FOR UPDATE",
-        )
-        .await?;
-    for row in transaction
-        .query(&statement, &[&tenant_key, &type_name, &ids])
-        .await?
-    {
-        let state = CurrentState {
-            version_id: VersionId::from_stored(row.get(1)),
-            deleted: row.get(2),
-        };
-        current.insert(row.get::<_, String>(0), state);
-    }
-    Ok(current)
+    Error::from(error)
 }
 
 /// Decides one write against the state of its resource; pure, so the rules are testable.
@@ -270,18 +264,6 @@ impl WriteOutcome {
             WriteOutcome::NothingToDelete => None,
         }
     }
-}
-
-/// For each id, the index of its last version in `rows`: the `resource` upsert may touch a
-/// row only once per statement, and the last version of the batch is the current one.
-fn latest_per_id(rows: &VersionRows) -> Vec<usize> {
-    let mut latest: HashMap<&str, usize> = HashMap::with_capacity(rows.ids.len());
-    for (index, id) in rows.ids.iter().enumerate() {
-        latest.insert(id.as_str(), index);
-    }
-    let mut indexes: Vec<usize> = latest.into_values().collect();
-    indexes.sort_unstable();
-    indexes
 }
 
 #[cfg(test)]
