@@ -16,7 +16,7 @@ use crate::state::AppState;
 
 /// Builds the whole HTTP application; `main` serves it and tests drive it in-process.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route(
             "/fhir",
             post(unsupported::batch_or_transaction).get(unsupported::search_system),
@@ -51,12 +51,17 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_endpoint))
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(method_not_allowed);
+    with_layers(routes).with_state(state)
+}
+
+/// The layers every request passes through, outermost last.
+fn with_layers<S: Clone + Send + Sync + 'static>(routes: Router<S>) -> Router<S> {
+    routes
         .layer(middleware::from_fn(track))
         .layer(TraceLayer::new_for_http())
         // Outermost, so a panic anywhere inside, middleware included, becomes a 500.
         .layer(CatchPanicLayer::custom(panic_response))
-        .with_state(state)
 }
 
 async fn not_found() -> ApiError {
@@ -69,4 +74,47 @@ async fn method_not_allowed() -> ApiError {
         "not-supported",
         "This HTTP method is not supported at this path",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_operation_outcome_and_the_server_keeps_serving() {
+        let routes: Router = Router::new()
+            .route("/boom", get(|| async { panic!("handler bug") as &'static str }))
+            .route("/fine", get(|| async { "fine" }));
+        let router = with_layers(routes);
+
+        let response = router
+            .clone()
+            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            text.starts_with(r#"{"resourceType":"OperationOutcome""#),
+            "{text}"
+        );
+        assert!(text.contains(r#""code":"exception""#), "{text}");
+        assert!(
+            !text.contains("handler bug"),
+            "the panic message stays in the log: {text}"
+        );
+
+        let response = router
+            .oneshot(Request::get("/fine").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
 }
