@@ -8,7 +8,7 @@ use storage::model::WriteOutcome;
 use storage::TenantKey;
 
 use crate::support::{
-    create, fill_flush_slots, fixture, patient, update, version_count, TableLock,
+    create, fill_flush_slots, fixture, patient, spawn_write, update, version_count, TableLock,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -18,12 +18,7 @@ async fn concurrent_creates_commit_in_fewer_transactions_than_writes() {
     let writes = 200;
     let mut tasks = Vec::new();
     for index in 0..writes {
-        let ember = Arc::clone(&ember);
-        tasks.push(tokio::spawn(async move {
-            ember
-                .write(TenantKey::DEFAULT, patient(), create(&format!("p{index}")))
-                .await
-        }));
+        tasks.push(spawn_write(&ember, create(&format!("p{index}"))));
     }
     for task in tasks {
         assert!(matches!(task.await.unwrap(), Ok(WriteOutcome::Created(_))));
@@ -54,26 +49,10 @@ async fn stale_if_match_fails_only_its_own_write_in_a_batch() {
     let lock = TableLock::take(&fixture.config).await;
     let in_flight = fill_flush_slots(&ember, &fixture.observer).await;
     // These queue behind the blocked flush and go together in the next batch.
-    let stale = tokio::spawn({
-        let ember = Arc::clone(&ember);
-        async move {
-            ember
-                .write(TenantKey::DEFAULT, patient(), update("existing", Some(7)))
-                .await
-        }
-    });
+    let stale = spawn_write(&ember, update("existing", Some(7)));
     let mut creates = Vec::new();
     for index in 0..10 {
-        let ember = Arc::clone(&ember);
-        creates.push(tokio::spawn(async move {
-            ember
-                .write(
-                    TenantKey::DEFAULT,
-                    patient(),
-                    create(&format!("queued{index}")),
-                )
-                .await
-        }));
+        creates.push(spawn_write(&ember, create(&format!("queued{index}"))));
     }
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     lock.release().await;
@@ -118,26 +97,10 @@ async fn database_error_in_one_write_does_not_fail_the_others() {
     let ember = Arc::new(fixture.ember);
     let lock = TableLock::take(&fixture.config).await;
     let in_flight = fill_flush_slots(&ember, &fixture.observer).await;
-    let poison = tokio::spawn({
-        let ember = Arc::clone(&ember);
-        async move {
-            ember
-                .write(TenantKey::DEFAULT, patient(), create("poison"))
-                .await
-        }
-    });
+    let poison = spawn_write(&ember, create("poison"));
     let mut healthy = Vec::new();
     for index in 0..10 {
-        let ember = Arc::clone(&ember);
-        healthy.push(tokio::spawn(async move {
-            ember
-                .write(
-                    TenantKey::DEFAULT,
-                    patient(),
-                    create(&format!("healthy{index}")),
-                )
-                .await
-        }));
+        healthy.push(spawn_write(&ember, create(&format!("healthy{index}"))));
     }
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     lock.release().await;

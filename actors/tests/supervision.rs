@@ -7,7 +7,9 @@ use actors::Error;
 use storage::model::WriteOutcome;
 use storage::TenantKey;
 
-use crate::support::{create, fill_flush_slots, fixture, patient, version_count, TableLock};
+use crate::support::{
+    create, fill_flush_slots, fixture, patient, spawn_write, version_count, TableLock,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crashed_writer_is_restarted_and_every_caller_is_answered() {
@@ -20,16 +22,7 @@ async fn crashed_writer_is_restarted_and_every_caller_is_answered() {
     // ...ten queued behind it in the writer's memory...
     let mut queued = Vec::new();
     for index in 0..10 {
-        let ember = Arc::clone(&ember);
-        queued.push(tokio::spawn(async move {
-            ember
-                .write(
-                    TenantKey::DEFAULT,
-                    patient(),
-                    create(&format!("queued{index}")),
-                )
-                .await
-        }));
+        queued.push(spawn_write(&ember, create(&format!("queued{index}"))));
     }
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     // ...and then the writer dies.
@@ -61,14 +54,7 @@ async fn crashed_writer_is_restarted_and_every_caller_is_answered() {
     );
 
     // The restarted writer takes new writes while the old flush is still blocked.
-    let after_restart = tokio::spawn({
-        let ember = Arc::clone(&ember);
-        async move {
-            ember
-                .write(TenantKey::DEFAULT, patient(), create("after-restart"))
-                .await
-        }
-    });
+    let after_restart = spawn_write(&ember, create("after-restart"));
     lock.release().await;
     for write in in_flight {
         assert!(

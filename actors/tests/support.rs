@@ -117,17 +117,21 @@ pub(crate) async fn fill_flush_slots(
 ) -> Vec<tokio::task::JoinHandle<Result<storage::model::WriteOutcome, actors::Error>>> {
     let mut in_flight = Vec::new();
     for slot in 0..actors::MAX_FLUSHES_IN_FLIGHT {
-        let ember = std::sync::Arc::clone(ember);
-        in_flight.push(tokio::spawn(async move {
-            ember
-                .write(
-                    storage::TenantKey::DEFAULT,
-                    patient(),
-                    create(&format!("in-flight{slot}")),
-                )
-                .await
-        }));
+        in_flight.push(spawn_write(ember, create(&format!("in-flight{slot}"))));
         wait_for_blocked_sessions(observer, slot as i64 + 1).await;
     }
     in_flight
+}
+
+/// Starts one write of a Patient on its own task.
+pub(crate) fn spawn_write(
+    ember: &std::sync::Arc<Ember>,
+    request: WriteRequest,
+) -> tokio::task::JoinHandle<Result<storage::model::WriteOutcome, actors::Error>> {
+    let ember = std::sync::Arc::clone(ember);
+    tokio::spawn(async move {
+        ember
+            .write(storage::TenantKey::DEFAULT, patient(), request)
+            .await
+    })
 }

@@ -87,7 +87,10 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_handler_answers_500_operation_outcome_and_the_server_keeps_serving() {
         let routes: Router = Router::new()
-            .route("/boom", get(|| async { panic!("handler bug") as &'static str }))
+            .route(
+                "/boom",
+                get(|| async { panic!("handler bug") as &'static str }),
+            )
             .route("/fine", get(|| async { "fine" }));
         let router = with_layers(routes);
 

@@ -4,7 +4,7 @@
 use axum::body::Body;
 use axum::http::{header, HeaderMap};
 use bytes::Bytes;
-use engine::Category;
+use engine::{Category, PreparedResource, ResourceType};
 
 use crate::error::ApiError;
 
@@ -15,11 +15,7 @@ use crate::error::ApiError;
 ///
 /// # Errors
 /// 413 for an oversized body; 400 when the body cannot be read (client disconnected).
-pub(crate) async fn read_body(
-    body: Body,
-    headers: &HeaderMap,
-    limit: usize,
-) -> Result<Bytes, ApiError> {
+async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
@@ -36,6 +32,29 @@ pub(crate) async fn read_body(
             ApiError::invalid(format!("The request body could not be read: {error}"))
         }
     })
+}
+
+/// Reads and parses a resource body for `resource_type`: the common first step of create and
+/// update.
+///
+/// # Errors
+/// 413 for an oversized body; 400 when the body is not a valid resource or is of another type
+/// than the URL names.
+pub(crate) async fn read_resource(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+    resource_type: ResourceType,
+) -> Result<PreparedResource, ApiError> {
+    let bytes = read_body(body, headers, limit).await?;
+    let resource = engine::prepare_resource(&bytes)?;
+    if resource.resource_type() != resource_type {
+        return Err(ApiError::invalid(format!(
+            "The body is a {} but the URL is for {resource_type}",
+            resource.resource_type()
+        )));
+    }
+    Ok(resource)
 }
 
 #[cold]

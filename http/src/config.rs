@@ -28,6 +28,8 @@ pub struct Settings {
     pub default_page_size: u32,
     /// Upper bound on `_count`; larger values are lowered to it.
     pub max_page_size: u32,
+    /// Threads of the async runtime; 0 means one per CPU core.
+    pub worker_threads: usize,
     /// `text` for people, `json` for log collectors.
     pub log_format: LogFormat,
     /// A tracing filter, e.g. `info` or `ember=debug,tower_http=info`.
@@ -48,6 +50,7 @@ impl Default for Settings {
             pool_size: 16,
             default_page_size: 50,
             max_page_size: 1_000,
+            worker_threads: 0,
             log_format: LogFormat::Text,
             log_level: "info".into(),
         }
@@ -120,6 +123,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_page_size: Option<u32>,
+    /// Threads of the async runtime; 0 means one per CPU core [default: 0; env: EMBER_WORKER_THREADS]
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker_threads: Option<usize>,
     /// Log format [default: text; env: EMBER_LOG_FORMAT]
     #[arg(long, value_enum, value_name = "FORMAT")]
     #[serde(skip_serializing_if = "Option::is_none")]

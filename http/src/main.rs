@@ -32,11 +32,11 @@ fn serve(args: &config::ServeArgs) -> ExitCode {
         eprintln!("ember: {error}");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("ember-worker")
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if settings.worker_threads > 0 {
+        builder.worker_threads(settings.worker_threads);
+    }
+    let runtime = match builder.enable_all().thread_name("ember-worker").build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("ember: could not start the async runtime: {error}");

@@ -6,6 +6,7 @@ use std::str::FromStr;
 use std::time::Instant;
 
 use actors::Ember;
+use axum::serve::ListenerExt;
 use storage::{EmbeddedOptions, EmbeddedPostgres, Store};
 use tokio::net::TcpListener;
 use tracing::info;
@@ -38,6 +39,13 @@ pub async fn run(
         startup_ms = started.elapsed().as_millis() as u64,
         "Ember is ready"
     );
+    // Responses are written whole; Nagle's algorithm would only hold back the last segment
+    // of a large one until the client acknowledges the previous.
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+    });
     let served = axum::serve(listener, app(state.clone()))
         .with_graceful_shutdown(shutdown)
         .await

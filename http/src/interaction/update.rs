@@ -11,7 +11,7 @@ use storage::model::{WriteAction, WriteOutcome, WriteRequest};
 use storage::TenantKey;
 
 use super::{id_from_path, resource_type_from_path};
-use crate::body::read_body;
+use crate::body::read_resource;
 use crate::error::ApiError;
 use crate::negotiation::{check_request_content_type, response_format};
 use crate::query::QueryParams;
@@ -38,14 +38,13 @@ pub(crate) async fn update(
                 .and_then(|text| VersionId::parse_etag(text).map_err(ApiError::from))?,
         ),
     };
-    let bytes = read_body(body, &headers, state.settings().max_body_bytes).await?;
-    let resource = engine::prepare_resource(&bytes)?;
-    if resource.resource_type() != resource_type {
-        return Err(ApiError::invalid(format!(
-            "The body is a {} but the URL is for {resource_type}",
-            resource.resource_type()
-        )));
-    }
+    let resource = read_resource(
+        body,
+        &headers,
+        state.settings().max_body_bytes,
+        resource_type,
+    )
+    .await?;
     match resource.claimed_id() {
         None => {
             return Err(ApiError::invalid(format!(
