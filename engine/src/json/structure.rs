@@ -2,11 +2,11 @@
 //! arrays or objects, no duplicate keys, bounded nesting.
 //! Spec: https://hl7.org/fhir/R4/json.html
 
+use std::collections::HashSet;
+
 use sonic_rs::{JsonContainerTrait, JsonType, JsonValueTrait, Object, Value};
 
 use crate::Issue;
-
-use super::depth::MAX_DEPTH;
 
 /// One report is enough to fix a body; a hostile body must not produce a huge OperationOutcome.
 const MAX_ISSUES: usize = 50;
@@ -16,6 +16,9 @@ enum Segment<'a> {
     Index(usize),
 }
 
+/// The walk below recurses once per nesting level; `depth::nests_too_deep` has already
+/// refused bodies deeper than `depth::MAX_DEPTH`, which bounds the recursion.
+///
 /// Checks `resource` and appends one issue per problem, each with its FHIRPath-like location.
 pub(super) fn check_structure(resource: &Object, type_name: &str, issues: &mut Vec<Issue>) {
     let mut path = Vec::new();
@@ -28,19 +31,16 @@ fn check_object<'a>(
     path: &mut Vec<Segment<'a>>,
     issues: &mut Vec<Issue>,
 ) {
-    if path.len() >= MAX_DEPTH {
-        report(
-            issues,
-            type_name,
-            path,
-            "structure",
-            format!("The JSON nests deeper than {MAX_DEPTH} levels"),
-        );
-        return;
-    }
     let members: Vec<(&'a str, &'a Value)> = object.iter().collect();
+    // Resources have a few dozen keys per object, where scanning the earlier keys beats
+    // hashing; a hostile object with 100,000 keys must not cost 5·10⁹ comparisons.
+    let mut seen = (members.len() > 16).then(|| HashSet::with_capacity(members.len()));
     for (index, (key, value)) in members.iter().enumerate() {
-        if members[..index].iter().any(|(earlier, _)| earlier == key) {
+        let duplicate = match &mut seen {
+            Some(seen) => !seen.insert(*key),
+            None => members[..index].iter().any(|(earlier, _)| earlier == key),
+        };
+        if duplicate {
             path.push(Segment::Key(key));
             report(
                 issues,
@@ -102,16 +102,6 @@ fn check_value<'a>(
                     "structure",
                     "Empty arrays are not allowed in FHIR JSON".into(),
                 );
-            }
-            if path.len() >= MAX_DEPTH {
-                report(
-                    issues,
-                    type_name,
-                    path,
-                    "structure",
-                    format!("The JSON nests deeper than {MAX_DEPTH} levels"),
-                );
-                return;
             }
             for (index, item) in array.iter().enumerate() {
                 // null is allowed inside arrays: it aligns a primitive array with its `_name`
@@ -224,6 +214,22 @@ mod tests {
             [(
                 "Patient.active".into(),
                 "The key 'active' appears more than once".into()
+            )]
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_in_wide_objects_too() {
+        let members: String = (0..50_000)
+            .map(|index| format!(r#""k{index}":1,"#))
+            .collect();
+        let body = format!(r#"{{"resourceType":"Basic","extension":[{{{members}"k7":2}}]}}"#);
+        let found = issues(&body);
+        assert_eq!(
+            found,
+            [(
+                "Basic.extension[0].k7".into(),
+                "The key 'k7' appears more than once".into()
             )]
         );
     }
