@@ -163,6 +163,8 @@ pub fn load(args: &ServeArgs) -> Result<Settings, String> {
 }
 
 #[cfg(test)]
+// figment::Jail's closures must return figment's own (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 
