@@ -4,20 +4,19 @@
 //! Today there is one pool (the primary); replicas and read-your-writes routing land here
 //! later without changing callers, who ask [`Routing::for_reads`] / [`Routing::for_writes`].
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use storage::Store;
 
-/// How often the router checks that the primary answers; /readyz reports the last result.
+/// How often the router checks that the primary answers. Today the result is only logged on
+/// change (/readyz asks the database itself); replica routing will act on it.
 const PROBE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The routing table handlers read; replaced whole when it changes.
 pub struct Routing {
     primary: Store,
-    primary_healthy: AtomicBool,
 }
 
 impl Routing {
@@ -28,11 +27,6 @@ impl Routing {
     pub fn for_writes(&self) -> &Store {
         &self.primary
     }
-
-    /// Whether the last probe of the primary succeeded.
-    pub fn primary_healthy(&self) -> bool {
-        self.primary_healthy.load(Ordering::Relaxed)
-    }
 }
 
 /// The published routing table: cloned by handlers, swapped by the PoolRouter.
@@ -41,10 +35,7 @@ pub struct RoutingHandle(Arc<RwLock<Arc<Routing>>>);
 
 impl RoutingHandle {
     pub(crate) fn new(primary: Store) -> RoutingHandle {
-        let routing = Routing {
-            primary,
-            primary_healthy: AtomicBool::new(true),
-        };
+        let routing = Routing { primary };
         RoutingHandle(Arc::new(RwLock::new(Arc::new(routing))))
     }
 
@@ -71,9 +62,15 @@ impl std::fmt::Display for PoolRouterMessage {
     }
 }
 
+pub(crate) struct PoolRouterState {
+    routing: RoutingHandle,
+    /// The last probe's result, so only changes are logged.
+    primary_healthy: bool,
+}
+
 impl Actor for PoolRouter {
     type Msg = PoolRouterMessage;
-    type State = RoutingHandle;
+    type State = PoolRouterState;
     type Arguments = RoutingHandle;
 
     /// Runs once at spawn: starts the probe timer.
@@ -81,26 +78,28 @@ impl Actor for PoolRouter {
         &self,
         myself: ActorRef<Self::Msg>,
         routing: RoutingHandle,
-    ) -> Result<RoutingHandle, ActorProcessingErr> {
+    ) -> Result<PoolRouterState, ActorProcessingErr> {
         myself.send_interval(PROBE_INTERVAL, || PoolRouterMessage::Probe);
-        Ok(routing)
+        Ok(PoolRouterState {
+            routing,
+            primary_healthy: true,
+        })
     }
 
-    /// Runs per probe: records whether the primary answers with the expected schema.
+    /// Runs per probe: checks that the primary answers with the expected schema.
     async fn handle(
         &self,
         _myself: ActorRef<Self::Msg>,
         message: Self::Msg,
-        routing: &mut RoutingHandle,
+        state: &mut PoolRouterState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
             PoolRouterMessage::Probe => {
-                let current = routing.current();
-                let healthy = current.primary.is_ready().await;
-                if healthy != current.primary_healthy() {
+                let healthy = state.routing.current().primary.is_ready().await;
+                if healthy != state.primary_healthy {
                     tracing::warn!(healthy, "primary database health changed");
                 }
-                current.primary_healthy.store(healthy, Ordering::Relaxed);
+                state.primary_healthy = healthy;
             }
         }
         Ok(())

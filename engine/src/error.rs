@@ -44,10 +44,10 @@ impl Error {
     }
 
     /// The OperationOutcome issues this error stands for.
-    pub fn issues(&self) -> Vec<crate::Issue> {
+    pub fn into_issues(self) -> Vec<crate::Issue> {
         match self {
-            Error::Invalid(message) => vec![crate::Issue::error("invalid", message.clone())],
-            Error::InvalidResource(issues) => issues.clone(),
+            Error::Invalid(message) => vec![crate::Issue::error("invalid", message)],
+            Error::InvalidResource(issues) => issues,
         }
     }
 }

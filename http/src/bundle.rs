@@ -19,7 +19,7 @@ impl BundleWriter {
     pub(crate) fn new(bundle_type: &str, links: &[(&str, &str)], capacity: usize) -> BundleWriter {
         let mut json = Vec::with_capacity(capacity + 512);
         json.extend_from_slice(br#"{"resourceType":"Bundle","id":""#);
-        json.extend_from_slice(uuid_like_id().as_bytes());
+        json.extend_from_slice(engine::Id::generate().as_str().as_bytes());
         json.extend_from_slice(br#"","type":""#);
         json.extend_from_slice(bundle_type.as_bytes());
         json.extend_from_slice(br#"""#);
@@ -82,10 +82,6 @@ impl BundleWriter {
         self.json.push(b'}');
         Bytes::from(self.json)
     }
-}
-
-fn uuid_like_id() -> String {
-    engine::Id::generate().to_string()
 }
 
 #[cfg(test)]

@@ -97,7 +97,7 @@ fn classify(category: Category) -> (StatusCode, &'static str, Option<u32>) {
 impl From<engine::Error> for ApiError {
     #[cold]
     fn from(error: engine::Error) -> ApiError {
-        ApiError::with_issues(error.category(), error.issues())
+        ApiError::with_issues(error.category(), error.into_issues())
     }
 }
 

@@ -91,16 +91,20 @@ pub async fn metrics_endpoint(State(state): State<AppState>) -> Response {
 pub async fn track(request: Request, next: Next) -> Response {
     let interaction = interaction(request.method(), request.uri().path());
     let started = Instant::now();
+    // Kept for the log lines of failed requests: cloning a method and a URI shares their
+    // buffers, where copying the path into a String would allocate on every request.
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let uri = request.uri().clone();
     let mut response = next.run(request).await;
     let status = response.status();
     if status.is_client_error() || status.is_server_error() {
         match response.extensions().get::<ErrorCategory>() {
             Some(ErrorCategory(Category::Fault)) => {
-                tracing::error!(%method, %path, status = status.as_u16(), "request failed")
+                tracing::error!(%method, path = uri.path(), status = status.as_u16(), "request failed")
             }
-            Some(_) => tracing::debug!(%method, %path, status = status.as_u16(), "request refused"),
+            Some(_) => {
+                tracing::debug!(%method, path = uri.path(), status = status.as_u16(), "request refused")
+            }
             None => response = outcome_for_bare_error(response).await,
         }
     }
@@ -156,11 +160,18 @@ pub fn interaction(method: &Method, path: &str) -> &'static str {
             _ => "unknown",
         };
     };
-    let segments: Vec<&str> = fhir_path
-        .split('/')
-        .filter(|segment| !segment.is_empty())
-        .collect();
-    match (method.as_str(), segments.as_slice()) {
+    // A FHIR path has at most four segments; a fixed array keeps this off the heap.
+    let mut segments = [""; 5];
+    let mut count = 0;
+    for segment in fhir_path.split('/').filter(|segment| !segment.is_empty()) {
+        if count == segments.len() {
+            return "unknown";
+        }
+        segments[count] = segment;
+        count += 1;
+    }
+    let segments = &segments[..count];
+    match (method.as_str(), segments) {
         ("GET" | "HEAD", ["metadata"]) => "capabilities",
         ("GET" | "HEAD", ["_history"]) => "history-system",
         ("POST", []) => "batch",
