@@ -34,12 +34,19 @@ pub enum Error {
     /// A resource body that breaks FHIR's JSON rules, with every problem found.
     #[error("the resource is not valid FHIR JSON ({} issue(s))", .0.len())]
     InvalidResource(Vec<crate::Issue>),
+    /// A search that cannot be run as asked: a malformed value, an unknown prefix or
+    /// modifier, a chain through a parameter that is not a reference. Each issue names the
+    /// parameter in its `expression`.
+    #[error("the search is not valid ({} issue(s))", .0.len())]
+    InvalidSearch(Vec<crate::Issue>),
 }
 
 impl Error {
     pub fn category(&self) -> Category {
         match self {
-            Error::Invalid(_) | Error::InvalidResource(_) => Category::Invalid,
+            Error::Invalid(_) | Error::InvalidResource(_) | Error::InvalidSearch(_) => {
+                Category::Invalid
+            }
         }
     }
 
@@ -47,7 +54,7 @@ impl Error {
     pub fn into_issues(self) -> Vec<crate::Issue> {
         match self {
             Error::Invalid(message) => vec![crate::Issue::error("invalid", message)],
-            Error::InvalidResource(issues) => issues,
+            Error::InvalidResource(issues) | Error::InvalidSearch(issues) => issues,
         }
     }
 }

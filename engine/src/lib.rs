@@ -12,6 +12,7 @@ mod ids;
 mod instant;
 mod json;
 mod outcome;
+pub mod search;
 
 pub use error::{Category, Error};
 pub use ids::{Id, ResourceType, VersionId};

@@ -1,0 +1,231 @@
+//! Search criteria: one parameter with its modifier and OR-ed values, `:missing`, chains to any
+//! depth, and reverse chains (`_has`).
+//! Spec: https://hl7.org/fhir/R4/search.html#chaining and #has
+
+use super::escape::split_unescaped;
+use super::value::{parse_value, Modifier, SearchValue};
+use crate::definitions::{search_parameter, SearchParamType, SearchParameterDefinition};
+use crate::ResourceType;
+
+/// A parameter as it applies to the searched types. In a search across several types the
+/// code and kind are the same for all of them (checked when parsing), which is all the
+/// database needs: index rows are keyed by type and code.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ParamRef {
+    pub definition: &'static SearchParameterDefinition,
+}
+
+impl ParamRef {
+    pub fn code(&self) -> &'static str {
+        &self.definition.code
+    }
+
+    pub fn kind(&self) -> SearchParamType {
+        self.definition.kind
+    }
+}
+
+/// One condition a matching resource must meet.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Criterion {
+    /// The resource has a value of `param` matching any of `values` (comma = OR). With
+    /// `:not`, it has no value matching any of them.
+    Values {
+        param: ParamRef,
+        modifier: Modifier,
+        values: Vec<SearchValue>,
+    },
+    /// `param:missing=true` (no value at all) or `false` (at least one).
+    Missing { param: ParamRef, missing: bool },
+    /// `subject:Patient.name=x`: `param` refers to a resource of one of the target types
+    /// that meets the inner criterion written for that type.
+    Chain {
+        param: ParamRef,
+        targets: Vec<(ResourceType, Criterion)>,
+    },
+    /// `_has:Observation:subject:code=x`: some resource of `source_type` refers to this one
+    /// through `reference` and meets `inner`.
+    Has {
+        source_type: ResourceType,
+        reference: ParamRef,
+        inner: Box<Criterion>,
+    },
+    /// `_list=id`: the resource is an item of the List with that id.
+    List(Vec<String>),
+}
+
+/// Parses one `name=value` pair; `Ok(None)` when the name is not a parameter of `types`.
+pub(super) fn parse(types: &[ResourceType], name: &str, value: &str) -> Result<Option<Criterion>, String> {
+    if let Some(has) = name.strip_prefix("_has:") {
+        return parse_has(has, value).map(Some);
+    }
+    if name == "_list" {
+        let ids = split_unescaped(value, ',').into_iter().map(super::unescape).collect();
+        return Ok(Some(Criterion::List(ids)));
+    }
+    let (head, chain) = match name.split_once('.') {
+        Some((head, rest)) => (head, Some(rest)),
+        None => (name, None),
+    };
+    let (code, modifier_text) = match head.split_once(':') {
+        Some((code, modifier)) => (code, Some(modifier)),
+        None => (head, None),
+    };
+    let Some(param) = resolve(types, code)? else {
+        return Ok(None);
+    };
+    if let Some(rest) = chain {
+        return parse_chain(param, modifier_text, rest, value).map(Some);
+    }
+    if modifier_text == Some("missing") {
+        let missing = match value {
+            "true" => true,
+            "false" => false,
+            _ => return Err(format!("':missing' takes true or false, not '{value}'")),
+        };
+        return Ok(Some(Criterion::Missing { param, missing }));
+    }
+    let modifier = Modifier::parse(modifier_text)?;
+    if !modifier.allowed_for(param.kind()) {
+        return Err(format!(
+            "The modifier ':{}' does not apply to the {:?} parameter '{code}'",
+            modifier_text.unwrap_or_default(),
+            param.kind()
+        ));
+    }
+    if param.kind() == SearchParamType::Special {
+        return Err(format!("The special parameter '{code}' is not supported"));
+    }
+    let values = split_unescaped(value, ',')
+        .into_iter()
+        .map(|raw| parse_value(param.definition, modifier, raw))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(Criterion::Values { param, modifier, values }))
+}
+
+/// The parameter named `code` on every one of `types`; an error when the types disagree on
+/// its kind, `None` when some type lacks it.
+fn resolve(types: &[ResourceType], code: &str) -> Result<Option<ParamRef>, String> {
+    let mut found: Option<ParamRef> = None;
+    for kind in types {
+        let Some(definition) = search_parameter(kind.as_str(), code) else {
+            return Ok(None);
+        };
+        if let Some(first) = found {
+            if first.kind() != definition.kind {
+                return Err(format!("'{code}' has different types on the types searched; narrow _type"));
+            }
+        } else {
+            found = Some(ParamRef { definition });
+        }
+    }
+    Ok(found)
+}
+
+fn parse_chain(param: ParamRef, type_modifier: Option<&str>, rest: &str, value: &str) -> Result<Criterion, String> {
+    if param.kind() != SearchParamType::Reference {
+        return Err(format!(
+            "'{}' is a {:?} parameter; only reference parameters can be chained",
+            param.code(),
+            param.kind()
+        ));
+    }
+    let candidates: Vec<ResourceType> = match type_modifier {
+        Some(name) => vec![ResourceType::parse(name)
+            .ok_or_else(|| format!("'{name}' is not an R4 resource type"))?],
+        None => param.definition.target.iter().filter_map(|name| ResourceType::parse(name)).collect(),
+    };
+    let mut targets = Vec::new();
+    for target in candidates {
+        if let Some(inner) = parse(&[target], rest, value)? {
+            targets.push((target, inner));
+        }
+    }
+    if targets.is_empty() {
+        return Err(format!(
+            "'{rest}' is not a search parameter of the types '{}' refers to",
+            param.code()
+        ));
+    }
+    Ok(Criterion::Chain { param, targets })
+}
+
+fn parse_has(has: &str, value: &str) -> Result<Criterion, String> {
+    let mut parts = has.splitn(3, ':');
+    let (Some(type_name), Some(reference_code), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err("_has takes the form _has:Type:reference:parameter".into());
+    };
+    let source_type = ResourceType::parse(type_name)
+        .ok_or_else(|| format!("'{type_name}' in _has is not an R4 resource type"))?;
+    let reference = search_parameter(type_name, reference_code)
+        .filter(|definition| definition.kind == SearchParamType::Reference)
+        .map(|definition| ParamRef { definition })
+        .ok_or_else(|| format!("'{reference_code}' is not a reference parameter of {type_name}"))?;
+    let inner = parse(&[source_type], rest, value)?
+        .ok_or_else(|| format!("'{rest}' is not a search parameter of {type_name}"))?;
+    Ok(Criterion::Has { source_type, reference, inner: Box::new(inner) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn patient() -> Vec<ResourceType> {
+        vec![ResourceType::parse("Patient").unwrap()]
+    }
+
+    fn observation() -> Vec<ResourceType> {
+        vec![ResourceType::parse("Observation").unwrap()]
+    }
+
+    #[test]
+    fn commas_are_alternatives_of_one_criterion() {
+        let Some(Criterion::Values { values, .. }) = parse(&patient(), "gender", "male,female").unwrap() else { panic!() };
+        assert_eq!(values.len(), 2);
+    }
+
+    #[test]
+    fn unknown_parameters_are_not_criteria() {
+        assert_eq!(parse(&patient(), "shoe-size", "42").unwrap(), None);
+    }
+
+    #[test]
+    fn chains_resolve_each_step_on_the_target_type() {
+        let Some(Criterion::Chain { targets, .. }) =
+            parse(&observation(), "subject:Patient.organization.name", "Acme").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(targets.len(), 1);
+        assert!(matches!(&targets[0].1, Criterion::Chain { param, .. } if param.code() == "organization"));
+    }
+
+    #[test]
+    fn chaining_through_a_non_reference_is_an_error_naming_it() {
+        let error = parse(&patient(), "birthdate.name", "x").unwrap_err();
+        assert!(error.contains("'birthdate'"), "{error}");
+    }
+
+    #[test]
+    fn has_names_the_source_type_and_reference() {
+        let Some(Criterion::Has { source_type, reference, .. }) =
+            parse(&patient(), "_has:Observation:patient:code", "1234").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((source_type.as_str(), reference.code()), ("Observation", "patient"));
+        assert!(parse(&patient(), "_has:Observation:code:code", "1").is_err());
+    }
+
+    #[test]
+    fn missing_takes_only_true_or_false() {
+        assert!(matches!(parse(&patient(), "birthdate:missing", "true").unwrap(), Some(Criterion::Missing { missing: true, .. })));
+        assert!(parse(&patient(), "birthdate:missing", "yes").is_err());
+    }
+
+    #[test]
+    fn modifiers_of_other_types_are_rejected() {
+        assert!(parse(&patient(), "birthdate:exact", "2020").is_err());
+        assert!(parse(&patient(), "name:bogus", "x").is_err());
+    }
+}

@@ -1,0 +1,342 @@
+//! The values of search parameters, parsed per parameter type, with prefixes and modifiers.
+//! Spec: https://hl7.org/fhir/R4/search.html#ptypes
+
+use super::escape::{split_unescaped, unescape};
+use crate::definitions::{search_parameters, SearchParamType, SearchParameterDefinition};
+use crate::index::{fold, DateRange, Decimal};
+use crate::ResourceType;
+
+/// The comparison prefix of a date, number or quantity value; `eq` when absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prefix {
+    Eq,
+    Ne,
+    Gt,
+    Lt,
+    Ge,
+    Le,
+    StartsAfter,
+    EndsBefore,
+    Approximately,
+}
+
+impl Prefix {
+    fn split(text: &str) -> (Prefix, &str) {
+        let prefix = match text.get(..2) {
+            Some("eq") => Prefix::Eq,
+            Some("ne") => Prefix::Ne,
+            Some("gt") => Prefix::Gt,
+            Some("lt") => Prefix::Lt,
+            Some("ge") => Prefix::Ge,
+            Some("le") => Prefix::Le,
+            Some("sa") => Prefix::StartsAfter,
+            Some("eb") => Prefix::EndsBefore,
+            Some("ap") => Prefix::Approximately,
+            _ => return (Prefix::Eq, text),
+        };
+        (prefix, &text[2..])
+    }
+}
+
+/// Which system a token value asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SystemMatch {
+    /// `code`: any system, or none.
+    Any,
+    /// `|code`: the coding must have no system.
+    Absent,
+    /// `system|code` or `system|`.
+    Is(String),
+}
+
+/// The modifier after the parameter name (`name:exact`), other than `:missing` and chains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Modifier {
+    None,
+    Exact,
+    Contains,
+    Text,
+    Not,
+    Above,
+    Below,
+    OfType,
+    Identifier,
+    /// `subject:Patient=123`: the reference must point to this type.
+    Type(ResourceType),
+}
+
+impl Modifier {
+    pub(super) fn parse(text: Option<&str>) -> Result<Modifier, String> {
+        Ok(match text {
+            None => Modifier::None,
+            Some("exact") => Modifier::Exact,
+            Some("contains") => Modifier::Contains,
+            Some("text") => Modifier::Text,
+            Some("not") => Modifier::Not,
+            Some("above") => Modifier::Above,
+            Some("below") => Modifier::Below,
+            Some("of-type") => Modifier::OfType,
+            Some("identifier") => Modifier::Identifier,
+            Some(other) => match ResourceType::parse(other) {
+                Some(kind) => Modifier::Type(kind),
+                None => return Err(format!("Unknown modifier ':{other}'")),
+            },
+        })
+    }
+
+    /// Whether the spec allows this modifier on a parameter of type `kind`.
+    pub(super) fn allowed_for(self, kind: SearchParamType) -> bool {
+        use SearchParamType as Kind;
+        match self {
+            Modifier::None => true,
+            Modifier::Exact | Modifier::Contains => kind == Kind::String,
+            Modifier::Text | Modifier::Not | Modifier::OfType => kind == Kind::Token,
+            Modifier::Above | Modifier::Below => kind == Kind::Uri,
+            Modifier::Identifier | Modifier::Type(_) => kind == Kind::Reference,
+        }
+    }
+}
+
+/// One value of a search (one of the comma-separated alternatives).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SearchValue {
+    /// Folded for the default and `:contains` matches; as sent for `:exact`.
+    String(String),
+    Token { system: SystemMatch, code: Option<String> },
+    /// `:text`, folded.
+    TokenText(String),
+    OfType { type_system: String, type_code: String, value: String },
+    Date { prefix: Prefix, range: DateRange },
+    Number { prefix: Prefix, decimal: Decimal },
+    Quantity { prefix: Prefix, decimal: Decimal, system: Option<String>, code: Option<String> },
+    /// A local reference; `target_type` is `None` for a bare id.
+    Reference { target_type: Option<ResourceType>, id: String },
+    /// An absolute or canonical URL, with the version after `|` if given.
+    Url { url: String, version: Option<String> },
+    Identifier { system: Option<String>, value: String },
+    Uri(String),
+    /// One value per component of a composite parameter, in the components' order.
+    Composite(Vec<SearchValue>),
+}
+
+/// Parses one alternative of `parameter` with `modifier`.
+pub(super) fn parse_value(
+    parameter: &SearchParameterDefinition,
+    modifier: Modifier,
+    raw: &str,
+) -> Result<SearchValue, String> {
+    if raw.is_empty() {
+        return Err("An empty value matches nothing; leave the parameter out instead".into());
+    }
+    parse_typed(parameter.kind, parameter, modifier, raw)
+}
+
+fn parse_typed(
+    kind: SearchParamType,
+    parameter: &SearchParameterDefinition,
+    modifier: Modifier,
+    raw: &str,
+) -> Result<SearchValue, String> {
+    match kind {
+        SearchParamType::String => Ok(SearchValue::String(match modifier {
+            Modifier::Exact => unescape(raw),
+            _ => fold(&unescape(raw)),
+        })),
+        SearchParamType::Token => parse_token(modifier, raw),
+        SearchParamType::Date => {
+            let (prefix, text) = Prefix::split(raw);
+            DateRange::parse(text)
+                .map(|range| SearchValue::Date { prefix, range })
+                .ok_or_else(|| format!("'{raw}' is not a FHIR date, dateTime or instant"))
+        }
+        SearchParamType::Number => {
+            let (prefix, text) = Prefix::split(raw);
+            Decimal::parse(text)
+                .map(|decimal| SearchValue::Number { prefix, decimal })
+                .ok_or_else(|| format!("'{raw}' is not a number"))
+        }
+        SearchParamType::Quantity => parse_quantity(raw),
+        SearchParamType::Reference => parse_reference(modifier, raw),
+        SearchParamType::Uri => Ok(SearchValue::Uri(unescape(raw))),
+        SearchParamType::Composite => parse_composite(parameter, raw),
+        SearchParamType::Special => Err(format!(
+            "The special parameter '{}' is not supported",
+            parameter.code
+        )),
+    }
+}
+
+fn parse_token(modifier: Modifier, raw: &str) -> Result<SearchValue, String> {
+    if modifier == Modifier::Text {
+        return Ok(SearchValue::TokenText(fold(&unescape(raw))));
+    }
+    let parts = split_unescaped(raw, '|');
+    if modifier == Modifier::OfType {
+        return match parts.as_slice() {
+            [system, code, value] if !code.is_empty() && !value.is_empty() => {
+                Ok(SearchValue::OfType {
+                    type_system: unescape(system),
+                    type_code: unescape(code),
+                    value: unescape(value),
+                })
+            }
+            _ => Err(format!("':of-type' takes 'system|code|value', not '{raw}'")),
+        };
+    }
+    match parts.as_slice() {
+        [code] => Ok(SearchValue::Token { system: SystemMatch::Any, code: Some(unescape(code)) }),
+        ["", code] => Ok(SearchValue::Token { system: SystemMatch::Absent, code: Some(unescape(code)) }),
+        [system, ""] => Ok(SearchValue::Token { system: SystemMatch::Is(unescape(system)), code: None }),
+        [system, code] => Ok(SearchValue::Token {
+            system: SystemMatch::Is(unescape(system)),
+            code: Some(unescape(code)),
+        }),
+        _ => Err(format!("'{raw}' has more than one unescaped '|'")),
+    }
+}
+
+fn parse_quantity(raw: &str) -> Result<SearchValue, String> {
+    let parts = split_unescaped(raw, '|');
+    let (prefix, number) = Prefix::split(parts[0]);
+    let decimal = Decimal::parse(number).ok_or_else(|| format!("'{}' is not a number", parts[0]))?;
+    let non_empty = |text: &&str| (!text.is_empty()).then(|| unescape(text));
+    let (system, code) = match parts.as_slice() {
+        [_] => (None, None),
+        [_, system, code] => (non_empty(system), non_empty(code)),
+        _ => return Err(format!("A quantity is 'number', or 'number|system|code', not '{raw}'")),
+    };
+    Ok(SearchValue::Quantity { prefix, decimal, system, code })
+}
+
+fn parse_reference(modifier: Modifier, raw: &str) -> Result<SearchValue, String> {
+    let text = unescape(raw);
+    if modifier == Modifier::Identifier {
+        let parts = split_unescaped(raw, '|');
+        return match parts.as_slice() {
+            [value] => Ok(SearchValue::Identifier { system: None, value: unescape(value) }),
+            [system, value] if !value.is_empty() => Ok(SearchValue::Identifier {
+                system: (!system.is_empty()).then(|| unescape(system)),
+                value: unescape(value),
+            }),
+            _ => Err(format!("':identifier' takes 'system|value', not '{raw}'")),
+        };
+    }
+    if text.contains(':') {
+        let (url, version) = match text.split_once('|') {
+            Some((url, version)) => (url.to_owned(), Some(version.to_owned())),
+            None => (text, None),
+        };
+        return Ok(SearchValue::Url { url, version });
+    }
+    let type_from_modifier = match modifier {
+        Modifier::Type(kind) => Some(kind),
+        _ => None,
+    };
+    match text.split_once('/') {
+        None => {
+            crate::Id::parse(&text).map_err(|error| error.to_string())?;
+            Ok(SearchValue::Reference { target_type: type_from_modifier, id: text })
+        }
+        Some((kind, id)) => {
+            let kind = ResourceType::parse(kind)
+                .ok_or_else(|| format!("'{kind}' in '{raw}' is not an R4 resource type"))?;
+            crate::Id::parse(id).map_err(|error| error.to_string())?;
+            if type_from_modifier.is_some_and(|from_modifier| from_modifier != kind) {
+                return Err(format!("'{raw}' does not match the type modifier"));
+            }
+            Ok(SearchValue::Reference { target_type: Some(kind), id: id.to_owned() })
+        }
+    }
+}
+
+fn parse_composite(parameter: &SearchParameterDefinition, raw: &str) -> Result<SearchValue, String> {
+    let parts = split_unescaped(raw, '$');
+    if parts.len() != parameter.component.len() {
+        return Err(format!(
+            "'{}' has {} parts joined by '$'; '{raw}' has {}",
+            parameter.code,
+            parameter.component.len(),
+            parts.len()
+        ));
+    }
+    let mut values = Vec::with_capacity(parts.len());
+    for (component, part) in parameter.component.iter().zip(parts) {
+        let definition = component_definition(&component.definition)
+            .ok_or_else(|| format!("component {} is not a known SearchParameter", component.definition))?;
+        values.push(parse_typed(definition.kind, definition, Modifier::None, part)?);
+    }
+    Ok(SearchValue::Composite(values))
+}
+
+/// The definition a composite component refers to by canonical URL.
+pub fn component_definition(url: &str) -> Option<&'static SearchParameterDefinition> {
+    search_parameters().iter().find(|definition| definition.url == url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::definitions::search_parameter;
+
+    fn value(resource_type: &str, code: &str, modifier: Modifier, raw: &str) -> Result<SearchValue, String> {
+        parse_value(search_parameter(resource_type, code).unwrap(), modifier, raw)
+    }
+
+    #[test]
+    fn token_forms_follow_the_spec() {
+        let token = |raw| value("Observation", "code", Modifier::None, raw).unwrap();
+        assert_eq!(token("1234"), SearchValue::Token { system: SystemMatch::Any, code: Some("1234".into()) });
+        assert_eq!(token("|1234"), SearchValue::Token { system: SystemMatch::Absent, code: Some("1234".into()) });
+        assert_eq!(token("http://loinc.org|"), SearchValue::Token { system: SystemMatch::Is("http://loinc.org".into()), code: None });
+        assert_eq!(
+            token(r"http://x|a\|b"),
+            SearchValue::Token { system: SystemMatch::Is("http://x".into()), code: Some("a|b".into()) }
+        );
+    }
+
+    #[test]
+    fn date_prefixes_are_read_and_bad_dates_rejected() {
+        let parsed = value("Patient", "birthdate", Modifier::None, "ge2020-01").unwrap();
+        assert!(matches!(parsed, SearchValue::Date { prefix: Prefix::Ge, .. }));
+        assert!(value("Patient", "birthdate", Modifier::None, "2020-13-01").is_err());
+        assert!(value("Patient", "birthdate", Modifier::None, "xx2020").is_err());
+    }
+
+    #[test]
+    fn quantity_with_system_and_code() {
+        let parsed = value("Observation", "value-quantity", Modifier::None, "le5.4|http://unitsofmeasure.org|mg").unwrap();
+        assert_eq!(
+            parsed,
+            SearchValue::Quantity {
+                prefix: Prefix::Le,
+                decimal: Decimal::parse("5.4").unwrap(),
+                system: Some("http://unitsofmeasure.org".into()),
+                code: Some("mg".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn reference_forms() {
+        let reference = |modifier, raw| value("Observation", "subject", modifier, raw).unwrap();
+        assert_eq!(
+            reference(Modifier::None, "Patient/23"),
+            SearchValue::Reference { target_type: ResourceType::parse("Patient"), id: "23".into() }
+        );
+        assert_eq!(reference(Modifier::None, "23"), SearchValue::Reference { target_type: None, id: "23".into() });
+        assert_eq!(
+            reference(Modifier::None, "http://example.org/fhir/Patient/23"),
+            SearchValue::Url { url: "http://example.org/fhir/Patient/23".into(), version: None }
+        );
+        assert!(value("Observation", "subject", Modifier::None, "Unicorn/1").is_err());
+    }
+
+    #[test]
+    fn composite_values_are_split_on_dollar_and_typed_per_component() {
+        let parsed = value("Observation", "code-value-quantity", Modifier::None, "http://loinc.org|8480-6$gt100").unwrap();
+        let SearchValue::Composite(parts) = parsed else { panic!() };
+        assert!(matches!(parts[0], SearchValue::Token { .. }));
+        assert!(matches!(parts[1], SearchValue::Quantity { prefix: Prefix::Gt, .. }));
+        assert!(value("Observation", "code-value-quantity", Modifier::None, "8480-6").is_err());
+    }
+}
