@@ -7,12 +7,14 @@
 mod embedded;
 mod error;
 mod history;
+mod index_rows;
 mod migrate;
 pub mod model;
 mod read;
 mod store;
 mod tenant;
 mod write;
+mod write_statement;
 
 pub use embedded::{EmbeddedOptions, EmbeddedPostgres};
 pub use error::Error;

@@ -15,14 +15,21 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "resources",
-    sql: include_str!("migrations/0001_resources.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "resources",
+        sql: include_str!("migrations/0001_resources.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "search index",
+        sql: include_str!("migrations/0002_search_index.sql"),
+    },
+];
 
 /// The schema version this binary expects.
-pub(crate) const LATEST_VERSION: i64 = 1;
+pub(crate) const LATEST_VERSION: i64 = 2;
 
 /// Applies every migration the database lacks; returns how many were applied.
 pub(crate) async fn migrate(client: &mut Client) -> Result<usize, Error> {

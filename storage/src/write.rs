@@ -10,12 +10,14 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use deadpool_postgres::Pool;
-use engine::{Instant, ResourceType, VersionId};
+use engine::{Instant, PreparedResource, ResourceType, VersionId};
 use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
 use tracing::warn;
 
+use crate::index_rows::IndexRows;
 use crate::model::{WriteAction, WriteOutcome, WriteRequest, Written};
+use crate::write_statement::WRITE_BATCH;
 use crate::{Error, TenantKey};
 
 /// The state of a resource as the batch sees it: locked rows, then the batch's own writes.
@@ -80,21 +82,6 @@ pub(crate) async fn write_batch(
     }
 }
 
-/// Writes every version of the batch to `resource_version` and the newest version of each
-/// resource to `resource`, in one statement: the current rows are taken from what the first
-/// insert returns, so each body crosses the wire once.
-const WRITE_VERSIONS: &str = "WITH written AS (
-        INSERT INTO resource_version (tenant_key, resource_type, id, version_id, last_updated, method, status, body)
-        SELECT $1, $2, * FROM unnest($3::text[], $4::int8[], $5::timestamptz[], $6::text[], $7::int2[], $8::bytea[])
-        RETURNING id, version_id, last_updated, body
-    )
-    INSERT INTO resource (tenant_key, resource_type, id, version_id, last_updated, deleted, body)
-    SELECT DISTINCT ON (id) $1, $2, id, version_id, last_updated, body IS NULL, body
-    FROM written ORDER BY id, version_id DESC
-    ON CONFLICT (tenant_key, resource_type, id) DO UPDATE
-    SET version_id = excluded.version_id, last_updated = excluded.last_updated,
-        deleted = excluded.deleted, body = excluded.body";
-
 /// Locks the current rows the batch updates or deletes, in id order so that two batches
 /// locking overlapping rows cannot deadlock, and so a writer in another process waits
 /// instead of writing the same version number.
@@ -115,7 +102,7 @@ async fn try_batch(
     let client = crate::connection(pool).await?;
     let tenant_key = tenant.get();
     let type_name = resource_type.as_str();
-    let write_statement = client.prepare_cached(WRITE_VERSIONS).await?;
+    let write_statement = client.prepare_cached(WRITE_BATCH).await?;
 
     let ids_to_lock: Vec<&str> = requests
         .iter()
@@ -147,6 +134,9 @@ async fn try_batch(
     let now = Instant::from_datetime(OffsetDateTime::now_utc());
     let mut versions = VersionRows::default();
     let mut results = Vec::with_capacity(requests.len());
+    // The index rows follow the newest version each resource gets in this batch.
+    let mut newest: HashMap<&str, Option<&PreparedResource>> = HashMap::with_capacity(requests.len());
+    let mut index = IndexRows::default();
     for request in requests {
         let state = current.get(request.id.as_str()).copied();
         let result = apply(request, state, now);
@@ -159,13 +149,27 @@ async fn try_batch(
                     deleted,
                 };
                 current.insert(request.id.as_str().to_owned(), state);
+                let resource = match &request.action {
+                    WriteAction::Create(resource) | WriteAction::Update { resource, .. } => Some(resource),
+                    WriteAction::Delete => None,
+                };
+                if newest.insert(request.id.as_str(), resource).is_none()
+                    && !matches!(request.action, WriteAction::Create(_))
+                {
+                    index.replaced_ids.push(request.id.as_str().to_owned());
+                }
             }
         }
         results.push(result.map(|(outcome, _)| outcome));
     }
+    for (id, resource) in &newest {
+        if let Some(resource) = resource {
+            index.push_resource(id, resource.index_entries());
+        }
+    }
 
     let bodies: Vec<Option<&[u8]>> = versions.bodies.iter().map(|body| body.as_deref()).collect();
-    let params: [&(dyn ToSql + Sync); 8] = [
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![
         &tenant_key,
         &type_name,
         &versions.ids,
@@ -175,16 +179,17 @@ async fn try_batch(
         &versions.statuses,
         &bodies,
     ];
+    index.parameters(&mut params);
     match (in_transaction, versions.ids.is_empty()) {
         (false, true) => {}
         (false, false) => {
-            client.execute(&write_statement, &params).await?;
+            client.query_one(&write_statement, &params).await?;
         }
         // Every write failed its precondition or had nothing to delete: release the locks.
         (true, true) => client.batch_execute("COMMIT").await?,
         (true, false) => {
             let (written, committed) = tokio::join!(
-                client.execute(&write_statement, &params),
+                client.query_one(&write_statement, &params),
                 client.batch_execute("COMMIT"),
             );
             written?;

@@ -6,6 +6,7 @@
 //! (design brief, "Index at write time"); storage only copies these values into its tables.
 
 mod date;
+mod extract;
 mod number;
 mod reference;
 mod string;
@@ -16,6 +17,7 @@ use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
 use crate::definitions::SearchParamType;
 
 pub use date::DateRange;
+pub use extract::extract;
 pub use number::Decimal;
 pub use reference::parse_reference;
 pub use string::fold;

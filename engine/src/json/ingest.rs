@@ -6,6 +6,7 @@ use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
 
 use super::depth::{nests_too_deep, MAX_DEPTH};
 use super::structure::check_structure;
+use crate::index::{extract, IndexEntry};
 use crate::{Error, Id, Instant, Issue, ResourceType, VersionId};
 
 /// A resource body that passed the structural checks, split so that the server-assigned
@@ -24,6 +25,8 @@ pub struct PreparedResource {
     /// Every top-level member after `resourceType`, `id` and `meta`, serialised without the
     /// surrounding braces, in the client's order.
     body_members: Vec<u8>,
+    /// The search index values, extracted from the same parse.
+    index_entries: Vec<IndexEntry>,
 }
 
 /// Parses and checks a resource body.
@@ -137,6 +140,7 @@ pub fn prepare_resource(body: &[u8]) -> Result<PreparedResource, Error> {
             claimed_id,
             meta_members,
             body_members,
+            index_entries: extract(resource_type, &value),
         }),
         _ => Err(Error::InvalidResource(issues)),
     }
@@ -161,6 +165,11 @@ fn write_member(out: &mut Vec<u8>, key: &str, value: &Value, issues: &mut Vec<Is
 impl PreparedResource {
     pub fn resource_type(&self) -> ResourceType {
         self.resource_type
+    }
+
+    /// The search index values of this resource, whatever id and version it is written as.
+    pub fn index_entries(&self) -> &[IndexEntry] {
+        &self.index_entries
     }
 
     /// The `id` in the body, exactly as sent (not yet checked against the id syntax).
