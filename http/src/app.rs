@@ -10,7 +10,9 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::{panic_response, ApiError};
 use crate::health::{healthz, readyz};
-use crate::interaction::{capabilities, create, delete, history, read, unsupported, update, vread};
+use crate::interaction::{
+    capabilities, create, delete, history, read, search, unsupported, update, vread,
+};
 use crate::observability::{metrics_endpoint, track};
 use crate::state::AppState;
 
@@ -19,17 +21,18 @@ pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .route(
             "/fhir",
-            post(unsupported::batch_or_transaction).get(unsupported::search_system),
+            post(unsupported::batch_or_transaction).get(search::system_get),
         )
+        .route("/fhir/_search", post(search::system_post))
         .route("/fhir/metadata", get(capabilities::capabilities))
         .route("/fhir/_history", get(history::system))
         .route(
             "/fhir/{resource_type}",
-            post(create::create).get(unsupported::search_type),
+            post(create::create).get(search::type_get),
         )
         .route(
             "/fhir/{resource_type}/_search",
-            post(unsupported::search_type),
+            post(search::type_post),
         )
         .route("/fhir/{resource_type}/_history", get(history::type_level))
         .route(
@@ -43,6 +46,7 @@ pub fn app(state: AppState) -> Router {
             "/fhir/{resource_type}/{id}/_history",
             get(history::instance),
         )
+        .route("/fhir/{compartment}/{id}/{resource_type}", get(search::compartment_get))
         .route(
             "/fhir/{resource_type}/{id}/_history/{version_id}",
             get(vread::vread),

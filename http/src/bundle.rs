@@ -1,12 +1,29 @@
 //! Writing Bundles around stored resource bytes, without parsing the resources again.
 //! Spec: https://hl7.org/fhir/R4/bundle.html
-// PERF: hot path for history (and search, later); see docs/benchmarks.md.
+// PERF: hot path for history and search; see docs/benchmarks.md.
 
 use bytes::Bytes;
 use engine::json_string;
 use storage::model::{HistoryEntry, HistoryMethod};
+use storage::FoundResource;
 
 use crate::respond::version_url;
+
+/// Why a resource is in a searchset (`Bundle.entry.search.mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SearchMode {
+    Match,
+    Include,
+}
+
+impl SearchMode {
+    fn code(self) -> &'static str {
+        match self {
+            SearchMode::Match => "match",
+            SearchMode::Include => "include",
+        }
+    }
+}
 
 /// A Bundle being written: the envelope is text, each resource is copied in as stored.
 pub(crate) struct BundleWriter {
@@ -40,14 +57,44 @@ impl BundleWriter {
         BundleWriter { json, entries: 0 }
     }
 
+    /// Starts a searchset Bundle; `total` is written only when it is known.
+    pub(crate) fn searchset(total: Option<i64>, links: &[(&str, &str)], capacity: usize) -> BundleWriter {
+        let mut bundle = BundleWriter::new("searchset", links, capacity);
+        if let Some(total) = total {
+            bundle.json.extend_from_slice(format!(r#","total":{total}"#).as_bytes());
+        }
+        bundle
+    }
+
+    fn start_entry(&mut self) {
+        self.json.extend_from_slice(if self.entries == 0 { br#","entry":["# } else { b"," });
+        self.entries += 1;
+    }
+
+    /// Appends a search result: `body` (the stored bytes, or a subset of them) as is.
+    pub(crate) fn push_search(&mut self, base: &str, found: &FoundResource, body: &[u8], mode: SearchMode) {
+        self.start_entry();
+        let full_url = format!("{base}/{}/{}", found.resource_type, found.id);
+        self.json.extend_from_slice(br#"{"fullUrl":"#);
+        self.json.extend_from_slice(json_string(&full_url).as_bytes());
+        self.json.extend_from_slice(br#","resource":"#);
+        self.json.extend_from_slice(body);
+        self.json.extend_from_slice(br#","search":{"mode":""#);
+        self.json.extend_from_slice(mode.code().as_bytes());
+        self.json.extend_from_slice(br#""}}"#);
+    }
+
+    /// Appends an OperationOutcome about the search itself (mode `outcome`).
+    pub(crate) fn push_outcome(&mut self, outcome: &[u8]) {
+        self.start_entry();
+        self.json.extend_from_slice(br#"{"resource":"#);
+        self.json.extend_from_slice(outcome);
+        self.json.extend_from_slice(br#","search":{"mode":"outcome"}}"#);
+    }
+
     /// Appends a history entry: the stored version, and the request and response that made it.
     pub(crate) fn push_history(&mut self, base: &str, entry: &HistoryEntry) {
-        self.json.extend_from_slice(if self.entries == 0 {
-            br#","entry":["#
-        } else {
-            b","
-        });
-        self.entries += 1;
+        self.start_entry();
         let resource_url = format!("{base}/{}/{}", entry.resource_type, entry.id);
         self.json.extend_from_slice(br#"{"fullUrl":"#);
         self.json

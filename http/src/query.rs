@@ -16,6 +16,14 @@ impl QueryParams {
         )
     }
 
+    pub(crate) fn from_pairs(pairs: Vec<(String, String)>) -> QueryParams {
+        QueryParams(pairs)
+    }
+
+    pub(crate) fn into_pairs(self) -> Vec<(String, String)> {
+        self.0
+    }
+
     /// The first value of `name`, if present.
     pub(crate) fn first(&self, name: &str) -> Option<&str> {
         self.0

@@ -41,6 +41,10 @@ pub enum Error {
         current: Option<engine::VersionId>,
     },
 
+    /// A search's paging cursor was not one Ember wrote for this search.
+    #[error("the paging cursor is not valid for this search; start again from the first page")]
+    InvalidCursor,
+
     /// The database schema is newer than this binary knows.
     #[error("database schema version {found} is newer than this Ember supports ({supported}); upgrade Ember")]
     SchemaTooNew { found: i64, supported: i64 },
@@ -52,6 +56,7 @@ impl Error {
         match self {
             Error::Pool(_) => Category::Unavailable,
             Error::PreconditionFailed { .. } => Category::PreconditionFailed,
+            Error::InvalidCursor => Category::Invalid,
             Error::Database(error) if error.is_closed() => Category::Unavailable,
             _ => Category::Fault,
         }

@@ -11,6 +11,7 @@ mod index_rows;
 mod migrate;
 pub mod model;
 mod read;
+mod search;
 mod store;
 mod tenant;
 mod write;
@@ -18,6 +19,7 @@ mod write_statement;
 
 pub use embedded::{EmbeddedOptions, EmbeddedPostgres};
 pub use error::Error;
+pub use search::{FoundResource, SearchPage};
 pub use store::{PoolUsage, Store};
 pub use tenant::TenantKey;
 

@@ -118,6 +118,19 @@ impl Store {
         history::history(&self.pool, tenant, query).await
     }
 
+    /// One page of a search, with its includes and, when asked, its total.
+    ///
+    /// # Errors
+    /// [`Error::InvalidCursor`] for a cursor this search did not write; database errors.
+    pub async fn search(
+        &self,
+        tenant: TenantKey,
+        query: &engine::search::SearchQuery,
+        page_size: usize,
+    ) -> Result<crate::SearchPage, Error> {
+        crate::search::search(&self.pool, tenant, query, page_size).await
+    }
+
     pub fn pool_usage(&self) -> PoolUsage {
         let status = self.pool.status();
         PoolUsage {

@@ -52,6 +52,48 @@ pub enum Criterion {
     },
     /// `_list=id`: the resource is an item of the List with that id.
     List(Vec<String>),
+    /// Any one of these holds (a compartment search across several types).
+    AnyOf(Vec<Criterion>),
+    /// `GET [base]/Patient/123/Observation`: any of `params` refers to the compartment's
+    /// owner (or, with `owner_itself`, the resource is the owner: the `{def}` entry).
+    Compartment {
+        /// The type searched; the compartment's parameters are those of this type.
+        resource_type: ResourceType,
+        owner_type: ResourceType,
+        owner_id: String,
+        params: Vec<ParamRef>,
+        owner_itself: bool,
+    },
+}
+
+/// The criterion that puts a search of `searched` inside the compartment of
+/// `owner_type/owner_id`, from the R4 CompartmentDefinitions; `None` when resources of
+/// `searched` never belong to that compartment.
+///
+/// ```
+/// use engine::{search::compartment_criterion, ResourceType};
+/// let patient = ResourceType::parse("Patient").unwrap();
+/// let observation = ResourceType::parse("Observation").unwrap();
+/// assert!(compartment_criterion(patient, "123", observation).is_some());
+/// ```
+pub fn compartment_criterion(owner_type: ResourceType, owner_id: &str, searched: ResourceType) -> Option<Criterion> {
+    let compartment = crate::definitions::compartment(owner_type.as_str())?;
+    let mut params = Vec::new();
+    let mut owner_itself = false;
+    for code in compartment.params_for(searched.as_str()) {
+        if code == "{def}" {
+            owner_itself = true;
+        } else if let Some(definition) = search_parameter(searched.as_str(), code) {
+            params.push(ParamRef { definition });
+        }
+    }
+    (owner_itself || !params.is_empty()).then(|| Criterion::Compartment {
+        resource_type: searched,
+        owner_type,
+        owner_id: owner_id.to_owned(),
+        params,
+        owner_itself,
+    })
 }
 
 /// Parses one `name=value` pair; `Ok(None)` when the name is not a parameter of `types`.

@@ -9,11 +9,13 @@
 mod criteria;
 mod escape;
 mod result;
+mod subset;
 mod value;
 
-pub use criteria::{Criterion, ParamRef};
+pub use criteria::{compartment_criterion, Criterion, ParamRef};
 pub use escape::{split_unescaped, unescape};
 pub use result::{Include, SortKey, Summary, Total};
+pub use subset::subset;
 pub use value::{component_definition, Modifier, Prefix, SearchValue, SystemMatch};
 
 use crate::{Error, Issue, ResourceType};

@@ -6,6 +6,7 @@ pub(crate) mod create;
 pub(crate) mod delete;
 pub(crate) mod history;
 pub(crate) mod read;
+pub(crate) mod search;
 pub(crate) mod unsupported;
 pub(crate) mod update;
 pub(crate) mod vread;

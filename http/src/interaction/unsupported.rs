@@ -7,25 +7,6 @@ use engine::Category;
 use super::resource_type_from_path;
 use crate::error::ApiError;
 
-/// GET [base]/[type] and POST [base]/[type]/_search.
-pub(crate) async fn search_type(Path(type_name): Path<String>) -> ApiError {
-    match resource_type_from_path(&type_name) {
-        Err(error) => error,
-        Ok(resource_type) => ApiError::new(
-            Category::NotSupported,
-            format!("Searching {resource_type} is not supported yet"),
-        ),
-    }
-}
-
-/// GET [base]?… (system search).
-pub(crate) async fn search_system() -> ApiError {
-    ApiError::new(
-        Category::NotSupported,
-        "System-level search is not supported yet",
-    )
-}
-
 /// POST [base] with a batch or transaction Bundle.
 pub(crate) async fn batch_or_transaction() -> ApiError {
     ApiError::new(

@@ -1,0 +1,126 @@
+//! `_summary` and `_elements`: the only case where search parses a stored resource on the
+//! way out, to drop the elements the client did not ask for and mark the result SUBSETTED.
+//! Spec: https://hl7.org/fhir/R4/search.html#summary and #elements
+
+use sonic_rs::{JsonContainerTrait, Value};
+
+use super::Summary;
+
+/// Elements every subset keeps: the spec requires the mandatory ones, and these let a
+/// client identify and version what it got.
+const ALWAYS_KEPT: &[&str] = &["resourceType", "id", "meta", "implicitRules"];
+
+/// The tag the spec requires on a resource that is not complete.
+const SUBSETTED: &str = r#"{"system":"http://terminology.hl7.org/CodeSystem/v3-ObservationValue","code":"SUBSETTED","display":"subsetted"}"#;
+
+/// The subset of `stored` that `summary` and `elements` ask for, or `None` when the whole
+/// resource is wanted (the caller then writes the stored bytes unchanged).
+pub fn subset(stored: &[u8], summary: Summary, elements: &[String]) -> Option<Vec<u8>> {
+    let keep: Box<dyn Fn(&str) -> bool> = if !elements.is_empty() {
+        Box::new(|name: &str| elements.iter().any(|element| element == name))
+    } else {
+        match summary {
+            Summary::False | Summary::Count => return None,
+            // Without the summary flags of each element, `true` keeps what `data` keeps.
+            Summary::True | Summary::Data => Box::new(|name: &str| name != "text"),
+            Summary::Text => Box::new(|name: &str| name == "text"),
+        }
+    };
+    let value: Value = sonic_rs::from_slice(stored).ok()?;
+    let object = value.as_object()?;
+    let mut out = Vec::with_capacity(stored.len());
+    out.push(b'{');
+    let mut first = true;
+    for (name, member) in object.iter() {
+        if !(ALWAYS_KEPT.contains(&name) || keep(name)) {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.extend_from_slice(crate::json_string(name).as_bytes());
+        out.push(b':');
+        if name == "meta" {
+            write_meta_with_subsetted(member, &mut out);
+        } else {
+            out.extend_from_slice(sonic_rs::to_string(member).ok()?.as_bytes());
+        }
+    }
+    out.push(b'}');
+    Some(out)
+}
+
+fn write_meta_with_subsetted(meta: &Value, out: &mut Vec<u8>) {
+    out.push(b'{');
+    let mut wrote_tag = false;
+    if let Some(object) = meta.as_object() {
+        for (index, (name, member)) in object.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(crate::json_string(name).as_bytes());
+            out.push(b':');
+            if name == "tag" {
+                wrote_tag = true;
+                let existing = sonic_rs::to_string(member).unwrap_or_else(|_| "[]".into());
+                let inner = existing.trim_start_matches('[').trim_end_matches(']');
+                out.push(b'[');
+                out.extend_from_slice(inner.as_bytes());
+                if !inner.is_empty() {
+                    out.push(b',');
+                }
+                out.extend_from_slice(SUBSETTED.as_bytes());
+                out.push(b']');
+            } else {
+                out.extend_from_slice(sonic_rs::to_string(member).unwrap_or_default().as_bytes());
+            }
+        }
+        if !wrote_tag {
+            if !object.is_empty() {
+                out.push(b',');
+            }
+            out.extend_from_slice(br#""tag":["#);
+            out.extend_from_slice(SUBSETTED.as_bytes());
+            out.push(b']');
+        }
+    }
+    out.push(b'}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PATIENT: &str = r#"{"resourceType":"Patient","id":"p","meta":{"versionId":"1"},"text":{"status":"generated","div":"<div/>"},"active":true,"name":[{"family":"Chalmers"}]}"#;
+
+    fn subset_of(summary: Summary, elements: &[&str]) -> String {
+        let elements: Vec<String> = elements.iter().map(|element| (*element).to_owned()).collect();
+        String::from_utf8(subset(PATIENT.as_bytes(), summary, &elements).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn elements_keep_the_named_ones_and_the_mandatory_ones_and_tag_subsetted() {
+        let result = subset_of(Summary::False, &["name"]);
+        assert!(result.contains(r#""name":[{"family":"Chalmers"}]"#), "{result}");
+        assert!(!result.contains("active") && !result.contains("text"), "{result}");
+        assert!(result.contains(r#""id":"p""#) && result.contains("SUBSETTED"), "{result}");
+    }
+
+    #[test]
+    fn summary_data_drops_the_narrative() {
+        let result = subset_of(Summary::Data, &[]);
+        assert!(!result.contains(r#""text""#) && result.contains("active"), "{result}");
+    }
+
+    #[test]
+    fn summary_text_keeps_only_the_narrative_and_identity() {
+        let result = subset_of(Summary::Text, &[]);
+        assert!(result.contains(r#""text""#) && !result.contains("active"), "{result}");
+    }
+
+    #[test]
+    fn no_subset_asked_means_the_stored_bytes() {
+        assert_eq!(subset(PATIENT.as_bytes(), Summary::False, &[]), None);
+    }
+}

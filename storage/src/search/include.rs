@@ -1,0 +1,122 @@
+//! `_include` and `_revinclude`: one query per include parameter and iteration, never one
+//! per resource.
+//! Spec: https://hl7.org/fhir/R4/search.html#include
+
+use std::collections::HashSet;
+
+use deadpool_postgres::Client;
+use engine::search::{Include, SearchQuery};
+use tokio_postgres::types::{ToSql, Type};
+
+use super::{found, FoundResource};
+use crate::{Error, TenantKey};
+
+/// `:iterate` follows references from included resources this many times at most, so a
+/// cycle of references cannot run away.
+const MAX_ITERATIONS: usize = 4;
+
+/// Included resources never exceed this many per page; beyond it the page is still correct
+/// but the client must fetch the rest itself.
+const MAX_INCLUDED: i64 = 1000;
+
+pub(crate) async fn included(
+    client: &Client,
+    tenant: TenantKey,
+    query: &SearchQuery,
+    matches: &[FoundResource],
+) -> Result<Vec<FoundResource>, Error> {
+    if matches.is_empty() || (query.includes.is_empty() && query.revincludes.is_empty()) {
+        return Ok(Vec::new());
+    }
+    let mut seen: HashSet<(String, String)> =
+        matches.iter().map(|resource| (resource.resource_type.clone(), resource.id.clone())).collect();
+    let mut included = Vec::new();
+    let mut frontier: Vec<FoundResource> = matches.to_vec();
+    for iteration in 0..MAX_ITERATIONS {
+        let mut found_now = Vec::new();
+        for include in query.includes.iter().filter(|include| iteration == 0 || include.iterate) {
+            found_now.extend(forward(client, tenant, include, &frontier).await?);
+        }
+        for include in query.revincludes.iter().filter(|include| iteration == 0 || include.iterate) {
+            found_now.extend(reverse(client, tenant, include, &frontier).await?);
+        }
+        frontier = found_now
+            .into_iter()
+            .filter(|resource| seen.insert((resource.resource_type.clone(), resource.id.clone())))
+            .collect();
+        included.extend(frontier.iter().cloned());
+        if frontier.is_empty() || !query.includes.iter().chain(&query.revincludes).any(|include| include.iterate) {
+            break;
+        }
+    }
+    Ok(included)
+}
+
+fn keys_of(resources: &[FoundResource], source_type: &str) -> Vec<String> {
+    resources
+        .iter()
+        .filter(|resource| resource.resource_type == source_type)
+        .map(|resource| resource.id.clone())
+        .collect()
+}
+
+/// The resources that `include.source_type` resources among `from` refer to.
+async fn forward(client: &Client, tenant: TenantKey, include: &Include, from: &[FoundResource]) -> Result<Vec<FoundResource>, Error> {
+    let source_type = include.source_type.as_str().to_owned();
+    let ids = keys_of(from, &source_type);
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let param = include.param.map(|param| param.code().to_owned());
+    let target_type = include.target_type.map(|kind| kind.as_str().to_owned());
+    let sql = "SELECT DISTINCT t.resource_type, t.id, t.body FROM search_reference x
+        JOIN resource t ON t.tenant_key = x.tenant_key AND t.resource_type = x.target_type AND t.id = x.target_id AND NOT t.deleted
+        WHERE x.tenant_key = $1 AND x.resource_type = $2 AND x.id = ANY($3)
+          AND ($4::text IS NULL OR x.param = $4) AND ($5::text IS NULL OR x.target_type = $5)
+        LIMIT $6";
+    run(client, sql, tenant, source_type, ids, param, target_type).await
+}
+
+/// The `include.source_type` resources that refer to resources among `from`.
+async fn reverse(client: &Client, tenant: TenantKey, include: &Include, from: &[FoundResource]) -> Result<Vec<FoundResource>, Error> {
+    let source_type = include.source_type.as_str().to_owned();
+    let mut rows = Vec::new();
+    let mut types: Vec<&str> = from.iter().map(|resource| resource.resource_type.as_str()).collect();
+    types.sort_unstable();
+    types.dedup();
+    for target_type in types {
+        if include.target_type.is_some_and(|wanted| wanted.as_str() != target_type) {
+            continue;
+        }
+        let ids = keys_of(from, target_type);
+        let param = include.param.map(|param| param.code().to_owned());
+        let sql = "SELECT DISTINCT s.resource_type, s.id, s.body FROM search_reference x
+            JOIN resource s ON s.tenant_key = x.tenant_key AND s.resource_type = x.resource_type AND s.id = x.id AND NOT s.deleted
+            WHERE x.tenant_key = $1 AND x.resource_type = $2 AND x.target_id = ANY($3)
+              AND ($4::text IS NULL OR x.param = $4) AND x.target_type = $5
+            LIMIT $6";
+        rows.extend(run(client, sql, tenant, source_type.clone(), ids, param, Some(target_type.to_owned())).await?);
+    }
+    Ok(rows)
+}
+
+async fn run(
+    client: &Client,
+    sql: &str,
+    tenant: TenantKey,
+    source_type: String,
+    ids: Vec<String>,
+    param: Option<String>,
+    target_type: Option<String>,
+) -> Result<Vec<FoundResource>, Error> {
+    let params: [(&(dyn ToSql + Sync), Type); 6] = [
+        (&tenant.get(), Type::INT4),
+        (&source_type, Type::TEXT),
+        (&ids, Type::TEXT_ARRAY),
+        (&param, Type::TEXT),
+        (&target_type, Type::TEXT),
+        (&MAX_INCLUDED, Type::INT8),
+    ];
+    let rows = client.query_typed(sql, &params).await?;
+    Ok(rows.iter().map(found).collect())
+}

@@ -1,0 +1,107 @@
+//! Running a parsed search: the page of matches in keyset order, the total when asked, and
+//! the included resources, in a bounded number of queries per page.
+//! Spec: https://hl7.org/fhir/R4/search.html
+// PERF: hot path (every search); see docs/benchmarks.md.
+
+mod include;
+mod sort;
+mod sql;
+mod values;
+
+use bytes::Bytes;
+use deadpool_postgres::Pool;
+use engine::search::{SearchQuery, Summary, Total};
+use tokio_postgres::Row;
+
+use crate::{connection, Error, TenantKey};
+use sql::SqlBuilder;
+
+/// A resource a search returns, with the stored bytes to write into the Bundle unchanged.
+#[derive(Debug, Clone)]
+pub struct FoundResource {
+    pub resource_type: String,
+    pub id: String,
+    pub body: Bytes,
+}
+
+/// One page of a search.
+#[derive(Debug, Clone, Default)]
+pub struct SearchPage {
+    pub matches: Vec<FoundResource>,
+    /// `_include` and `_revinclude` results, each resource once, none that is also a match.
+    pub included: Vec<FoundResource>,
+    /// The cursor of the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+    /// The number of matches across all pages, when asked for or known without counting.
+    pub total: Option<i64>,
+}
+
+pub(crate) async fn search(pool: &Pool, tenant: TenantKey, query: &SearchQuery, page_size: usize) -> Result<SearchPage, Error> {
+    let client = connection(pool).await?;
+    let counting = query.summary == Summary::Count || matches!(query.total, Total::Accurate | Total::Estimate);
+    let total = if counting {
+        let mut sql = SqlBuilder::new(tenant.get());
+        let condition = filter(&mut sql, query);
+        let text = format!("SELECT count(*) FROM resource r WHERE {condition}");
+        let row = client.query_typed(&text, &sql.typed_params()).await?;
+        row.first().map(|row| row.get::<_, i64>(0))
+    } else {
+        None
+    };
+    if query.summary == Summary::Count || page_size == 0 {
+        return Ok(SearchPage { total, ..SearchPage::default() });
+    }
+
+    let mut sql = SqlBuilder::new(tenant.get());
+    let mut condition = filter(&mut sql, query);
+    let keys = sort::order_keys(&mut sql, "r", &query.sort);
+    if let Some(cursor) = &query.cursor {
+        let values = sort::decode_cursor(cursor, keys.len()).ok_or(Error::InvalidCursor)?;
+        condition = format!("{condition} AND {}", sort::after(&mut sql, &keys, &values));
+    }
+    let key_columns: String = keys.iter().map(|key| format!(", ({})::text", key.expression)).collect();
+    let limit = sql.bind(i64::try_from(page_size + 1).unwrap_or(i64::MAX));
+    let text = format!(
+        "SELECT r.resource_type, r.id, r.body{key_columns} FROM resource r WHERE {condition} ORDER BY {} LIMIT {limit}",
+        sort::order_by(&keys)
+    );
+    let mut rows = client.query_typed(&text, &sql.typed_params()).await?;
+    let more = rows.len() > page_size;
+    rows.truncate(page_size);
+    let next_cursor = if more {
+        rows.last().map(|row| {
+            let values: Vec<Option<String>> = (0..keys.len()).map(|index| row.get(3 + index)).collect();
+            sort::encode_cursor(&values)
+        })
+    } else {
+        None
+    };
+    let matches: Vec<FoundResource> = rows.iter().map(found).collect();
+    let total = total.or_else(|| (!more && query.cursor.is_none()).then(|| i64::try_from(matches.len()).unwrap_or(i64::MAX)));
+    let included = include::included(&client, tenant, query, &matches).await?;
+    Ok(SearchPage { matches, included, next_cursor, total })
+}
+
+/// The WHERE condition of the search on the resource row `r`: scope, liveness and criteria.
+fn filter(sql: &mut SqlBuilder, query: &SearchQuery) -> String {
+    let types: Vec<String> = query.scope.types().iter().map(|kind| kind.as_str().to_owned()).collect();
+    let mut conditions = vec!["r.tenant_key = $1".to_owned(), "NOT r.deleted".to_owned()];
+    if let [single] = types.as_slice() {
+        conditions.push(format!("r.resource_type = {}", sql.bind(single.clone())));
+    } else {
+        conditions.push(format!("r.resource_type = ANY({})", sql.bind(types)));
+    }
+    for criterion in &query.criteria {
+        conditions.push(sql::criterion(sql, "r", criterion));
+    }
+    conditions.join(" AND ")
+}
+
+fn found(row: &Row) -> FoundResource {
+    let body: &[u8] = row.get(2);
+    FoundResource {
+        resource_type: row.get(0),
+        id: row.get(1),
+        body: Bytes::copy_from_slice(body),
+    }
+}

@@ -1,0 +1,260 @@
+//! Building a search's SQL: bound parameters, table aliases, and each criterion as a
+//! condition on the resource row it filters.
+//! Spec: https://hl7.org/fhir/R4/search.html
+//!
+//! Every criterion becomes an `EXISTS` over one index table, correlated with the resource
+//! row by its key, so PostgreSQL can drive the plan from whichever index is most selective.
+//! Chains and `_has` nest the same shape one level deeper per step.
+
+use std::fmt::Write as _;
+
+use engine::definitions::SearchParamType;
+use engine::search::{Criterion, Modifier, ParamRef, SearchValue};
+use tokio_postgres::types::{ToSql, Type};
+
+use super::values;
+
+/// A value that can be bound, with the PostgreSQL type it is sent as. Searches are sent as
+/// unnamed statements with their types (`query_typed`): one round trip, planned for the
+/// actual values, and no per-connection statement cache for endless query shapes to grow.
+pub(crate) trait Bindable: ToSql + Sync + Send + 'static {
+    const TYPE: Type;
+}
+
+impl Bindable for String {
+    const TYPE: Type = Type::TEXT;
+}
+impl Bindable for Vec<String> {
+    const TYPE: Type = Type::TEXT_ARRAY;
+}
+impl Bindable for i64 {
+    const TYPE: Type = Type::INT8;
+}
+impl Bindable for i32 {
+    const TYPE: Type = Type::INT4;
+}
+impl Bindable for time::OffsetDateTime {
+    const TYPE: Type = Type::TIMESTAMPTZ;
+}
+
+/// SQL text under construction, with its bound parameters.
+pub(crate) struct SqlBuilder {
+    params: Vec<(Box<dyn ToSql + Sync + Send>, Type)>,
+    next_alias: usize,
+}
+
+impl SqlBuilder {
+    /// `$1` is always the tenant key.
+    pub(crate) fn new(tenant_key: i32) -> SqlBuilder {
+        SqlBuilder {
+            params: vec![(Box::new(tenant_key), Type::INT4)],
+            next_alias: 0,
+        }
+    }
+
+    /// Binds `value` and returns its placeholder, e.g. `$3`.
+    pub(crate) fn bind<T: Bindable>(&mut self, value: T) -> String {
+        self.params.push((Box::new(value), T::TYPE));
+        format!("${}", self.params.len())
+    }
+
+    pub(crate) fn alias(&mut self, prefix: &str) -> String {
+        self.next_alias += 1;
+        format!("{prefix}{}", self.next_alias)
+    }
+
+    pub(crate) fn typed_params(&self) -> Vec<(&(dyn ToSql + Sync), Type)> {
+        self.params
+            .iter()
+            .map(|(value, kind)| (value.as_ref() as &(dyn ToSql + Sync), kind.clone()))
+            .collect()
+    }
+}
+
+/// The index table holding values of parameters of `kind`.
+pub(crate) fn table_for(kind: SearchParamType) -> &'static str {
+    match kind {
+        SearchParamType::String => "search_string",
+        SearchParamType::Token => "search_token",
+        SearchParamType::Date => "search_date",
+        SearchParamType::Number => "search_number",
+        SearchParamType::Quantity => "search_quantity",
+        SearchParamType::Reference => "search_reference",
+        SearchParamType::Uri => "search_uri",
+        SearchParamType::Composite | SearchParamType::Special => "search_token",
+    }
+}
+
+/// `alias` joined to the resource row `resource`: same tenant, type and id.
+pub(crate) fn same_resource(alias: &str, resource: &str) -> String {
+    format!(
+        "{alias}.tenant_key = {resource}.tenant_key AND {alias}.resource_type = {resource}.resource_type AND {alias}.id = {resource}.id"
+    )
+}
+
+/// The condition `criterion` puts on the resource row aliased `resource`.
+pub(crate) fn criterion(sql: &mut SqlBuilder, resource: &str, criterion: &Criterion) -> String {
+    match criterion {
+        Criterion::Values { param, modifier, values } => match param.code() {
+            "_id" => id_condition(sql, resource, values),
+            "_lastUpdated" => last_updated_condition(sql, resource, values),
+            _ => {
+                let matches = values_exist(sql, resource, *param, *modifier, values);
+                if *modifier == Modifier::Not {
+                    format!("NOT {matches}")
+                } else {
+                    matches
+                }
+            }
+        },
+        Criterion::Missing { param, missing } => {
+            let alias = sql.alias("m");
+            let code = sql.bind(missing_param_code(*param));
+            let exists = format!(
+                "EXISTS (SELECT 1 FROM {} {alias} WHERE {} AND {alias}.param = {code})",
+                table_for(param.kind()),
+                same_resource(&alias, resource)
+            );
+            if *missing {
+                format!("NOT {exists}")
+            } else {
+                exists
+            }
+        }
+        Criterion::Chain { param, targets } => {
+            let reference = sql.alias("c");
+            let code = sql.bind(param.code().to_owned());
+            let mut alternatives = Vec::new();
+            for (target_type, inner) in targets {
+                let target = sql.alias("t");
+                let type_name = sql.bind(target_type.as_str().to_owned());
+                let inner_condition = self::criterion(sql, &target, inner);
+                alternatives.push(format!(
+                    "({reference}.target_type = {type_name} AND EXISTS (SELECT 1 FROM resource {target} \
+                     WHERE {target}.tenant_key = {reference}.tenant_key AND {target}.resource_type = {type_name} \
+                     AND {target}.id = {reference}.target_id AND NOT {target}.deleted AND {inner_condition}))"
+                ));
+            }
+            format!(
+                "EXISTS (SELECT 1 FROM search_reference {reference} WHERE {} AND {reference}.param = {code} AND ({}))",
+                same_resource(&reference, resource),
+                alternatives.join(" OR ")
+            )
+        }
+        Criterion::Has { source_type, reference, inner } => {
+            let link = sql.alias("h");
+            let source = sql.alias("s");
+            let source_name = sql.bind(source_type.as_str().to_owned());
+            let code = sql.bind(reference.code().to_owned());
+            let inner_condition = self::criterion(sql, &source, inner);
+            format!(
+                "EXISTS (SELECT 1 FROM search_reference {link} JOIN resource {source} \
+                 ON {source}.tenant_key = {link}.tenant_key AND {source}.resource_type = {link}.resource_type \
+                 AND {source}.id = {link}.id AND NOT {source}.deleted \
+                 WHERE {link}.tenant_key = {resource}.tenant_key AND {link}.resource_type = {source_name} \
+                 AND {link}.param = {code} AND {link}.target_id = {resource}.id \
+                 AND {link}.target_type = {resource}.resource_type AND {inner_condition})"
+            )
+        }
+        Criterion::List(ids) => {
+            let item = sql.alias("l");
+            let list_ids = sql.bind(ids.clone());
+            format!(
+                "EXISTS (SELECT 1 FROM search_reference {item} JOIN resource list{item} \
+                 ON list{item}.tenant_key = {item}.tenant_key AND list{item}.resource_type = 'List' \
+                 AND list{item}.id = {item}.id AND NOT list{item}.deleted \
+                 WHERE {item}.tenant_key = {resource}.tenant_key AND {item}.resource_type = 'List' \
+                 AND {item}.id = ANY({list_ids}) AND {item}.param = 'item' \
+                 AND {item}.target_type = {resource}.resource_type AND {item}.target_id = {resource}.id)"
+            )
+        }
+        Criterion::AnyOf(criteria) => {
+            let alternatives: Vec<String> = criteria.iter().map(|inner| self::criterion(sql, resource, inner)).collect();
+            format!("({})", alternatives.join(" OR "))
+        }
+        Criterion::Compartment { resource_type, owner_type, owner_id, params, owner_itself } => {
+            let mut alternatives = Vec::new();
+            let searched_type = sql.bind(resource_type.as_str().to_owned());
+            let owner_type_name = sql.bind(owner_type.as_str().to_owned());
+            let owner = sql.bind(owner_id.clone());
+            if *owner_itself {
+                alternatives.push(format!("({resource}.resource_type = {owner_type_name} AND {resource}.id = {owner})"));
+            }
+            if !params.is_empty() {
+                let link = sql.alias("k");
+                let codes = sql.bind(params.iter().map(|param| param.code().to_owned()).collect::<Vec<_>>());
+                alternatives.push(format!(
+                    "EXISTS (SELECT 1 FROM search_reference {link} WHERE {} AND {link}.param = ANY({codes}) \
+                     AND {link}.target_type = {owner_type_name} AND {link}.target_id = {owner})",
+                    same_resource(&link, resource)
+                ));
+            }
+            format!("({resource}.resource_type = {searched_type} AND ({}))", alternatives.join(" OR "))
+        }
+    }
+}
+
+/// The param code under which `:missing` looks: an identifier-only reference still counts.
+fn missing_param_code(param: ParamRef) -> String {
+    param.code().to_owned()
+}
+
+/// `EXISTS` a row of `param` matching any of `values` (for `:not` the caller negates it).
+fn values_exist(sql: &mut SqlBuilder, resource: &str, param: ParamRef, modifier: Modifier, values: &[SearchValue]) -> String {
+    if param.kind() == SearchParamType::Composite {
+        let alternatives: Vec<String> = values
+            .iter()
+            .map(|value| values::composite(sql, resource, param, value))
+            .collect();
+        return format!("({})", alternatives.join(" OR "));
+    }
+    let alias = sql.alias("x");
+    let (table, stored_param) = match (modifier, param.kind()) {
+        (Modifier::OfType, _) => ("search_token", format!("{}:of-type", param.code())),
+        (Modifier::Identifier, _) => ("search_token", format!("{}:identifier", param.code())),
+        (_, kind) => (table_for(kind), param.code().to_owned()),
+    };
+    let code = sql.bind(stored_param);
+    let mut alternatives = Vec::with_capacity(values.len());
+    for value in values {
+        alternatives.push(values::condition(sql, &alias, modifier, value));
+    }
+    let mut text = String::new();
+    let _ = write!(
+        text,
+        "EXISTS (SELECT 1 FROM {table} {alias} WHERE {} AND {alias}.param = {code} AND {alias}.composite_component IS NULL AND ({}))",
+        same_resource(&alias, resource),
+        alternatives.join(" OR ")
+    );
+    text
+}
+
+fn id_condition(sql: &mut SqlBuilder, resource: &str, values: &[SearchValue]) -> String {
+    let ids: Vec<String> = values
+        .iter()
+        .filter_map(|value| match value {
+            SearchValue::Token { code: Some(code), .. } => Some(code.clone()),
+            _ => None,
+        })
+        .collect();
+    let ids = sql.bind(ids);
+    format!("{resource}.id = ANY({ids})")
+}
+
+fn last_updated_condition(sql: &mut SqlBuilder, resource: &str, values: &[SearchValue]) -> String {
+    let alternatives: Vec<String> = values
+        .iter()
+        .filter_map(|value| match value {
+            SearchValue::Date { prefix, range } => {
+                // The column is one instant, a range whose ends are equal; binding the
+                // bounds as timestamps keeps the condition on the indexed column itself.
+                let low = sql.bind(values::timestamp(range.low));
+                let high = sql.bind(values::timestamp(range.high));
+                let column = format!("{resource}.last_updated");
+                Some(values::date_condition(&column, &column, *prefix, &low, &high))
+            }
+            _ => None,
+        })
+        .collect();
+    format!("({})", alternatives.join(" OR "))
+}

@@ -1,0 +1,197 @@
+//! The condition one search value puts on one index row, per parameter type, with the
+//! prefix semantics of the spec.
+//! Spec: https://hl7.org/fhir/R4/search.html#prefix
+
+use engine::search::{component_definition, Modifier, ParamRef, Prefix, SearchValue, SystemMatch};
+use time::OffsetDateTime;
+
+use super::sql::{same_resource, table_for, SqlBuilder};
+
+/// The condition `value` puts on the index row aliased `row`.
+pub(crate) fn condition(sql: &mut SqlBuilder, row: &str, modifier: Modifier, value: &SearchValue) -> String {
+    match value {
+        SearchValue::String(text) => match modifier {
+            Modifier::Exact => format!("{row}.exact = {}", sql.bind(text.clone())),
+            Modifier::Contains => format!("{row}.folded LIKE {}", sql.bind(format!("%{}%", like_escape(text)))),
+            _ => format!("{row}.folded LIKE {}", sql.bind(format!("{}%", like_escape(text)))),
+        },
+        SearchValue::Token { system, code } => {
+            let mut parts = Vec::new();
+            if let Some(code) = code {
+                parts.push(format!("{row}.code = {}", sql.bind(code.clone())));
+            }
+            match system {
+                SystemMatch::Any => {}
+                SystemMatch::Absent => parts.push(format!("{row}.system IS NULL")),
+                SystemMatch::Is(system) => parts.push(format!("{row}.system = {}", sql.bind(system.clone()))),
+            }
+            if parts.is_empty() {
+                "true".to_owned()
+            } else {
+                parts.join(" AND ")
+            }
+        }
+        SearchValue::TokenText(text) => {
+            format!("{row}.display LIKE {}", sql.bind(format!("%{}%", like_escape(text))))
+        }
+        SearchValue::OfType { type_system, type_code, value } => format!(
+            "{row}.system = {} AND {row}.code = {}",
+            sql.bind(type_system.clone()),
+            sql.bind(format!("{type_code}|{value}"))
+        ),
+        SearchValue::Date { prefix, range } => {
+            let low = sql.bind(range.low);
+            let high = sql.bind(range.high);
+            date_condition(&format!("{row}.low"), &format!("{row}.high"), *prefix, &low, &high)
+        }
+        SearchValue::Number { prefix, decimal } => {
+            let number = sql.bind(decimal.text.clone());
+            let exponent = sql.bind(decimal.exponent);
+            amount_condition(row, *prefix, &number, &exponent)
+        }
+        SearchValue::Quantity { prefix, decimal, system, code } => {
+            let number = sql.bind(decimal.text.clone());
+            let exponent = sql.bind(decimal.exponent);
+            let mut condition = amount_condition(row, *prefix, &number, &exponent);
+            match (system, code) {
+                (Some(system), Some(code)) => {
+                    let _ = std::fmt::Write::write_fmt(
+                        &mut condition,
+                        format_args!(" AND {row}.system = {} AND {row}.code = {}", sql.bind(system.clone()), sql.bind(code.clone())),
+                    );
+                }
+                (None, Some(code)) => {
+                    let code = sql.bind(code.clone());
+                    condition.push_str(&format!(" AND ({row}.code = {code} OR {row}.unit = {code})"));
+                }
+                (Some(system), None) => condition.push_str(&format!(" AND {row}.system = {}", sql.bind(system.clone()))),
+                (None, None) => {}
+            }
+            condition
+        }
+        SearchValue::Reference { target_type, id } => {
+            let id = sql.bind(id.clone());
+            match target_type {
+                Some(kind) => format!("{row}.target_id = {id} AND {row}.target_type = {}", sql.bind(kind.as_str().to_owned())),
+                None => match modifier {
+                    Modifier::Type(kind) => {
+                        format!("{row}.target_id = {id} AND {row}.target_type = {}", sql.bind(kind.as_str().to_owned()))
+                    }
+                    _ => format!("{row}.target_id = {id}"),
+                },
+            }
+        }
+        SearchValue::Url { url, version } => {
+            let mut condition = format!("{row}.url = {}", sql.bind(url.clone()));
+            if let Some(version) = version {
+                condition.push_str(&format!(" AND {row}.version = {}", sql.bind(version.clone())));
+            }
+            condition
+        }
+        SearchValue::Identifier { system, value } => {
+            let mut condition = format!("{row}.code = {}", sql.bind(value.clone()));
+            if let Some(system) = system {
+                condition.push_str(&format!(" AND {row}.system = {}", sql.bind(system.clone())));
+            }
+            condition
+        }
+        SearchValue::Uri(uri) => match modifier {
+            // The stored URI is a prefix of the one searched: it is "above" it.
+            Modifier::Above => format!("{} LIKE {row}.value || '%'", sql.bind(uri.clone())),
+            Modifier::Below => format!("{row}.value LIKE {}", sql.bind(format!("{}%", like_escape(uri)))),
+            _ => format!("{row}.value = {}", sql.bind(uri.clone())),
+        },
+        // Composites are matched part by part in `composite`.
+        SearchValue::Composite(_) => "false".to_owned(),
+    }
+}
+
+/// The spec's prefix table for ranges: the target is `[low, high]`, the search value
+/// `[search_low, search_high]`, all inclusive.
+pub(crate) fn date_condition(low: &str, high: &str, prefix: Prefix, search_low: &str, search_high: &str) -> String {
+    let contained = format!("({low} >= {search_low} AND {high} <= {search_high})");
+    match prefix {
+        Prefix::Eq => contained,
+        Prefix::Ne => format!("NOT {contained}"),
+        Prefix::Gt => format!("{high} > {search_high}"),
+        Prefix::Lt => format!("{low} < {search_low}"),
+        Prefix::Ge => format!("({high} > {search_high} OR {contained})"),
+        Prefix::Le => format!("({low} < {search_low} OR {contained})"),
+        Prefix::StartsAfter => format!("{low} > {search_high}"),
+        Prefix::EndsBefore => format!("{high} < {search_low}"),
+        Prefix::Approximately => format!("({low} <= {search_high} AND {high} >= {search_low})"),
+    }
+}
+
+/// Numbers and quantities: the stored value (or a Range's bounds) against the searched
+/// decimal, whose implicit precision makes `eq` a range: `100` is [99.5, 100.5).
+fn amount_condition(row: &str, prefix: Prefix, number: &str, exponent: &str) -> String {
+    let value_low = format!("COALESCE({row}.value, {row}.low)");
+    let value_high = format!("COALESCE({row}.value, {row}.high)");
+    let half_step = format!("(0.5 * power(10::numeric, {exponent}))");
+    let searched = format!("{number}::numeric");
+    match prefix {
+        Prefix::Eq => format!("({value_low} >= {searched} - {half_step} AND {value_high} < {searched} + {half_step})"),
+        Prefix::Ne => format!("NOT ({value_low} >= {searched} - {half_step} AND {value_high} < {searched} + {half_step})"),
+        Prefix::Gt => format!("{value_high} > {searched}"),
+        Prefix::Lt => format!("{value_low} < {searched}"),
+        Prefix::Ge => format!("{value_high} >= {searched}"),
+        Prefix::Le => format!("{value_low} <= {searched}"),
+        Prefix::StartsAfter => format!("{value_low} > {searched}"),
+        Prefix::EndsBefore => format!("{value_high} < {searched}"),
+        // Within 10% of the searched value, as the spec suggests.
+        Prefix::Approximately => format!(
+            "({value_low} <= {searched} + abs({searched}) * 0.1 AND {value_high} >= {searched} - abs({searched}) * 0.1)"
+        ),
+    }
+}
+
+/// A composite value: one row per part, all from the same element of the composite.
+pub(crate) fn composite(sql: &mut SqlBuilder, resource: &str, param: ParamRef, value: &SearchValue) -> String {
+    let SearchValue::Composite(parts) = value else {
+        return "false".to_owned();
+    };
+    let code = sql.bind(param.code().to_owned());
+    let mut aliases: Vec<String> = Vec::new();
+    let mut from = Vec::new();
+    let mut conditions = Vec::new();
+    for (index, (component, part)) in param.definition.component.iter().zip(parts).enumerate() {
+        let Some(definition) = component_definition(&component.definition) else {
+            return "false".to_owned();
+        };
+        let alias = sql.alias("p");
+        from.push(format!("{} {alias}", table_for(definition.kind)));
+        conditions.push(format!(
+            "{alias}.param = {code} AND {alias}.composite_component = {index} AND {}",
+            condition(sql, &alias, Modifier::None, part)
+        ));
+        if let Some(first) = aliases.first() {
+            conditions.push(format!(
+                "{} AND {alias}.composite_element = {first}.composite_element",
+                same_resource(&alias, first)
+            ));
+        } else {
+            conditions.push(same_resource(&alias, resource));
+        }
+        aliases.push(alias);
+    }
+    format!("EXISTS (SELECT 1 FROM {} WHERE {})", from.join(", "), conditions.join(" AND "))
+}
+
+/// Escapes `%`, `_` and `\` so a searched string matches literally inside LIKE.
+fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for character in text.chars() {
+        if matches!(character, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(character);
+    }
+    out
+}
+
+/// Microseconds since 1970 as a timestamp, clamped to what PostgreSQL and `time` hold.
+pub(crate) fn timestamp(micros: i64) -> OffsetDateTime {
+    let clamped = micros.clamp(-62_135_596_800_000_000, 253_402_300_799_999_999);
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(clamped) * 1_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
