@@ -7,6 +7,7 @@
 
 pub mod definitions;
 mod error;
+pub mod fhirpath;
 mod ids;
 mod instant;
 mod json;

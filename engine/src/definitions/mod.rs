@@ -17,6 +17,7 @@ pub use elements::{
     child_element, element, element_types, type_definition, ElementDefinition, TypeDefinition,
     TypeKind,
 };
+pub(crate) use resource_types::NOT_DOMAIN_RESOURCES;
 pub use resource_types::{is_resource_type, resource_types};
 pub use search_parameters::{
     search_parameter, search_parameters, search_parameters_for, SearchParamType,
