@@ -12,11 +12,14 @@ The script reads:
   * Bundle-resources.json    -> resource-types.json.gz (concrete resource type names)
                                 compartments.json.gz   (the 5 CompartmentDefinitions)
   * Bundle-searchParams.json -> search-parameters.json.gz (all 1,375 SearchParameters)
+  * Bundle-resources.json and
+    Bundle-types.json        -> types.tsv.gz    (every resource, datatype and primitive type)
+                                elements.tsv.gz (every element path with its types, for FHIRPath)
   * CompartmentDefinition-{patient,encounter,relatedPerson,practitioner,device}.json,
     only to check that the standalone copies agree with the bundle.
 
-Each output is minified JSON (trimmed to the fields Ember uses), gzip level 9 with a zero
-mtime and no file name, so running the script twice on the same package gives identical bytes.
+Each output is minified JSON or tab-separated text (trimmed to the fields Ember uses), gzip
+level 9 with a zero mtime and no file name, so running the script twice on the same package gives identical bytes.
 It checks the counts and the facts the Rust side relies on, and fails loudly if the package
 differs from the one documented in README.md.
 """
@@ -43,6 +46,15 @@ SEARCH_PARAMETER_FIELDS = [
 ]
 COMPONENT_FIELDS = ["definition", "expression"]
 
+# The StructureDefinitions whose elements FHIRPath navigates: the 146 resources, the abstract
+# Resource and DomainResource, and every datatype. Constraints on a datatype (SimpleQuantity,
+# MoneyQuantity) are profiles, not types, and MetadataResource is a logical model.
+TYPE_KINDS = ["resource", "complex-type", "primitive-type"]
+EXPECTED_TYPES = {"resource": 148, "complex-type": 41, "primitive-type": 20}
+EXPECTED_ELEMENTS = 7406
+FHIR_TYPE_EXTENSION = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
+SYSTEM_TYPE_PREFIX = "http://hl7.org/fhirpath/System."
+
 
 def load(package, name):
     with open(os.path.join(package, name), encoding="utf-8") as f:
@@ -58,11 +70,21 @@ def pick(resource, fields):
 
 
 def write(name, value):
-    data = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    write_bytes(name, json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
+def write_tsv(name, header, rows):
+    for row in rows:
+        check(all("\t" not in cell and "\n" not in cell for cell in row), f"{name}: tab in {row}")
+    lines = ["\t".join(header)] + ["\t".join(row) for row in rows]
+    write_bytes(name, ("\n".join(lines) + "\n").encode("utf-8"))
+
+
+def write_bytes(name, data):
     compressed = gzip.compress(data, compresslevel=9, mtime=0)
     with open(os.path.join(HERE, name), "wb") as f:
         f.write(compressed)
-    print(f"{name}: {len(data)} bytes of JSON, {len(compressed)} bytes gzipped")
+    print(f"{name}: {len(data)} bytes, {len(compressed)} bytes gzipped")
 
 
 def check(condition, message):
@@ -105,6 +127,74 @@ def search_parameters(package):
     return trimmed
 
 
+def type_definitions(package, resources):
+    """The StructureDefinitions of every type FHIRPath may meet, by name."""
+    definitions = [
+        r for r in resources + bundle_resources(package, "Bundle-types.json")
+        if r["resourceType"] == "StructureDefinition"
+        and r.get("kind") in TYPE_KINDS
+        and r.get("derivation") != "constraint"
+    ]
+    for kind, expected in EXPECTED_TYPES.items():
+        found = sum(1 for d in definitions if d["kind"] == kind)
+        check(found == expected, f"expected {expected} {kind} definitions, found {found}")
+    by_name = {d["type"]: d for d in definitions}
+    check(len(by_name) == len(definitions), "duplicate type names")
+    return by_name
+
+
+def types_table(definitions):
+    """One row per type: name, kind, and the type it specializes (empty for Element, Resource)."""
+    rows = []
+    for name, d in sorted(definitions.items()):
+        base = d.get("baseDefinition", "").rsplit("/", 1)[-1]
+        check(base == "" or base in definitions, f"{name} derives from unknown {base}")
+        rows.append([name, d["kind"], base])
+    return rows
+
+
+def element_type_codes(element):
+    """The FHIR type codes of an element; FHIRPath System types name their FHIR type in an extension."""
+    codes = []
+    for t in element.get("type", []):
+        code = t["code"]
+        if code.startswith(SYSTEM_TYPE_PREFIX):
+            named = [x["valueUrl"] for x in t.get("extension", []) if x["url"] == FHIR_TYPE_EXTENSION]
+            check(len(named) == 1, f"{element['path']}: System type {code} without its FHIR type")
+            code = named[0]
+        codes.append(code)
+    return codes
+
+
+def elements_table(definitions):
+    """One row per element of every resource and complex datatype (snapshots, so inherited
+    elements such as Patient.meta are listed under each type): path, types, max, content reference.
+    Primitive types are left out: their only elements are id, extension and the JSON value."""
+    rows = []
+    for name, d in sorted(definitions.items()):
+        if d["kind"] == "primitive-type":
+            continue
+        elements = d["snapshot"]["element"]
+        check(elements[0]["path"] == name, f"{name}: snapshot does not start at the root")
+        for element in elements[1:]:
+            path = element["path"]
+            check(path.startswith(name + "."), f"{name}: foreign element {path}")
+            reference = element.get("contentReference", "")
+            codes = element_type_codes(element)
+            check(bool(codes) != bool(reference), f"{path}: needs exactly one of type, contentReference")
+            check(all(c in definitions for c in codes), f"{path}: unknown type in {codes}")
+            check(path.endswith("[x]") == (len(codes) > 1), f"{path}: choice without [x] or vice versa")
+            check(element["max"] in ("0", "1", "*"), f"{path}: max {element['max']}")
+            repeats = "*" if element["max"] == "*" else "1"
+            rows.append([path, "|".join(codes), repeats, reference.removeprefix("#")])
+    check(len(rows) == EXPECTED_ELEMENTS, f"expected {EXPECTED_ELEMENTS} elements, found {len(rows)}")
+    paths = {row[0] for row in rows}
+    check(len(paths) == len(rows), "duplicate element paths")
+    for row in rows:
+        check(row[3] == "" or row[3] in paths, f"{row[0]}: dangling content reference {row[3]}")
+    return rows
+
+
 def compartments(package, resources):
     definitions = [r for r in resources if r["resourceType"] == "CompartmentDefinition"]
     check(len(definitions) == len(COMPARTMENT_FILES),
@@ -139,6 +229,10 @@ def main():
         check(sorted(r["code"] for r in c["resource"]) == sorted(set(names) - {"Parameters"}),
               f"{c['code']} compartment does not list every resource type but Parameters")
     write("compartments.json.gz", comps)
+    definitions = type_definitions(package, resources)
+    write_tsv("types.tsv.gz", ["name", "kind", "base"], types_table(definitions))
+    write_tsv("elements.tsv.gz", ["path", "types", "max", "content_reference"],
+              elements_table(definitions))
 
 
 if __name__ == "__main__":

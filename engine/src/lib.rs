@@ -7,6 +7,7 @@
 
 pub mod definitions;
 mod error;
+pub mod fhirpath;
 pub mod index;
 mod ids;
 mod instant;

@@ -6,12 +6,18 @@
 //! is asked for; afterwards every lookup is a read of static data.
 
 mod compartments;
+mod elements;
 mod resource_types;
 mod search_parameters;
 
 use std::io::Read;
 
 pub use compartments::{compartment, compartments, CompartmentDefinition, CompartmentResource};
+pub use elements::{
+    child_element, element, element_types, type_definition, ElementDefinition, TypeDefinition,
+    TypeKind,
+};
+pub(crate) use resource_types::NOT_DOMAIN_RESOURCES;
 pub use resource_types::{is_resource_type, resource_types};
 pub use search_parameters::{
     search_parameter, search_parameters, search_parameters_for, SearchParamType,

@@ -1,0 +1,271 @@
+//! The FHIR R4 type system as FHIRPath needs it: every type, and every element of every
+//! resource and complex datatype with its types and whether it repeats.
+//!
+//! Spec: https://hl7.org/fhir/R4/elementdefinition.html (snapshot elements, `contentReference`),
+//! https://hl7.org/fhir/R4/formats.html#choice (choice elements, `value[x]`).
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+/// What a type is, from `StructureDefinition.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeKind {
+    /// A resource type, including the abstract `Resource` and `DomainResource`.
+    Resource,
+    /// A complex datatype (`HumanName`, `Quantity`, `Age`, `BackboneElement`, …).
+    Complex,
+    /// A primitive datatype (`string`, `dateTime`, `code`, …).
+    Primitive,
+}
+
+/// One FHIR R4 type: a resource, a complex datatype or a primitive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeDefinition {
+    /// The type's name as FHIR spells it, e.g. `Patient`, `HumanName`, `dateTime`.
+    pub name: &'static str,
+    /// Resource, complex or primitive.
+    pub kind: TypeKind,
+    /// The type it specializes (`Age` → `Quantity`, `code` → `string`, `Patient` →
+    /// `DomainResource`); `None` for the roots `Element` and `Resource`.
+    pub base: Option<&'static str>,
+}
+
+/// One element of a resource or datatype, trimmed from its snapshot `ElementDefinition`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElementDefinition {
+    /// The full path, e.g. `Observation.component.value[x]`.
+    pub path: &'static str,
+    /// The name as it appears after the owner's path, without `[x]`: `value`.
+    pub name: &'static str,
+    /// The possible types; several only for a choice element (`value[x]`). For an element
+    /// defined by `contentReference`, the types of the element referred to.
+    pub types: Vec<&'static str>,
+    /// Whether the element may repeat (`max` = `*`), so that JSON holds it in an array.
+    pub repeats: bool,
+    /// For an element that reuses another's definition (`Questionnaire.item.item` →
+    /// `Questionnaire.item`), the path of that other element.
+    pub content_reference: Option<&'static str>,
+    /// Where this element's own children are listed, for single-typed elements: its own path
+    /// for a backbone element, the referred path for a content reference, else the type name.
+    pub children: &'static str,
+}
+
+impl ElementDefinition {
+    /// Whether this is a choice element, whose JSON name carries the type (`valueQuantity`).
+    pub fn is_choice(&self) -> bool {
+        self.path.ends_with("[x]")
+    }
+}
+
+struct Tables {
+    types: HashMap<&'static str, TypeDefinition>,
+    /// Keyed by the owner (a type name, or the path of a backbone element) and the element name.
+    elements: HashMap<&'static str, HashMap<&'static str, ElementDefinition>>,
+}
+
+static TYPES_TSV: LazyLock<String> = LazyLock::new(|| {
+    super::gunzip(include_bytes!("../../definitions/types.tsv.gz"))
+        .expect("vendored types.tsv.gz is valid")
+});
+
+static ELEMENTS_TSV: LazyLock<String> = LazyLock::new(|| {
+    super::gunzip(include_bytes!("../../definitions/elements.tsv.gz"))
+        .expect("vendored elements.tsv.gz is valid")
+});
+
+static TABLES: LazyLock<Tables> = LazyLock::new(|| {
+    let types: HashMap<&'static str, TypeDefinition> = rows(TYPES_TSV.as_str())
+        .map(|[name, kind, base, _]| {
+            let kind = match kind {
+                "resource" => TypeKind::Resource,
+                "complex-type" => TypeKind::Complex,
+                "primitive-type" => TypeKind::Primitive,
+                other => panic!("vendored types.tsv.gz has unknown kind {other}"),
+            };
+            let base = (!base.is_empty()).then_some(base);
+            (name, TypeDefinition { name, kind, base })
+        })
+        .collect();
+    let listed: Vec<[&'static str; 4]> = rows(ELEMENTS_TSV.as_str()).collect();
+    let types_of: HashMap<&'static str, &'static str> = listed
+        .iter()
+        .map(|&[path, types, _, _]| (path, types))
+        .collect();
+    let mut elements: HashMap<&'static str, HashMap<&'static str, ElementDefinition>> =
+        HashMap::new();
+    for &[path, types, max, reference] in &listed {
+        let (owner, name) = path.rsplit_once('.').expect("element paths have an owner");
+        let name = name.strip_suffix("[x]").unwrap_or(name);
+        let content_reference = (!reference.is_empty()).then_some(reference);
+        let types = content_reference.map_or(types, |target| types_of[target]);
+        let types: Vec<&'static str> = types.split('|').collect();
+        let children = match (content_reference, types.as_slice()) {
+            (Some(target), _) => target,
+            (None, ["BackboneElement" | "Element"]) => path,
+            (None, [single]) => single,
+            (None, _) => "",
+        };
+        let element = ElementDefinition {
+            path,
+            name,
+            types,
+            repeats: max == "*",
+            content_reference,
+            children,
+        };
+        elements.entry(owner).or_default().insert(name, element);
+    }
+    Tables { types, elements }
+});
+
+/// The data rows of a vendored TSV table (the first line is its header), padded to 4 columns.
+fn rows(tsv: &'static str) -> impl Iterator<Item = [&'static str; 4]> {
+    tsv.lines().skip(1).map(|line| {
+        let mut cells = line.split('\t');
+        std::array::from_fn(|_| cells.next().unwrap_or(""))
+    })
+}
+
+/// The R4 type called `name` (case-sensitive: `Patient`, `HumanName`, `dateTime`), if any.
+pub fn type_definition(name: &str) -> Option<&'static TypeDefinition> {
+    TABLES.types.get(name)
+}
+
+/// The element `name` (without `[x]`) listed under `owner`, which is a type name (`HumanName`,
+/// `Patient`) or the path of a backbone element (`Observation.component`). Inherited elements
+/// are listed under each type: `Patient`/`meta` is found.
+pub fn child_element(owner: &str, name: &str) -> Option<&'static ElementDefinition> {
+    TABLES.elements.get(owner)?.get(name)
+}
+
+/// The element at `path`, a type name followed by element names, resolving through datatypes,
+/// backbone elements and content references: `Patient.name.given` is `HumanName.given`,
+/// `Questionnaire.item.item.text` is `Questionnaire.item.text`. Choice elements may be written
+/// with or without `[x]` (`Observation.value[x]`); a path cannot continue past one.
+pub fn element(path: &str) -> Option<&'static ElementDefinition> {
+    let mut names = path.split('.');
+    let mut owner = type_definition(names.next()?)?.name;
+    let mut found = None;
+    for name in names {
+        let name = name.strip_suffix("[x]").unwrap_or(name);
+        let element = child_element(owner, name)?;
+        owner = element.children;
+        found = Some(element);
+    }
+    found
+}
+
+/// The FHIR types of the element at `path` (see [`element`]): `Patient.birthDate` → `date`,
+/// `Observation.value` → `Quantity`, `CodeableConcept`, `string`, ….
+pub fn element_types(path: &str) -> Option<&'static [&'static str]> {
+    element(path).map(|element| element.types.as_slice())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_elements_have_their_datatype_and_cardinality() {
+        let name = element("Patient.name").unwrap();
+        assert_eq!(name.types, ["HumanName"]);
+        assert!(name.repeats);
+        let birth_date = element("Patient.birthDate").unwrap();
+        assert_eq!(birth_date.types, ["date"]);
+        assert!(!birth_date.repeats);
+    }
+
+    #[test]
+    fn paths_continue_through_datatypes() {
+        assert_eq!(element_types("Patient.name.given"), Some(&["string"][..]));
+        assert_eq!(
+            element_types("Encounter.period.start"),
+            Some(&["dateTime"][..])
+        );
+        assert_eq!(
+            element_types("Identifier.type"),
+            Some(&["CodeableConcept"][..])
+        );
+        assert_eq!(element_types("HumanName.family"), Some(&["string"][..]));
+    }
+
+    #[test]
+    fn choice_elements_list_every_type_with_or_without_brackets() {
+        let value = element("Observation.value[x]").unwrap();
+        assert!(value.is_choice());
+        assert_eq!(value.name, "value");
+        assert!(value.types.contains(&"Quantity"));
+        assert!(value.types.contains(&"CodeableConcept"));
+        assert!(value.types.contains(&"string"));
+        assert_eq!(element("Observation.value"), Some(value));
+        assert_eq!(value.children, "");
+    }
+
+    #[test]
+    fn backbone_elements_list_their_own_children() {
+        let component = element("Observation.component").unwrap();
+        assert_eq!(component.types, ["BackboneElement"]);
+        assert_eq!(component.children, "Observation.component");
+        assert_eq!(
+            element_types("Observation.component.code"),
+            Some(&["CodeableConcept"][..])
+        );
+        assert_eq!(element_types("Timing.repeat.bounds").unwrap().len(), 3);
+    }
+
+    #[test]
+    fn content_references_reuse_the_referred_definition() {
+        let nested = element("Questionnaire.item.item").unwrap();
+        assert_eq!(nested.content_reference, Some("Questionnaire.item"));
+        assert_eq!(nested.types, ["BackboneElement"]);
+        assert_eq!(
+            element_types("Questionnaire.item.item.item.linkId"),
+            Some(&["string"][..])
+        );
+    }
+
+    #[test]
+    fn inherited_elements_are_listed_under_each_type() {
+        assert_eq!(element_types("Patient.meta.tag"), Some(&["Coding"][..]));
+        assert_eq!(
+            element_types("Resource.meta.lastUpdated"),
+            Some(&["instant"][..])
+        );
+        assert_eq!(
+            element_types("Bundle.entry.resource"),
+            Some(&["Resource"][..])
+        );
+        assert!(child_element("HumanName", "extension").unwrap().repeats);
+    }
+
+    #[test]
+    fn unknown_paths_have_no_element() {
+        assert_eq!(element("Patient.nonsense"), None);
+        assert_eq!(element("Nonsense.name"), None);
+        assert_eq!(element("Patient"), None);
+        assert_eq!(element("Patient.birthDate.value"), None);
+    }
+
+    #[test]
+    fn types_know_their_kind_and_base() {
+        let age = type_definition("Age").unwrap();
+        assert_eq!((age.kind, age.base), (TypeKind::Complex, Some("Quantity")));
+        let patient = type_definition("Patient").unwrap();
+        assert_eq!(patient.kind, TypeKind::Resource);
+        assert_eq!(patient.base, Some("DomainResource"));
+        assert_eq!(type_definition("code").unwrap().base, Some("string"));
+        assert_eq!(type_definition("Resource").unwrap().base, None);
+        assert!(type_definition("SimpleQuantity").is_none());
+        assert!(type_definition("patient").is_none());
+    }
+
+    #[test]
+    fn every_listed_type_and_child_scope_is_defined() {
+        for element in TABLES.elements.values().flat_map(HashMap::values) {
+            for name in &element.types {
+                assert!(type_definition(name).is_some(), "{}: {name}", element.path);
+            }
+        }
+        assert_eq!(TABLES.types.len(), 209);
+    }
+}
