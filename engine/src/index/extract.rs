@@ -1,13 +1,112 @@
 //! Extraction: every SearchParameter of a resource's type evaluated against the resource.
 //! Spec: https://hl7.org/fhir/R4/searchparameter.html
+// PERF: hot path (every create and update); see benches/.
 
 use sonic_rs::Value;
 
-use super::IndexEntry;
+use super::{values_of, CompositePart, IndexEntry, IndexValue};
+use crate::definitions::{search_parameters_for, SearchParamType};
+use crate::fhirpath::compiled;
+use crate::search::component_definition;
 use crate::ResourceType;
 
 /// The index entries of `resource`, a parsed resource of type `resource_type`.
+///
+/// `_id` and `_lastUpdated` are not extracted: they are columns of the resource row.
+/// Parameters whose expression Ember cannot evaluate (listed in docs/search-parameters.md)
+/// produce nothing.
 pub fn extract(resource_type: ResourceType, resource: &Value) -> Vec<IndexEntry> {
-    let _ = (resource_type, resource);
-    Vec::new()
+    let mut entries = Vec::new();
+    let mut values = Vec::new();
+    for definition in search_parameters_for(resource_type.as_str()) {
+        if matches!(definition.code.as_str(), "_id" | "_lastUpdated") {
+            continue;
+        }
+        let Ok(parameter) = compiled(definition) else {
+            continue;
+        };
+        let nodes = parameter.expression.evaluate(resource);
+        if definition.kind != SearchParamType::Composite {
+            for node in &nodes {
+                values_of(definition.kind, node.value, node.fhir_type, &mut values);
+            }
+            push_all(&mut entries, &definition.code, None, &mut values);
+            continue;
+        }
+        for (element, node) in nodes.iter().enumerate() {
+            let components = parameter.components.iter().zip(&definition.component);
+            for (component, (expression, part)) in components.enumerate() {
+                let Some(part_definition) = component_definition(&part.definition) else {
+                    continue;
+                };
+                for part_node in expression.evaluate_on(node, resource) {
+                    values_of(part_definition.kind, part_node.value, part_node.fhir_type, &mut values);
+                }
+                let composite = CompositePart {
+                    component: u16::try_from(component).unwrap_or(u16::MAX),
+                    element: u16::try_from(element).unwrap_or(u16::MAX),
+                };
+                push_all(&mut entries, &definition.code, Some(composite), &mut values);
+            }
+        }
+    }
+    entries
+}
+
+fn push_all(entries: &mut Vec<IndexEntry>, param: &'static str, composite: Option<CompositePart>, values: &mut Vec<IndexValue>) {
+    entries.extend(values.drain(..).map(|value| IndexEntry { param, composite, value }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(json: &str) -> Vec<IndexEntry> {
+        let value: Value = sonic_rs::from_str(json).unwrap();
+        let kind = crate::ResourceType::parse(value.get("resourceType").and_then(|kind| kind.as_str()).unwrap()).unwrap();
+        extract(kind, &value)
+    }
+
+    fn of<'a>(entries: &'a [IndexEntry], param: &str) -> Vec<&'a IndexValue> {
+        entries.iter().filter(|entry| entry.param == param).map(|entry| &entry.value).collect()
+    }
+
+    use sonic_rs::JsonValueTrait;
+
+    #[test]
+    fn patient_name_birthdate_and_gender_are_extracted() {
+        let found = entries(r#"{"resourceType":"Patient","name":[{"family":"Chalmers","given":["Peter"]}],"birthDate":"1974-12-25","gender":"male"}"#);
+        assert!(of(&found, "name").contains(&&IndexValue::String { folded: "chalmers".into(), exact: "Chalmers".into() }));
+        assert!(of(&found, "family").len() == 1 && of(&found, "given").len() == 1);
+        assert!(matches!(of(&found, "birthdate")[..], [IndexValue::Date(_)]));
+        assert!(matches!(of(&found, "gender")[..], [IndexValue::Token { .. }]));
+    }
+
+    #[test]
+    fn observation_subject_is_also_its_patient_when_it_refers_to_a_patient() {
+        let found = entries(r#"{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p1"}}"#);
+        assert_eq!(of(&found, "subject").len(), 1);
+        assert_eq!(of(&found, "patient").len(), 1);
+        let group = entries(r#"{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Group/g1"}}"#);
+        assert_eq!(of(&group, "patient").len(), 0);
+    }
+
+    #[test]
+    fn composite_parts_of_one_component_share_an_element() {
+        let found = entries(
+            r#"{"resourceType":"Observation","status":"final","code":{"text":"bp"},"component":[
+                {"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":120}},
+                {"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":80}}]}"#,
+        );
+        let parts: Vec<&IndexEntry> = found.iter().filter(|entry| entry.param == "component-code-value-quantity").collect();
+        assert_eq!(parts.len(), 4);
+        let elements: Vec<u16> = parts.iter().map(|entry| entry.composite.unwrap().element).collect();
+        assert_eq!(elements, [0, 0, 1, 1]);
+    }
+
+    #[test]
+    fn meta_tags_are_indexed_for_every_type() {
+        let found = entries(r#"{"resourceType":"Basic","meta":{"tag":[{"system":"http://x","code":"t1"}]},"code":{"text":"b"}}"#);
+        assert_eq!(of(&found, "_tag").len(), 1);
+    }
 }
