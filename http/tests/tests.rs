@@ -14,6 +14,7 @@ mod history;
 mod negotiation;
 mod operations;
 mod read_vread;
+mod search;
 mod socket;
 mod unsupported;
 mod update;

@@ -26,39 +26,6 @@ async fn check(app: &TestApp, method: Method, uri: &str, status: StatusCode) {
 }
 
 #[tokio::test]
-async fn search_is_501() {
-    let app = TestApp::start().await;
-    check(
-        &app,
-        Method::GET,
-        "/fhir/Patient",
-        StatusCode::NOT_IMPLEMENTED,
-    )
-    .await;
-    check(
-        &app,
-        Method::GET,
-        "/fhir/Patient?name=x",
-        StatusCode::NOT_IMPLEMENTED,
-    )
-    .await;
-    check(
-        &app,
-        Method::POST,
-        "/fhir/Patient/_search",
-        StatusCode::NOT_IMPLEMENTED,
-    )
-    .await;
-    check(
-        &app,
-        Method::GET,
-        "/fhir?_type=Patient",
-        StatusCode::NOT_IMPLEMENTED,
-    )
-    .await;
-}
-
-#[tokio::test]
 async fn batch_and_transaction_are_501() {
     let app = TestApp::start().await;
     check(&app, Method::POST, "/fhir", StatusCode::NOT_IMPLEMENTED).await;

@@ -79,7 +79,9 @@ pub enum Criterion {
 pub fn compartment_criterion(owner_type: ResourceType, owner_id: &str, searched: ResourceType) -> Option<Criterion> {
     let compartment = crate::definitions::compartment(owner_type.as_str())?;
     let mut params = Vec::new();
-    let mut owner_itself = false;
+    // The owner is in its own compartment (Patient/123/* includes Patient/123), although
+    // the definitions list only the parameters linking other resources of its type.
+    let mut owner_itself = searched == owner_type;
     for code in compartment.params_for(searched.as_str()) {
         if code == "{def}" {
             owner_itself = true;

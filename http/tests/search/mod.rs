@@ -1,0 +1,46 @@
+//! Search, checked against the R4 spec section each rule comes from.
+//! Spec: https://hl7.org/fhir/R4/search.html
+
+mod parameters;
+mod references;
+mod results;
+
+use axum::http::StatusCode;
+use sonic_rs::{JsonValueTrait, Value};
+
+use crate::support::{entries, TestApp};
+
+/// GET `uri`, asserting a searchset Bundle; returns it.
+pub(crate) async fn searchset(app: &TestApp, uri: &str) -> Value {
+    let reply = app.get(uri).await;
+    assert_eq!(reply.status, StatusCode::OK, "{uri}: {}", reply.text());
+    let bundle = reply.json();
+    assert_eq!(bundle["type"].as_str(), Some("searchset"), "{uri}");
+    bundle
+}
+
+/// The ids of the `match` entries of `uri`'s searchset, sorted unless `ordered`.
+pub(crate) async fn matches(app: &TestApp, uri: &str) -> Vec<String> {
+    let bundle = searchset(app, uri).await;
+    let mut ids: Vec<String> = entries(&bundle)
+        .iter()
+        .filter(|entry| entry["search"]["mode"].as_str() == Some("match"))
+        .map(|entry| entry["resource"]["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Asserts `uri` is a 400 whose OperationOutcome names `parameter`.
+pub(crate) async fn rejects(app: &TestApp, uri: &str, parameter: &str) {
+    let reply = app.get(uri).await;
+    let issue = reply.outcome(StatusCode::BAD_REQUEST);
+    assert_eq!(issue["expression"][0].as_str(), Some(parameter), "{uri}: {}", reply.text());
+}
+
+/// `ids` sorted, for comparing with [`matches`].
+pub(crate) fn sorted(ids: &[&String]) -> Vec<String> {
+    let mut ids: Vec<String> = ids.iter().map(|id| (*id).clone()).collect();
+    ids.sort();
+    ids
+}

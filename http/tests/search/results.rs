@@ -1,0 +1,137 @@
+//! Result control: sorting, paging, totals, summaries, elements and includes.
+//! Spec: https://hl7.org/fhir/R4/search.html#return
+
+use std::collections::HashSet;
+
+use sonic_rs::JsonValueTrait;
+
+use super::{matches, searchset, sorted};
+use crate::support::{entries, link, TestApp};
+
+async fn observation(app: &TestApp, patient: &str, date: &str) -> String {
+    app.create(&format!(
+        r#"{{"resourceType":"Observation","status":"final","code":{{"text":"x"}},"subject":{{"reference":"Patient/{patient}"}},"effectiveDateTime":"{date}"}}"#
+    ))
+    .await
+}
+
+fn ids_of(bundle: &sonic_rs::Value, mode: &str) -> Vec<String> {
+    entries(bundle)
+        .iter()
+        .filter(|entry| entry["search"]["mode"].as_str() == Some(mode))
+        .map(|entry| entry["resource"]["id"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn sort_by_date_descending_and_ascending() {
+    let app = TestApp::start().await;
+    let patient = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let middle = observation(&app, &patient, "2020-06-01").await;
+    let newest = observation(&app, &patient, "2021-01-01").await;
+    let oldest = observation(&app, &patient, "2019-01-01").await;
+    let descending = searchset(&app, &format!("/fhir/Observation?subject=Patient/{patient}&_sort=-date")).await;
+    assert_eq!(ids_of(&descending, "match"), [newest.clone(), middle.clone(), oldest.clone()]);
+    let ascending = searchset(&app, "/fhir/Observation?_sort=date").await;
+    assert_eq!(ids_of(&ascending, "match"), [oldest, middle, newest]);
+}
+
+// search.html#count and paging: next links keep working while data changes
+#[tokio::test]
+async fn paging_with_next_links_neither_skips_nor_repeats_while_data_changes() {
+    let app = TestApp::start().await;
+    let patient = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let mut expected = HashSet::new();
+    for day in 1..=7 {
+        expected.insert(observation(&app, &patient, &format!("2020-01-0{day}")).await);
+    }
+    let mut seen = Vec::new();
+    let mut uri = "/fhir/Observation?_sort=-date&_count=3".to_owned();
+    let mut pages = 0;
+    loop {
+        let bundle = searchset(&app, &uri).await;
+        seen.extend(ids_of(&bundle, "match"));
+        pages += 1;
+        if pages == 1 {
+            // Written between page requests: sorts before the cursor, so not on later pages.
+            observation(&app, &patient, "2030-01-01").await;
+        }
+        match link(&bundle, "next") {
+            Some(next) => uri = next,
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 7, "{seen:?}");
+    assert_eq!(seen.iter().cloned().collect::<HashSet<_>>(), expected);
+}
+
+#[tokio::test]
+async fn total_is_given_when_asked_and_summary_count_gives_only_the_total() {
+    let app = TestApp::start().await;
+    for _ in 0..3 {
+        app.create(r#"{"resourceType":"Patient","gender":"male"}"#).await;
+    }
+    let counted = searchset(&app, "/fhir/Patient?gender=male&_count=1&_total=accurate").await;
+    assert_eq!(counted["total"].as_i64(), Some(3));
+    assert_eq!(ids_of(&counted, "match").len(), 1);
+    let only_count = searchset(&app, "/fhir/Patient?gender=male&_summary=count").await;
+    assert_eq!(only_count["total"].as_i64(), Some(3));
+    assert!(entries(&only_count).is_empty());
+    rejects_bad_total(&app).await;
+}
+
+async fn rejects_bad_total(app: &TestApp) {
+    super::rejects(app, "/fhir/Patient?_total=some", "_total").await;
+}
+
+// search.html#elements: mandatory elements kept, SUBSETTED tag
+#[tokio::test]
+async fn elements_returns_a_subsetted_resource() {
+    let app = TestApp::start().await;
+    app.create(r#"{"resourceType":"Patient","gender":"male","birthDate":"1970-01-01","active":true}"#).await;
+    let bundle = searchset(&app, "/fhir/Patient?_elements=gender").await;
+    let resource = &entries(&bundle)[0]["resource"];
+    assert_eq!(resource["gender"].as_str(), Some("male"));
+    assert!(resource.get("birthDate").is_none() && resource.get("active").is_none());
+    assert_eq!(resource["meta"]["tag"][0]["code"].as_str(), Some("SUBSETTED"));
+    assert!(resource["id"].as_str().is_some());
+}
+
+// search.html#include: _include, _revinclude and :iterate
+#[tokio::test]
+async fn include_and_revinclude_add_the_linked_resources_once() {
+    let app = TestApp::start().await;
+    let organization = app.create(r#"{"resourceType":"Organization","name":"Acme"}"#).await;
+    let patient = app
+        .create(&format!(r#"{{"resourceType":"Patient","managingOrganization":{{"reference":"Organization/{organization}"}}}}"#))
+        .await;
+    let first = observation(&app, &patient, "2020-01-01").await;
+    let second = observation(&app, &patient, "2020-01-02").await;
+
+    let included = searchset(&app, "/fhir/Observation?_include=Observation:subject").await;
+    assert_eq!(ids_of(&included, "match").len(), 2);
+    assert_eq!(ids_of(&included, "include"), [patient.clone()]);
+
+    let iterated = searchset(&app, "/fhir/Observation?_include=Observation:subject&_include:iterate=Patient:organization").await;
+    assert_eq!(sorted(&ids_of(&iterated, "include").iter().collect::<Vec<_>>()), sorted(&[&patient, &organization]));
+
+    let reverse = searchset(&app, &format!("/fhir/Patient?_id={patient}&_revinclude=Observation:subject")).await;
+    assert_eq!(ids_of(&reverse, "match"), [patient.clone()]);
+    assert_eq!(sorted(&ids_of(&reverse, "include").iter().collect::<Vec<_>>()), sorted(&[&first, &second]));
+
+    let everything = searchset(&app, "/fhir/Observation?_include=Observation:*").await;
+    assert_eq!(ids_of(&everything, "include"), [patient]);
+}
+
+// http.html#search: across all types, narrowed by _type
+#[tokio::test]
+async fn system_search_with_type_and_common_parameters() {
+    let app = TestApp::start().await;
+    let patient = app.create(r#"{"resourceType":"Patient","meta":{"tag":[{"code":"study-1"}]}}"#).await;
+    let organization = app.create(r#"{"resourceType":"Organization","meta":{"tag":[{"code":"study-1"}]}}"#).await;
+    app.create(r#"{"resourceType":"Organization"}"#).await;
+    assert_eq!(matches(&app, "/fhir?_tag=study-1").await, sorted(&[&patient, &organization]));
+    assert_eq!(matches(&app, "/fhir?_type=Organization&_tag=study-1").await, [organization]);
+    super::rejects(&app, "/fhir?_type=Unicorn", "_type").await;
+}
