@@ -9,7 +9,7 @@ use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
 
 use crate::support::{assert_fhir_json, Reply, TestApp};
 
-const TYPE_INTERACTIONS: [&str; 7] = [
+const TYPE_INTERACTIONS: [&str; 8] = [
     "read",
     "vread",
     "update",
@@ -17,6 +17,7 @@ const TYPE_INTERACTIONS: [&str; 7] = [
     "history-instance",
     "history-type",
     "create",
+    "search-type",
 ];
 
 /// GET [base]/metadata, asserting a CapabilityStatement, and returns its one `rest` entry.
@@ -69,26 +70,23 @@ async fn metadata_lists_every_r4_resource_type_with_the_implemented_interactions
             "{resource:?}"
         );
         assert!(
-            resource.get("searchParam").is_none(),
-            "search parameters are claimed: {resource:?}"
+            resource["searchParam"].as_array().is_some_and(|params| !params.is_empty()),
+            "no search parameters claimed: {resource:?}"
         );
         assert_eq!(resource["versioning"].as_str(), Some("versioned-update"));
         assert_eq!(resource["updateCreate"].as_bool(), Some(true));
     }
-    assert_eq!(codes(&rest["interaction"]), ["history-system"]);
+    assert_eq!(codes(&rest["interaction"]), ["history-system", "search-system"]);
 }
 
 #[tokio::test]
-async fn metadata_claims_no_search_batch_transaction_or_patch() {
+async fn metadata_claims_no_batch_transaction_or_patch() {
     let app = TestApp::start().await;
 
     let rest = check(&app).await;
 
     let text = sonic_rs::to_string(&rest).unwrap();
     for unclaimed in [
-        "search-type",
-        "search-system",
-        "searchParam",
         "\"batch\"",
         "\"transaction\"",
         "patch",
@@ -113,8 +111,32 @@ async fn perform(app: &TestApp, interaction: &str, id: &str) -> Reply {
                 .await
         }
         "history-system" => app.get("/fhir/_history").await,
+        "search-type" => app.get(&format!("/fhir/Patient?_id={id}")).await,
+        "search-system" => app.get(&format!("/fhir?_id={id}")).await,
         other => panic!("the statement claims '{other}', which this test cannot exercise"),
     }
+}
+
+// capabilitystatement.html: searchParam lists what the server searches by; Ember claims
+// only the parameters whose expression it evaluates, and leaves out _text, _content, near.
+#[tokio::test]
+async fn metadata_claims_the_search_parameters_ember_indexes() {
+    let app = TestApp::start().await;
+    let rest = check(&app).await;
+    let patient = rest["resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|resource| resource["type"].as_str() == Some("Patient"))
+        .unwrap()
+        .clone();
+    let names: Vec<&str> = patient["searchParam"].as_array().unwrap().iter().filter_map(|param| param["name"].as_str()).collect();
+    for claimed in ["name", "birthdate", "identifier", "_id", "_lastUpdated", "_tag"] {
+        assert!(names.contains(&claimed), "{claimed} is not claimed: {names:?}");
+    }
+    assert!(!names.contains(&"_text") && !names.contains(&"_content"));
+    let location = rest["resource"].as_array().unwrap().iter().find(|resource| resource["type"].as_str() == Some("Location")).unwrap().clone();
+    assert!(!sonic_rs::to_string(&location["searchParam"]).unwrap().contains(r#""near""#));
 }
 
 #[tokio::test]

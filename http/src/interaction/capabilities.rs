@@ -27,6 +27,7 @@ pub(crate) const TYPE_INTERACTIONS: &[&str] = &[
     "history-instance",
     "history-type",
     "create",
+    "search-type",
 ];
 
 pub(crate) async fn capabilities(
@@ -50,9 +51,10 @@ fn capability_statement(base: &str) -> Bytes {
             if index > 0 {
                 json.push(',');
             }
+            let search_params = search_params(resource_type);
             let _ = write!(
                 json,
-                r#"{{"type":"{resource_type}","interaction":[{interactions}],"versioning":"versioned-update","readHistory":true,"updateCreate":true,"conditionalCreate":false,"conditionalRead":"full-support","conditionalUpdate":false,"conditionalDelete":"not-supported"}}"#
+                r#"{{"type":"{resource_type}","interaction":[{interactions}],"versioning":"versioned-update","readHistory":true,"updateCreate":true,"conditionalCreate":false,"conditionalRead":"full-support","conditionalUpdate":false,"conditionalDelete":"not-supported","searchInclude":["*"],"searchRevInclude":["*"],"searchParam":[{search_params}]}}"#
             );
         }
         json
@@ -60,10 +62,49 @@ fn capability_statement(base: &str) -> Bytes {
     let version = env!("CARGO_PKG_VERSION");
     let date = engine::Instant::from_datetime(build_date());
     let json = format!(
-        r#"{{"resourceType":"CapabilityStatement","status":"active","date":"{date}","publisher":"Ember","kind":"instance","software":{{"name":"Ember","version":"{version}"}},"implementation":{{"description":"Ember FHIR R4 server","url":{url}}},"fhirVersion":"4.0.1","format":["application/fhir+json","json"],"rest":[{{"mode":"server","resource":[{resources}],"interaction":[{{"code":"history-system"}}]}}]}}"#,
+        r#"{{"resourceType":"CapabilityStatement","status":"active","date":"{date}","publisher":"Ember","kind":"instance","software":{{"name":"Ember","version":"{version}"}},"implementation":{{"description":"Ember FHIR R4 server","url":{url}}},"fhirVersion":"4.0.1","format":["application/fhir+json","json"],"rest":[{{"mode":"server","resource":[{resources}],"interaction":[{{"code":"history-system"}},{{"code":"search-system"}}],"searchParam":[{common}],"compartment":[{compartments}]}}]}}"#,
+        common = search_params_common(),
+        compartments = engine::definitions::compartments()
+            .iter()
+            .map(|compartment| format!(r#""http://hl7.org/fhir/CompartmentDefinition/{}""#, compartment.code.to_lowercase()))
+            .collect::<Vec<_>>()
+            .join(","),
         url = engine::json_string(base),
     );
     Bytes::from(json)
+}
+
+/// Whether Ember searches by `definition`: `_id` and `_lastUpdated` are columns, the
+/// others need an expression Ember can evaluate (see docs/search-parameters.md).
+pub(crate) fn searchable(definition: &engine::definitions::SearchParameterDefinition) -> bool {
+    matches!(definition.code.as_str(), "_id" | "_lastUpdated") || engine::fhirpath::support(definition).is_ok()
+}
+
+fn search_param_json(definition: &engine::definitions::SearchParameterDefinition) -> String {
+    let kind = format!("{:?}", definition.kind).to_lowercase();
+    format!(
+        r#"{{"name":{},"definition":{},"type":"{kind}"}}"#,
+        engine::json_string(&definition.code),
+        engine::json_string(&definition.url)
+    )
+}
+
+fn search_params(resource_type: ResourceType) -> String {
+    engine::definitions::search_parameters_for(resource_type.as_str())
+        .filter(|definition| searchable(definition))
+        .map(search_param_json)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The parameters every type has, for searches across all types.
+fn search_params_common() -> String {
+    engine::definitions::search_parameters()
+        .iter()
+        .filter(|definition| definition.base.iter().any(|base| base == "Resource") && searchable(definition))
+        .map(search_param_json)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The statement's date: when this server process started, which is when its capabilities
