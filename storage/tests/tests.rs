@@ -1,3 +1,4 @@
 //! The storage crate's integration tests, gathered in one binary so they link only once.
 
 mod embedded;
+mod index_maintenance;
