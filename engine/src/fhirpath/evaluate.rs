@@ -3,6 +3,8 @@
 //! Spec: http://hl7.org/fhirpath/N1/#functions, http://hl7.org/fhirpath/N1/#operations and
 //! http://hl7.org/fhirpath/N1/#boolean-logic (three-valued: an empty collection is unknown).
 
+use std::collections::HashSet;
+
 use sonic_rs::{JsonNumberTrait, JsonValueTrait, Value};
 
 use super::parse::{Expr, Function, Logic};
@@ -40,13 +42,7 @@ impl<'a> Environment<'a> {
                 .into_iter()
                 .collect(),
             Expr::Union(left, right) => {
-                let mut union = self.evaluate(left, input);
-                for node in self.evaluate(right, input) {
-                    if !union.iter().any(|seen| seen.is_same(&node)) {
-                        union.push(node);
-                    }
-                }
-                union
+                union(self.evaluate(left, input), self.evaluate(right, input))
             }
             Expr::Is(base, wanted) => match self.evaluate(base, input).as_slice() {
                 [single] => vec![Node::boolean(conforms(single.fhir_type, wanted))],
@@ -150,6 +146,21 @@ impl<'a> Environment<'a> {
                 .collect(),
         }
     }
+}
+
+/// `left | right`: every element of both, each once. Most unions in the R4 expressions join
+/// branches for different resource types, so one side is usually empty.
+fn union<'a>(mut left: Vec<Node<'a>>, right: Vec<Node<'a>>) -> Vec<Node<'a>> {
+    if left.is_empty() {
+        return right;
+    }
+    let mut seen: HashSet<(*const Value, &str)> = left.iter().map(Node::identity).collect();
+    left.extend(
+        right
+            .into_iter()
+            .filter(|node| seen.insert(node.identity())),
+    );
+    left
 }
 
 /// One side of a comparison: an element of the resource or a literal of the expression.

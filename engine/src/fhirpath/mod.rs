@@ -66,9 +66,9 @@ pub struct Node<'a> {
 }
 
 impl Node<'_> {
-    /// Whether both nodes are the same element of the resource (not merely equal JSON).
-    fn is_same(&self, other: &Node<'_>) -> bool {
-        std::ptr::eq(self.value, other.value) && self.fhir_type == other.fhir_type
+    /// What makes two nodes the same element of the resource (not merely equal JSON).
+    fn identity(&self) -> (*const Value, &'static str) {
+        (self.value, self.fhir_type)
     }
 }
 

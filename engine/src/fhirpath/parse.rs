@@ -104,7 +104,11 @@ fn precedence(token: &Token) -> Option<u8> {
 /// Parses `text` into an expression tree, or says why it is outside the subset.
 pub(super) fn parse(text: &str) -> Result<Expr, Unsupported> {
     let tokens = tokenize(text)?;
-    let mut parser = Parser { tokens, next: 0 };
+    let mut parser = Parser {
+        tokens,
+        next: 0,
+        depth: 0,
+    };
     let expression = parser.expression(0)?;
     if let Some(token) = parser.tokens.get(parser.next) {
         return Err(Unsupported::new(format!("unexpected {token:?}")));
@@ -147,7 +151,13 @@ fn check_literals(expression: &Expr, operand: bool) -> Result<(), Unsupported> {
 struct Parser {
     tokens: Vec<Token>,
     next: usize,
+    /// How many expressions are being parsed inside one another, bounded so that a hostile
+    /// expression (`((((…`) cannot exhaust the stack.
+    depth: usize,
 }
+
+/// Far deeper than any real expression nests (the official ones: 3).
+const MAX_DEPTH: usize = 64;
 
 impl Parser {
     fn peek(&self) -> Option<&Token> {
@@ -175,6 +185,16 @@ impl Parser {
 
     /// Precedence climbing over the binary operators binding at least `minimum`.
     fn expression(&mut self, minimum: u8) -> Result<Expr, Unsupported> {
+        if self.depth == MAX_DEPTH {
+            return Err(Unsupported::new("expression nested too deeply"));
+        }
+        self.depth += 1;
+        let parsed = self.binary_operations(minimum);
+        self.depth -= 1;
+        parsed
+    }
+
+    fn binary_operations(&mut self, minimum: u8) -> Result<Expr, Unsupported> {
         let mut left = self.postfix()?;
         while let Some(token) = self.peek().cloned() {
             let Some(binding) = precedence(&token).filter(|&binding| binding >= minimum) else {

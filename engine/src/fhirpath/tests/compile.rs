@@ -104,3 +104,13 @@ fn compiled_expressions_keep_their_text() {
     let text = "Patient.name.where(use = 'official')";
     assert_eq!(Expression::compile(text).unwrap().text(), text);
 }
+
+#[test]
+fn deeply_nested_expressions_are_refused_instead_of_exhausting_the_stack() {
+    let nested = format!("{}Patient.name{}", "(".repeat(10_000), ")".repeat(10_000));
+    assert_eq!(refusal(&nested), "expression nested too deeply");
+    let calls = format!("Patient{}", ".where(name.exists()".repeat(5_000));
+    assert!(Expression::compile(&calls).is_err());
+    let fine = format!("{}Patient.name{}", "(".repeat(20), ")".repeat(20));
+    assert!(Expression::compile(&fine).is_ok());
+}

@@ -130,3 +130,58 @@ fn coverage_report_takes_reasons_from_later_stages() {
     assert!(report.contains(&summary), "{summary}");
     assert!(report.contains("- no phonetic index yet: `phonetic` ("));
 }
+
+/// Evaluates every applicable parameter on each official R4 example in the directory named by
+/// `EMBER_R4_EXAMPLES` (the extracted `hl7.fhir.r4.examples` package), which is not vendored:
+/// `EMBER_R4_EXAMPLES=/tmp/r4/package cargo test -p engine official_examples -- --ignored`.
+#[test]
+#[ignore = "needs the hl7.fhir.r4.examples package; see the doc comment"]
+fn official_examples_evaluate_every_parameter() {
+    use crate::definitions::search_parameters_for;
+    let directory = std::env::var("EMBER_R4_EXAMPLES").expect("EMBER_R4_EXAMPLES is set");
+    let mut selected_somewhere = std::collections::HashSet::new();
+    let (mut examples, mut evaluations, mut selections) = (0, 0, 0);
+    for entry in std::fs::read_dir(directory).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.ends_with(".json") || name.starts_with("Bundle-") || name == "package.json" {
+            continue;
+        }
+        let Ok(resource) = sonic_rs::from_slice::<sonic_rs::Value>(&std::fs::read(&path).unwrap())
+        else {
+            continue;
+        };
+        let Some(root) = crate::fhirpath::Node::resource(&resource) else {
+            continue;
+        };
+        examples += 1;
+        for definition in search_parameters_for(root.fhir_type) {
+            let Ok(parameter) = compiled(definition) else {
+                continue;
+            };
+            evaluations += 1;
+            for node in parameter.expression.evaluate(&resource) {
+                selections += 1;
+                selected_somewhere.insert(definition.url.as_str());
+                for component in &parameter.components {
+                    component.evaluate_on(&node, &resource);
+                }
+            }
+        }
+    }
+    let never: Vec<&str> = search_parameters()
+        .iter()
+        .filter(|d| !selected_somewhere.contains(d.url.as_str()))
+        .map(|d| {
+            d.url
+                .trim_start_matches("http://hl7.org/fhir/SearchParameter/")
+        })
+        .collect();
+    eprintln!(
+        "{examples} examples, {evaluations} evaluations, {selections} nodes; \
+         {} parameters select something in some example, {} never: {never:?}",
+        selected_somewhere.len(),
+        never.len()
+    );
+    assert!(examples > 700);
+}

@@ -2,6 +2,7 @@
 
 mod compile;
 mod definitions;
+mod examples;
 mod functions;
 mod paths;
 

@@ -288,3 +288,21 @@ fn resources_without_an_r4_resource_type_select_nothing() {
         assert_eq!(select("Resource.id", resource), nodes([]));
     }
 }
+
+#[test]
+fn large_unions_stay_linear() {
+    let codes: Vec<String> = (0..50_000)
+        .map(|i| format!(r#"{{"substance": {{"text": "{i}"}}}}"#))
+        .collect();
+    let allergy = format!(
+        r#"{{"resourceType": "AllergyIntolerance", "code": {{"text": "x"}}, "reaction": [{}]}}"#,
+        codes.join(",")
+    );
+    let started = std::time::Instant::now();
+    let selected = select(
+        "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | AllergyIntolerance.code",
+        &allergy,
+    );
+    assert_eq!(selected.len(), 50_001);
+    assert!(started.elapsed().as_secs() < 5);
+}
