@@ -82,11 +82,46 @@ pub(crate) async fn compartment_get(
         return Err(ApiError::not_found(format!("{owner} has no compartment in FHIR R4")));
     }
     super::id_from_path(&id)?;
+    if searched == "$everything" {
+        return everything(state, owner, id, uri, headers, query).await;
+    }
     let searched = match searched.as_str() {
         "*" => None,
         name => Some(resource_type_from_path(name)?),
     };
     search(state, Target::Compartment { owner, id, searched }, uri, headers, query.into_pairs()).await
+}
+
+/// `GET [base]/Patient/[id]/$everything`: the patient and everything in its compartment,
+/// with `_since` (changed since), `_type` (only these types) and `_count`, paged like a search.
+/// Spec: https://hl7.org/fhir/R4/patient-operation-everything.html
+async fn everything(
+    state: State<AppState>,
+    owner: ResourceType,
+    id: String,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    query: QueryParams,
+) -> Result<Response, ApiError> {
+    if owner.as_str() != "Patient" {
+        return Err(ApiError::not_found(format!("$everything is defined on Patient, not {owner}")));
+    }
+    let store = state.ember().routing().for_reads().clone();
+    let patient_id = super::id_from_path(&id)?;
+    match store.read(TenantKey::DEFAULT, owner, &patient_id).await? {
+        Some(current) if current.body.is_some() => {}
+        Some(_) => return Err(ApiError::new(engine::Category::Gone, format!("Patient/{id} was deleted"))),
+        None => return Err(ApiError::not_found(format!("Patient/{id} is not known"))),
+    }
+    let mut params = Vec::new();
+    for (name, value) in query.into_pairs() {
+        match name.as_str() {
+            "_since" => params.push(("_lastUpdated".to_owned(), format!("ge{value}"))),
+            "_count" | "_cursor" | "_type" | "_format" | "_pretty" => params.push((name, value)),
+            _ => return Err(ApiError::invalid(format!("$everything does not take the parameter '{name}'"))),
+        }
+    }
+    search(state, Target::Compartment { owner, id, searched: None }, uri, headers, params).await
 }
 
 /// The URL's parameters followed by those of an `application/x-www-form-urlencoded` body.
@@ -208,10 +243,17 @@ fn restrict_to_compartment(
     id: &str,
     searched: Option<ResourceType>,
 ) -> Result<(), ApiError> {
-    let types: Vec<ResourceType> = match searched {
-        Some(kind) => vec![kind],
-        None => ResourceType::all().filter(|kind| compartment_criterion(owner, id, *kind).is_some()).collect(),
+    let types: Vec<ResourceType> = match (searched, &query.scope) {
+        (Some(kind), _) => vec![kind],
+        // `_type` narrowed the search: those of its types that can be in the compartment.
+        (None, Scope::System(asked)) if !asked.is_empty() => {
+            asked.iter().copied().filter(|kind| compartment_criterion(owner, id, *kind).is_some()).collect()
+        }
+        (None, _) => ResourceType::all().filter(|kind| compartment_criterion(owner, id, *kind).is_some()).collect(),
     };
+    if types.is_empty() {
+        return Err(ApiError::invalid(format!("None of the types asked for can be in the {owner} compartment")));
+    }
     let mut criteria = Vec::new();
     for kind in &types {
         match compartment_criterion(owner, id, *kind) {

@@ -81,3 +81,16 @@ async fn list_parameter_finds_the_items_of_a_list() {
         .await;
     assert_eq!(matches(&app, &format!("/fhir/Patient?_list={list}")).await, [first]);
 }
+
+// patient-operation-everything.html: the patient and its compartment, with _type and _since
+#[tokio::test]
+async fn patient_everything_returns_the_patient_and_its_compartment() {
+    let app = TestApp::start().await;
+    let (_, patient, observation) = linked(&app, "Acme", "Ng", "1").await;
+    linked(&app, "Other", "Li", "2").await;
+    let encounter = app.create(&format!(r#"{{"resourceType":"Encounter","status":"finished","class":{{"code":"AMB"}},"subject":{{"reference":"Patient/{patient}"}}}}"#)).await;
+    assert_eq!(matches(&app, &format!("/fhir/Patient/{patient}/$everything")).await, sorted(&[&patient, &observation, &encounter]));
+    assert_eq!(matches(&app, &format!("/fhir/Patient/{patient}/$everything?_type=Encounter")).await, [encounter]);
+    assert_eq!(matches(&app, &format!("/fhir/Patient/{patient}/$everything?_since=2999-01-01T00:00:00Z")).await, Vec::<String>::new());
+    app.get("/fhir/Patient/nobody/$everything").await.outcome(axum::http::StatusCode::NOT_FOUND);
+}
