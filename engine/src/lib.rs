@@ -8,8 +8,8 @@
 pub mod definitions;
 mod error;
 pub mod fhirpath;
-pub mod index;
 mod ids;
+pub mod index;
 mod instant;
 mod json;
 mod outcome;

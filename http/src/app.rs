@@ -30,10 +30,7 @@ pub fn app(state: AppState) -> Router {
             "/fhir/{resource_type}",
             post(create::create).get(search::type_get),
         )
-        .route(
-            "/fhir/{resource_type}/_search",
-            post(search::type_post),
-        )
+        .route("/fhir/{resource_type}/_search", post(search::type_post))
         .route("/fhir/{resource_type}/_history", get(history::type_level))
         .route(
             "/fhir/{resource_type}/{id}",
@@ -46,7 +43,10 @@ pub fn app(state: AppState) -> Router {
             "/fhir/{resource_type}/{id}/_history",
             get(history::instance),
         )
-        .route("/fhir/{compartment}/{id}/{resource_type}", get(search::compartment_get))
+        .route(
+            "/fhir/{compartment}/{id}/{resource_type}",
+            get(search::compartment_get),
+        )
         .route(
             "/fhir/{resource_type}/{id}/_history/{version_id}",
             get(vread::vread),

@@ -58,25 +58,42 @@ impl BundleWriter {
     }
 
     /// Starts a searchset Bundle; `total` is written only when it is known.
-    pub(crate) fn searchset(total: Option<i64>, links: &[(&str, &str)], capacity: usize) -> BundleWriter {
+    pub(crate) fn searchset(
+        total: Option<i64>,
+        links: &[(&str, &str)],
+        capacity: usize,
+    ) -> BundleWriter {
         let mut bundle = BundleWriter::new("searchset", links, capacity);
         if let Some(total) = total {
-            bundle.json.extend_from_slice(format!(r#","total":{total}"#).as_bytes());
+            bundle
+                .json
+                .extend_from_slice(format!(r#","total":{total}"#).as_bytes());
         }
         bundle
     }
 
     fn start_entry(&mut self) {
-        self.json.extend_from_slice(if self.entries == 0 { br#","entry":["# } else { b"," });
+        self.json.extend_from_slice(if self.entries == 0 {
+            br#","entry":["#
+        } else {
+            b","
+        });
         self.entries += 1;
     }
 
     /// Appends a search result: `body` (the stored bytes, or a subset of them) as is.
-    pub(crate) fn push_search(&mut self, base: &str, found: &FoundResource, body: &[u8], mode: SearchMode) {
+    pub(crate) fn push_search(
+        &mut self,
+        base: &str,
+        found: &FoundResource,
+        body: &[u8],
+        mode: SearchMode,
+    ) {
         self.start_entry();
         let full_url = format!("{base}/{}/{}", found.resource_type, found.id);
         self.json.extend_from_slice(br#"{"fullUrl":"#);
-        self.json.extend_from_slice(json_string(&full_url).as_bytes());
+        self.json
+            .extend_from_slice(json_string(&full_url).as_bytes());
         self.json.extend_from_slice(br#","resource":"#);
         self.json.extend_from_slice(body);
         self.json.extend_from_slice(br#","search":{"mode":""#);
@@ -89,7 +106,8 @@ impl BundleWriter {
         self.start_entry();
         self.json.extend_from_slice(br#"{"resource":"#);
         self.json.extend_from_slice(outcome);
-        self.json.extend_from_slice(br#","search":{"mode":"outcome"}}"#);
+        self.json
+            .extend_from_slice(br#","search":{"mode":"outcome"}}"#);
     }
 
     /// Appends a history entry: the stored version, and the request and response that made it.

@@ -70,13 +70,18 @@ async fn metadata_lists_every_r4_resource_type_with_the_implemented_interactions
             "{resource:?}"
         );
         assert!(
-            resource["searchParam"].as_array().is_some_and(|params| !params.is_empty()),
+            resource["searchParam"]
+                .as_array()
+                .is_some_and(|params| !params.is_empty()),
             "no search parameters claimed: {resource:?}"
         );
         assert_eq!(resource["versioning"].as_str(), Some("versioned-update"));
         assert_eq!(resource["updateCreate"].as_bool(), Some(true));
     }
-    assert_eq!(codes(&rest["interaction"]), ["history-system", "search-system"]);
+    assert_eq!(
+        codes(&rest["interaction"]),
+        ["history-system", "search-system"]
+    );
 }
 
 #[tokio::test]
@@ -86,12 +91,7 @@ async fn metadata_claims_no_batch_transaction_or_patch() {
     let rest = check(&app).await;
 
     let text = sonic_rs::to_string(&rest).unwrap();
-    for unclaimed in [
-        "\"batch\"",
-        "\"transaction\"",
-        "patch",
-        "\"operation\"",
-    ] {
+    for unclaimed in ["\"batch\"", "\"transaction\"", "patch", "\"operation\""] {
         assert!(!text.contains(unclaimed), "{unclaimed} is claimed");
     }
 }
@@ -130,13 +130,36 @@ async fn metadata_claims_the_search_parameters_ember_indexes() {
         .find(|resource| resource["type"].as_str() == Some("Patient"))
         .unwrap()
         .clone();
-    let names: Vec<&str> = patient["searchParam"].as_array().unwrap().iter().filter_map(|param| param["name"].as_str()).collect();
-    for claimed in ["name", "birthdate", "identifier", "_id", "_lastUpdated", "_tag"] {
-        assert!(names.contains(&claimed), "{claimed} is not claimed: {names:?}");
+    let names: Vec<&str> = patient["searchParam"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|param| param["name"].as_str())
+        .collect();
+    for claimed in [
+        "name",
+        "birthdate",
+        "identifier",
+        "_id",
+        "_lastUpdated",
+        "_tag",
+    ] {
+        assert!(
+            names.contains(&claimed),
+            "{claimed} is not claimed: {names:?}"
+        );
     }
     assert!(!names.contains(&"_text") && !names.contains(&"_content"));
-    let location = rest["resource"].as_array().unwrap().iter().find(|resource| resource["type"].as_str() == Some("Location")).unwrap().clone();
-    assert!(!sonic_rs::to_string(&location["searchParam"]).unwrap().contains(r#""near""#));
+    let location = rest["resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|resource| resource["type"].as_str() == Some("Location"))
+        .unwrap()
+        .clone();
+    assert!(!sonic_rs::to_string(&location["searchParam"])
+        .unwrap()
+        .contains(r#""near""#));
 }
 
 #[tokio::test]

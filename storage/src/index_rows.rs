@@ -20,8 +20,10 @@ impl Common {
         self.ids.push(id.to_owned());
         self.params.push(param);
         let part = entry.composite;
-        self.components.push(part.map(|part| i16::try_from(part.component).unwrap_or(i16::MAX)));
-        self.elements.push(part.map(|part| i16::try_from(part.element).unwrap_or(i16::MAX)));
+        self.components
+            .push(part.map(|part| i16::try_from(part.component).unwrap_or(i16::MAX)));
+        self.elements
+            .push(part.map(|part| i16::try_from(part.element).unwrap_or(i16::MAX)));
         self.hashes.push(hash);
     }
 }
@@ -69,8 +71,10 @@ impl AmountColumns {
             Amount::Range { low, high } => {
                 self.values.push(None);
                 self.exponents.push(None);
-                self.range_lows.push(low.as_ref().map(|low| low.text.clone()));
-                self.range_highs.push(high.as_ref().map(|high| high.text.clone()));
+                self.range_lows
+                    .push(low.as_ref().map(|low| low.text.clone()));
+                self.range_highs
+                    .push(high.as_ref().map(|high| high.text.clone()));
             }
         }
     }
@@ -150,14 +154,25 @@ impl IndexRows {
             }
             // Stored as tokens of a derived parameter, so `:of-type` and `:identifier` are
             // ordinary token lookups on one index.
-            IndexValue::IdentifierOfType { type_system, type_code, value } => {
-                self.tokens.common.push(id, format!("{param}:of-type"), entry, hash);
+            IndexValue::IdentifierOfType {
+                type_system,
+                type_code,
+                value,
+            } => {
+                self.tokens
+                    .common
+                    .push(id, format!("{param}:of-type"), entry, hash);
                 self.tokens.systems.push(type_system.clone());
-                self.tokens.codes.push(Some(format!("{}|{value}", type_code.as_deref().unwrap_or_default())));
+                self.tokens.codes.push(Some(format!(
+                    "{}|{value}",
+                    type_code.as_deref().unwrap_or_default()
+                )));
                 self.tokens.displays.push(None);
             }
             IndexValue::ReferenceIdentifier { system, value } => {
-                self.tokens.common.push(id, format!("{param}:identifier"), entry, hash);
+                self.tokens
+                    .common
+                    .push(id, format!("{param}:identifier"), entry, hash);
                 self.tokens.systems.push(system.clone());
                 self.tokens.codes.push(Some(value.clone()));
                 self.tokens.displays.push(None);
@@ -171,14 +186,24 @@ impl IndexRows {
                 self.numbers.common.push(id, param, entry, hash);
                 self.numbers.amounts.push(amount);
             }
-            IndexValue::Quantity { amount, system, code, unit } => {
+            IndexValue::Quantity {
+                amount,
+                system,
+                code,
+                unit,
+            } => {
                 self.quantities.common.push(id, param, entry, hash);
                 self.quantities.amounts.push(amount);
                 self.quantities.systems.push(system.clone());
                 self.quantities.codes.push(code.clone());
                 self.quantities.units.push(unit.clone());
             }
-            IndexValue::Reference { target_type, target_id, url, version } => {
+            IndexValue::Reference {
+                target_type,
+                target_id,
+                url,
+                version,
+            } => {
                 self.references.common.push(id, param, entry, hash);
                 self.references.target_types.push(target_type.clone());
                 self.references.target_ids.push(target_id.clone());
@@ -215,7 +240,11 @@ mod tests {
         IndexEntry {
             param: "code",
             composite: None,
-            value: IndexValue::Token { system: None, code: Some(code.into()), text: None },
+            value: IndexValue::Token {
+                system: None,
+                code: Some(code.into()),
+                text: None,
+            },
         }
     }
 
@@ -229,6 +258,9 @@ mod tests {
     fn the_same_value_selected_twice_is_one_row() {
         let mut rows = IndexRows::default();
         rows.push_resource("o1", &[token("a"), token("a"), token("b")]);
-        assert_eq!(rows.tokens.codes, [Some("a".to_owned()), Some("b".to_owned())]);
+        assert_eq!(
+            rows.tokens.codes,
+            [Some("a".to_owned()), Some("b".to_owned())]
+        );
     }
 }

@@ -135,7 +135,8 @@ async fn try_batch(
     let mut versions = VersionRows::default();
     let mut results = Vec::with_capacity(requests.len());
     // The index rows follow the newest version each resource gets in this batch.
-    let mut newest: HashMap<&str, Option<&PreparedResource>> = HashMap::with_capacity(requests.len());
+    let mut newest: HashMap<&str, Option<&PreparedResource>> =
+        HashMap::with_capacity(requests.len());
     let mut index = IndexRows::default();
     for request in requests {
         let state = current.get(request.id.as_str()).copied();
@@ -150,7 +151,9 @@ async fn try_batch(
                 };
                 current.insert(request.id.as_str().to_owned(), state);
                 let resource = match &request.action {
-                    WriteAction::Create(resource) | WriteAction::Update { resource, .. } => Some(resource),
+                    WriteAction::Create(resource) | WriteAction::Update { resource, .. } => {
+                        Some(resource)
+                    }
                     WriteAction::Delete => None,
                 };
                 if newest.insert(request.id.as_str(), resource).is_none()

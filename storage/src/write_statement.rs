@@ -79,7 +79,11 @@ impl IndexRows {
         params.extend([&strings.folded as &(dyn ToSql + Sync), &strings.exact]);
         let tokens = &self.tokens;
         push_common(&tokens.common, params);
-        params.extend([&tokens.systems as &(dyn ToSql + Sync), &tokens.codes, &tokens.displays]);
+        params.extend([
+            &tokens.systems as &(dyn ToSql + Sync),
+            &tokens.codes,
+            &tokens.displays,
+        ]);
         let dates = &self.dates;
         push_common(&dates.common, params);
         params.extend([&dates.lows as &(dyn ToSql + Sync), &dates.highs]);
@@ -88,7 +92,11 @@ impl IndexRows {
         let quantities = &self.quantities;
         push_common(&quantities.common, params);
         push_amounts(&quantities.amounts, params);
-        params.extend([&quantities.systems as &(dyn ToSql + Sync), &quantities.codes, &quantities.units]);
+        params.extend([
+            &quantities.systems as &(dyn ToSql + Sync),
+            &quantities.codes,
+            &quantities.units,
+        ]);
         let references = &self.references;
         push_common(&references.common, params);
         params.extend([

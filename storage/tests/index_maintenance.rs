@@ -17,17 +17,29 @@ async fn store_and_observer() -> (Store, Client) {
 }
 
 fn patient_write(id: &str, family: &str, active: bool, create: bool) -> WriteRequest {
-    let body = format!(r#"{{"resourceType":"Patient","id":"{id}","active":{active},"name":[{{"family":"{family}"}}],"birthDate":"1970-01-01"}}"#);
+    let body = format!(
+        r#"{{"resourceType":"Patient","id":"{id}","active":{active},"name":[{{"family":"{family}"}}],"birthDate":"1970-01-01"}}"#
+    );
     let resource = engine::prepare_resource(body.as_bytes()).unwrap();
     WriteRequest {
         id: Id::parse(id).unwrap(),
-        action: if create { WriteAction::Create(resource) } else { WriteAction::Update { resource, if_match: None } },
+        action: if create {
+            WriteAction::Create(resource)
+        } else {
+            WriteAction::Update {
+                resource,
+                if_match: None,
+            }
+        },
     }
 }
 
 async fn write(store: &Store, request: WriteRequest) {
     let patient = ResourceType::parse("Patient").unwrap();
-    for result in store.write_batch(TenantKey::DEFAULT, patient, &[request]).await {
+    for result in store
+        .write_batch(TenantKey::DEFAULT, patient, &[request])
+        .await
+    {
         result.unwrap();
     }
 }
@@ -35,7 +47,12 @@ async fn write(store: &Store, request: WriteRequest) {
 /// (param, transaction id that wrote the row) of every index row of Patient/p1, sorted.
 async fn index_rows(client: &Client) -> Vec<(String, String)> {
     let mut rows: Vec<(String, String)> = Vec::new();
-    for table in ["search_string", "search_token", "search_date", "search_reference"] {
+    for table in [
+        "search_string",
+        "search_token",
+        "search_date",
+        "search_reference",
+    ] {
         let sql = format!("SELECT param, xmin::text FROM {table} WHERE id = 'p1'");
         for row in client.query(&sql, &[]).await.unwrap() {
             rows.push((row.get(0), row.get(1)));
@@ -50,13 +67,23 @@ async fn ten_updates_that_change_no_indexed_value_rewrite_no_index_row() {
     let (store, client) = store_and_observer().await;
     write(&store, patient_write("p1", "Chalmers", true, true)).await;
     let before = index_rows(&client).await;
-    assert!(before.iter().any(|(param, _)| param == "family"), "{before:?}");
+    assert!(
+        before.iter().any(|(param, _)| param == "family"),
+        "{before:?}"
+    );
     for update in 0..10 {
         // `active` is indexed, but flips back and forth; the name and birth date never change.
-        write(&store, patient_write("p1", "Chalmers", update % 2 == 1, false)).await;
+        write(
+            &store,
+            patient_write("p1", "Chalmers", update % 2 == 1, false),
+        )
+        .await;
     }
     let after = index_rows(&client).await;
-    let unchanged: Vec<&(String, String)> = before.iter().filter(|(param, _)| param != "active").collect();
+    let unchanged: Vec<&(String, String)> = before
+        .iter()
+        .filter(|(param, _)| param != "active")
+        .collect();
     for row in unchanged {
         assert!(after.contains(row), "{row:?} was rewritten: {after:?}");
     }
@@ -71,14 +98,31 @@ async fn an_update_replaces_only_the_changed_value_and_a_delete_removes_every_ro
     write(&store, patient_write("p1", "Windsor", true, false)).await;
     let after = index_rows(&client).await;
     let family_sql = "SELECT exact FROM search_string WHERE id = 'p1' AND param = 'family'";
-    let families: Vec<String> = client.query(family_sql, &[]).await.unwrap().iter().map(|row| row.get(0)).collect();
+    let families: Vec<String> = client
+        .query(family_sql, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
     assert_eq!(families, ["Windsor"]);
-    let birthdate = |rows: &[(String, String)]| rows.iter().find(|(param, _)| param == "birthdate").cloned();
-    assert_eq!(birthdate(&before), birthdate(&after), "the unchanged birthdate row stays as it was");
+    let birthdate =
+        |rows: &[(String, String)]| rows.iter().find(|(param, _)| param == "birthdate").cloned();
+    assert_eq!(
+        birthdate(&before),
+        birthdate(&after),
+        "the unchanged birthdate row stays as it was"
+    );
 
     let patient = ResourceType::parse("Patient").unwrap();
-    let delete = WriteRequest { id: Id::parse("p1").unwrap(), action: WriteAction::Delete };
-    for result in store.write_batch(TenantKey::DEFAULT, patient, &[delete]).await {
+    let delete = WriteRequest {
+        id: Id::parse("p1").unwrap(),
+        action: WriteAction::Delete,
+    };
+    for result in store
+        .write_batch(TenantKey::DEFAULT, patient, &[delete])
+        .await
+    {
         result.unwrap();
     }
     assert!(index_rows(&client).await.is_empty());

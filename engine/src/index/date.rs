@@ -184,7 +184,10 @@ mod tests {
 
     #[test]
     fn a_month_ends_on_its_last_day_including_leap_days() {
-        assert_eq!(range("2024-02").high, range("2024-02-29T23:59:59.999999Z").high);
+        assert_eq!(
+            range("2024-02").high,
+            range("2024-02-29T23:59:59.999999Z").high
+        );
         assert_eq!(range("2023-12").high, range("2023-12-31").high);
     }
 
@@ -198,13 +201,22 @@ mod tests {
     fn fractional_seconds_narrow_the_range_to_their_precision() {
         let tenth = range("2020-03-04T10:11:12.3Z");
         assert_eq!(tenth.high - tenth.low, 99_999);
-        assert_eq!(range("2020-03-04T10:11:12.3456789Z").low, range("2020-03-04T10:11:12.345678Z").low);
+        assert_eq!(
+            range("2020-03-04T10:11:12.3456789Z").low,
+            range("2020-03-04T10:11:12.345678Z").low
+        );
     }
 
     #[test]
     fn time_zone_offsets_are_converted_to_utc() {
-        assert_eq!(range("2020-03-04T12:00:00+02:00"), range("2020-03-04T10:00:00Z"));
-        assert_eq!(range("2020-03-04T05:30:00-04:30"), range("2020-03-04T10:00:00Z"));
+        assert_eq!(
+            range("2020-03-04T12:00:00+02:00"),
+            range("2020-03-04T10:00:00Z")
+        );
+        assert_eq!(
+            range("2020-03-04T05:30:00-04:30"),
+            range("2020-03-04T10:00:00Z")
+        );
     }
 
     #[test]
@@ -216,8 +228,16 @@ mod tests {
     #[test]
     fn malformed_dates_are_rejected() {
         for text in [
-            "", "20", "2020-13", "2020-02-30", "2020/01/01", "2020-01-01T25:00:00Z",
-            "2020-01-01T10:00:00+2", "2020-01-01T10:00:00.Z", "2020-01-01 10:00", "abcd",
+            "",
+            "20",
+            "2020-13",
+            "2020-02-30",
+            "2020/01/01",
+            "2020-01-01T25:00:00Z",
+            "2020-01-01T10:00:00+2",
+            "2020-01-01T10:00:00.Z",
+            "2020-01-01 10:00",
+            "abcd",
         ] {
             assert_eq!(DateRange::parse(text), None, "{text:?}");
         }

@@ -40,7 +40,12 @@ pub fn extract(resource_type: ResourceType, resource: &Value) -> Vec<IndexEntry>
                     continue;
                 };
                 for part_node in expression.evaluate_on(node, resource) {
-                    values_of(part_definition.kind, part_node.value, part_node.fhir_type, &mut values);
+                    values_of(
+                        part_definition.kind,
+                        part_node.value,
+                        part_node.fhir_type,
+                        &mut values,
+                    );
                 }
                 let composite = CompositePart {
                     component: u16::try_from(component).unwrap_or(u16::MAX),
@@ -53,8 +58,17 @@ pub fn extract(resource_type: ResourceType, resource: &Value) -> Vec<IndexEntry>
     entries
 }
 
-fn push_all(entries: &mut Vec<IndexEntry>, param: &'static str, composite: Option<CompositePart>, values: &mut Vec<IndexValue>) {
-    entries.extend(values.drain(..).map(|value| IndexEntry { param, composite, value }));
+fn push_all(
+    entries: &mut Vec<IndexEntry>,
+    param: &'static str,
+    composite: Option<CompositePart>,
+    values: &mut Vec<IndexValue>,
+) {
+    entries.extend(values.drain(..).map(|value| IndexEntry {
+        param,
+        composite,
+        value,
+    }));
 }
 
 #[cfg(test)]
@@ -63,31 +77,53 @@ mod tests {
 
     fn entries(json: &str) -> Vec<IndexEntry> {
         let value: Value = sonic_rs::from_str(json).unwrap();
-        let kind = crate::ResourceType::parse(value.get("resourceType").and_then(|kind| kind.as_str()).unwrap()).unwrap();
+        let kind = crate::ResourceType::parse(
+            value
+                .get("resourceType")
+                .and_then(|kind| kind.as_str())
+                .unwrap(),
+        )
+        .unwrap();
         extract(kind, &value)
     }
 
     fn of<'a>(entries: &'a [IndexEntry], param: &str) -> Vec<&'a IndexValue> {
-        entries.iter().filter(|entry| entry.param == param).map(|entry| &entry.value).collect()
+        entries
+            .iter()
+            .filter(|entry| entry.param == param)
+            .map(|entry| &entry.value)
+            .collect()
     }
 
     use sonic_rs::JsonValueTrait;
 
     #[test]
     fn patient_name_birthdate_and_gender_are_extracted() {
-        let found = entries(r#"{"resourceType":"Patient","name":[{"family":"Chalmers","given":["Peter"]}],"birthDate":"1974-12-25","gender":"male"}"#);
-        assert!(of(&found, "name").contains(&&IndexValue::String { folded: "chalmers".into(), exact: "Chalmers".into() }));
+        let found = entries(
+            r#"{"resourceType":"Patient","name":[{"family":"Chalmers","given":["Peter"]}],"birthDate":"1974-12-25","gender":"male"}"#,
+        );
+        assert!(of(&found, "name").contains(&&IndexValue::String {
+            folded: "chalmers".into(),
+            exact: "Chalmers".into()
+        }));
         assert!(of(&found, "family").len() == 1 && of(&found, "given").len() == 1);
         assert!(matches!(of(&found, "birthdate")[..], [IndexValue::Date(_)]));
-        assert!(matches!(of(&found, "gender")[..], [IndexValue::Token { .. }]));
+        assert!(matches!(
+            of(&found, "gender")[..],
+            [IndexValue::Token { .. }]
+        ));
     }
 
     #[test]
     fn observation_subject_is_also_its_patient_when_it_refers_to_a_patient() {
-        let found = entries(r#"{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p1"}}"#);
+        let found = entries(
+            r#"{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p1"}}"#,
+        );
         assert_eq!(of(&found, "subject").len(), 1);
         assert_eq!(of(&found, "patient").len(), 1);
-        let group = entries(r#"{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Group/g1"}}"#);
+        let group = entries(
+            r#"{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Group/g1"}}"#,
+        );
         assert_eq!(of(&group, "patient").len(), 0);
     }
 
@@ -98,15 +134,23 @@ mod tests {
                 {"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":120}},
                 {"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":80}}]}"#,
         );
-        let parts: Vec<&IndexEntry> = found.iter().filter(|entry| entry.param == "component-code-value-quantity").collect();
+        let parts: Vec<&IndexEntry> = found
+            .iter()
+            .filter(|entry| entry.param == "component-code-value-quantity")
+            .collect();
         assert_eq!(parts.len(), 4);
-        let elements: Vec<u16> = parts.iter().map(|entry| entry.composite.unwrap().element).collect();
+        let elements: Vec<u16> = parts
+            .iter()
+            .map(|entry| entry.composite.unwrap().element)
+            .collect();
         assert_eq!(elements, [0, 0, 1, 1]);
     }
 
     #[test]
     fn meta_tags_are_indexed_for_every_type() {
-        let found = entries(r#"{"resourceType":"Basic","meta":{"tag":[{"system":"http://x","code":"t1"}]},"code":{"text":"b"}}"#);
+        let found = entries(
+            r#"{"resourceType":"Basic","meta":{"tag":[{"system":"http://x","code":"t1"}]},"code":{"text":"b"}}"#,
+        );
         assert_eq!(of(&found, "_tag").len(), 1);
     }
 }

@@ -54,7 +54,10 @@ pub enum Amount {
 #[derive(Debug, Clone, PartialEq)]
 pub enum IndexValue {
     /// `folded` for the default and `:contains` matches, `exact` for `:exact`.
-    String { folded: String, exact: String },
+    String {
+        folded: String,
+        exact: String,
+    },
     /// `text` is the folded display or concept text, for `:text`.
     Token {
         system: Option<String>,
@@ -82,7 +85,10 @@ pub enum IndexValue {
         version: Option<String>,
     },
     /// `Reference.identifier`, for `reference:identifier=system|value`.
-    ReferenceIdentifier { system: Option<String>, value: String },
+    ReferenceIdentifier {
+        system: Option<String>,
+        value: String,
+    },
     Uri(String),
 }
 
@@ -141,7 +147,10 @@ fn dates_of(value: &Value, fhir_type: &str, out: &mut Vec<IndexValue>) {
                     dates_of(event, "dateTime", out);
                 }
             }
-            if let Some(bounds) = value.get("repeat").and_then(|repeat| repeat.get("boundsPeriod")) {
+            if let Some(bounds) = value
+                .get("repeat")
+                .and_then(|repeat| repeat.get("boundsPeriod"))
+            {
                 dates_of(bounds, "Period", out);
             }
         }
@@ -176,14 +185,23 @@ fn quantities_of(value: &Value, fhir_type: &str, out: &mut Vec<IndexValue>) {
         return;
     };
     let member = |object: &Value, name: &str| {
-        object.get(name).and_then(|member| member.as_str()).map(str::to_owned)
+        object
+            .get(name)
+            .and_then(|member| member.as_str())
+            .map(str::to_owned)
     };
     let units_from = match fhir_type {
-        "Range" => value.get("low").or_else(|| value.get("high")).unwrap_or(value),
+        "Range" => value
+            .get("low")
+            .or_else(|| value.get("high"))
+            .unwrap_or(value),
         _ => value,
     };
     let (system, code) = if fhir_type == "Money" {
-        (Some("urn:iso:std:iso:4217".to_owned()), member(value, "currency"))
+        (
+            Some("urn:iso:std:iso:4217".to_owned()),
+            member(value, "currency"),
+        )
     } else {
         (member(units_from, "system"), member(units_from, "code"))
     };
@@ -209,7 +227,9 @@ mod tests {
     #[test]
     fn period_without_end_is_open_towards_the_future() {
         let found = values(SearchParamType::Date, r#"{"start":"2020-01-01"}"#, "Period");
-        let IndexValue::Date(range) = &found[0] else { panic!("{found:?}") };
+        let IndexValue::Date(range) = &found[0] else {
+            panic!("{found:?}")
+        };
         assert_eq!(range.low, DateRange::parse("2020-01-01").unwrap().low);
         assert_eq!(range.high, i64::MAX);
     }
@@ -224,7 +244,10 @@ mod tests {
         assert_eq!(
             found,
             [IndexValue::Quantity {
-                amount: Amount::Decimal(Decimal { text: "185.50".into(), exponent: -2 }),
+                amount: Amount::Decimal(Decimal {
+                    text: "185.50".into(),
+                    exponent: -2
+                }),
                 system: Some("http://unitsofmeasure.org".into()),
                 code: Some("[lb_av]".into()),
                 unit: Some("lbs".into()),
@@ -235,6 +258,12 @@ mod tests {
     #[test]
     fn string_values_are_kept_exact_and_folded() {
         let found = values(SearchParamType::String, r#""Ève""#, "string");
-        assert_eq!(found, [IndexValue::String { folded: "eve".into(), exact: "Ève".into() }]);
+        assert_eq!(
+            found,
+            [IndexValue::String {
+                folded: "eve".into(),
+                exact: "Ève".into()
+            }]
+        );
     }
 }

@@ -67,7 +67,9 @@ mod tests {
     use super::*;
 
     fn exponent(text: &str) -> i32 {
-        Decimal::parse(text).unwrap_or_else(|| panic!("{text}")).exponent
+        Decimal::parse(text)
+            .unwrap_or_else(|| panic!("{text}"))
+            .exponent
     }
 
     #[test]
@@ -91,7 +93,9 @@ mod tests {
 
     #[test]
     fn malformed_decimals_are_rejected() {
-        for text in ["", "-", "1.", ".5", "1e", "1e+", "abc", "1,5", "1.5.5", "1e99999"] {
+        for text in [
+            "", "-", "1.", ".5", "1e", "1e+", "abc", "1,5", "1.5.5", "1e99999",
+        ] {
             assert_eq!(Decimal::parse(text), None, "{text:?}");
         }
     }

@@ -48,7 +48,9 @@ pub fn parse_reference(reference: &str) -> Option<IndexValue> {
     };
     let absolute = without_version.contains(':');
     let (target_type, target_id) = type_and_id(without_version)
-        .map_or((None, None), |(kind, id)| (Some(kind.to_owned()), Some(id.to_owned())));
+        .map_or((None, None), |(kind, id)| {
+            (Some(kind.to_owned()), Some(id.to_owned()))
+        });
     if !absolute && target_type.is_none() {
         return None;
     }
@@ -95,7 +97,10 @@ mod tests {
     #[test]
     fn relative_references_give_type_and_id() {
         assert_eq!(reference("Patient/123"), Some(local("Patient", "123")));
-        assert_eq!(reference("Observation/a.b-c/_history/3"), Some(local("Observation", "a.b-c")));
+        assert_eq!(
+            reference("Observation/a.b-c/_history/3"),
+            Some(local("Observation", "a.b-c"))
+        );
     }
 
     #[test]
@@ -128,6 +133,12 @@ mod tests {
     fn contained_and_unknown_type_references_are_not_indexed_as_local() {
         assert_eq!(reference("#p1"), None);
         assert_eq!(reference("Unicorn/1"), None);
-        assert!(matches!(reference("urn:uuid:0c3b3d1e-1f7c-4c55-8d4c-2b1e2a1c2f00"), Some(IndexValue::Reference { target_type: None, .. })));
+        assert!(matches!(
+            reference("urn:uuid:0c3b3d1e-1f7c-4c55-8d4c-2b1e2a1c2f00"),
+            Some(IndexValue::Reference {
+                target_type: None,
+                ..
+            })
+        ));
     }
 }

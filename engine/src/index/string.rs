@@ -26,7 +26,15 @@ pub(crate) fn strings_of(value: &Value, fhir_type: &str, out: &mut Vec<String>) 
         "HumanName" => parts(value, &["text", "family", "given", "prefix", "suffix"], out),
         "Address" => parts(
             value,
-            &["text", "line", "city", "district", "state", "postalCode", "country"],
+            &[
+                "text",
+                "line",
+                "city",
+                "district",
+                "state",
+                "postalCode",
+                "country",
+            ],
             out,
         ),
         _ => every_string(value, out),
@@ -77,13 +85,19 @@ mod tests {
 
     #[test]
     fn human_name_matches_each_given_name_and_the_family() {
-        let found = strings(r#"{"family":"Chalmers","given":["Peter","James"],"use":"official"}"#, "HumanName");
+        let found = strings(
+            r#"{"family":"Chalmers","given":["Peter","James"],"use":"official"}"#,
+            "HumanName",
+        );
         assert_eq!(found, ["Chalmers", "Peter", "James"]);
     }
 
     #[test]
     fn address_matches_lines_city_and_postal_code_but_not_its_use() {
-        let found = strings(r#"{"use":"home","line":["534 Erewhon St"],"city":"PleasantVille","postalCode":"3999"}"#, "Address");
+        let found = strings(
+            r#"{"use":"home","line":["534 Erewhon St"],"city":"PleasantVille","postalCode":"3999"}"#,
+            "Address",
+        );
         assert_eq!(found, ["534 Erewhon St", "PleasantVille", "3999"]);
     }
 }

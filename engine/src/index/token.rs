@@ -26,7 +26,11 @@ pub(crate) fn tokens_of(value: &Value, fhir_type: &str, out: &mut Vec<IndexValue
         "Coding" => push_coding(value, None, out),
         "Identifier" => {
             let identifier_value = string(value, "value");
-            out.push(token(string(value, "system"), identifier_value, type_text(value)));
+            out.push(token(
+                string(value, "system"),
+                identifier_value,
+                type_text(value),
+            ));
             if let Some(identifier_value) = identifier_value {
                 let type_codings = value
                     .get("type")
@@ -66,7 +70,11 @@ pub(crate) fn tokens_of(value: &Value, fhir_type: &str, out: &mut Vec<IndexValue
 
 fn push_coding(coding: &Value, concept_text: Option<&str>, out: &mut Vec<IndexValue>) {
     let display = string(coding, "display").or(concept_text);
-    out.push(token(string(coding, "system"), string(coding, "code"), display));
+    out.push(token(
+        string(coding, "system"),
+        string(coding, "code"),
+        display,
+    ));
 }
 
 fn type_text(identifier: &Value) -> Option<&str> {
@@ -146,11 +154,19 @@ mod tests {
     fn booleans_and_codes_are_tokens_without_a_system() {
         assert_eq!(
             tokens("true", "boolean"),
-            [IndexValue::Token { system: None, code: Some("true".into()), text: None }]
+            [IndexValue::Token {
+                system: None,
+                code: Some("true".into()),
+                text: None
+            }]
         );
         assert_eq!(
             tokens(r#""female""#, "code"),
-            [IndexValue::Token { system: None, code: Some("female".into()), text: None }]
+            [IndexValue::Token {
+                system: None,
+                code: Some("female".into()),
+                text: None
+            }]
         );
     }
 }

@@ -76,7 +76,11 @@ pub enum Criterion {
 /// let observation = ResourceType::parse("Observation").unwrap();
 /// assert!(compartment_criterion(patient, "123", observation).is_some());
 /// ```
-pub fn compartment_criterion(owner_type: ResourceType, owner_id: &str, searched: ResourceType) -> Option<Criterion> {
+pub fn compartment_criterion(
+    owner_type: ResourceType,
+    owner_id: &str,
+    searched: ResourceType,
+) -> Option<Criterion> {
     let compartment = crate::definitions::compartment(owner_type.as_str())?;
     let mut params = Vec::new();
     // The owner is in its own compartment (Patient/123/* includes Patient/123), although
@@ -99,12 +103,19 @@ pub fn compartment_criterion(owner_type: ResourceType, owner_id: &str, searched:
 }
 
 /// Parses one `name=value` pair; `Ok(None)` when the name is not a parameter of `types`.
-pub(super) fn parse(types: &[ResourceType], name: &str, value: &str) -> Result<Option<Criterion>, String> {
+pub(super) fn parse(
+    types: &[ResourceType],
+    name: &str,
+    value: &str,
+) -> Result<Option<Criterion>, String> {
     if let Some(has) = name.strip_prefix("_has:") {
         return parse_has(has, value).map(Some);
     }
     if name == "_list" {
-        let ids = split_unescaped(value, ',').into_iter().map(super::unescape).collect();
+        let ids = split_unescaped(value, ',')
+            .into_iter()
+            .map(super::unescape)
+            .collect();
         return Ok(Some(Criterion::List(ids)));
     }
     let (head, chain) = match name.split_once('.') {
@@ -144,7 +155,11 @@ pub(super) fn parse(types: &[ResourceType], name: &str, value: &str) -> Result<O
         .into_iter()
         .map(|raw| parse_value(param.definition, modifier, raw))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Some(Criterion::Values { param, modifier, values }))
+    Ok(Some(Criterion::Values {
+        param,
+        modifier,
+        values,
+    }))
 }
 
 /// The parameter named `code` on every one of `types`; an error when the types disagree on
@@ -157,7 +172,9 @@ fn resolve(types: &[ResourceType], code: &str) -> Result<Option<ParamRef>, Strin
         };
         if let Some(first) = found {
             if first.kind() != definition.kind {
-                return Err(format!("'{code}' has different types on the types searched; narrow _type"));
+                return Err(format!(
+                    "'{code}' has different types on the types searched; narrow _type"
+                ));
             }
         } else {
             found = Some(ParamRef { definition });
@@ -166,7 +183,12 @@ fn resolve(types: &[ResourceType], code: &str) -> Result<Option<ParamRef>, Strin
     Ok(found)
 }
 
-fn parse_chain(param: ParamRef, type_modifier: Option<&str>, rest: &str, value: &str) -> Result<Criterion, String> {
+fn parse_chain(
+    param: ParamRef,
+    type_modifier: Option<&str>,
+    rest: &str,
+    value: &str,
+) -> Result<Criterion, String> {
     if param.kind() != SearchParamType::Reference {
         return Err(format!(
             "'{}' is a {:?} parameter; only reference parameters can be chained",
@@ -177,7 +199,12 @@ fn parse_chain(param: ParamRef, type_modifier: Option<&str>, rest: &str, value: 
     let candidates: Vec<ResourceType> = match type_modifier {
         Some(name) => vec![ResourceType::parse(name)
             .ok_or_else(|| format!("'{name}' is not an R4 resource type"))?],
-        None => param.definition.target.iter().filter_map(|name| ResourceType::parse(name)).collect(),
+        None => param
+            .definition
+            .target
+            .iter()
+            .filter_map(|name| ResourceType::parse(name))
+            .collect(),
     };
     let mut targets = Vec::new();
     for target in candidates {
@@ -196,7 +223,9 @@ fn parse_chain(param: ParamRef, type_modifier: Option<&str>, rest: &str, value: 
 
 fn parse_has(has: &str, value: &str) -> Result<Criterion, String> {
     let mut parts = has.splitn(3, ':');
-    let (Some(type_name), Some(reference_code), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+    let (Some(type_name), Some(reference_code), Some(rest)) =
+        (parts.next(), parts.next(), parts.next())
+    else {
         return Err("_has takes the form _has:Type:reference:parameter".into());
     };
     let source_type = ResourceType::parse(type_name)
@@ -207,7 +236,11 @@ fn parse_has(has: &str, value: &str) -> Result<Criterion, String> {
         .ok_or_else(|| format!("'{reference_code}' is not a reference parameter of {type_name}"))?;
     let inner = parse(&[source_type], rest, value)?
         .ok_or_else(|| format!("'{rest}' is not a search parameter of {type_name}"))?;
-    Ok(Criterion::Has { source_type, reference, inner: Box::new(inner) })
+    Ok(Criterion::Has {
+        source_type,
+        reference,
+        inner: Box::new(inner),
+    })
 }
 
 #[cfg(test)]
@@ -224,7 +257,11 @@ mod tests {
 
     #[test]
     fn commas_are_alternatives_of_one_criterion() {
-        let Some(Criterion::Values { values, .. }) = parse(&patient(), "gender", "male,female").unwrap() else { panic!() };
+        let Some(Criterion::Values { values, .. }) =
+            parse(&patient(), "gender", "male,female").unwrap()
+        else {
+            panic!()
+        };
         assert_eq!(values.len(), 2);
     }
 
@@ -241,7 +278,9 @@ mod tests {
             panic!()
         };
         assert_eq!(targets.len(), 1);
-        assert!(matches!(&targets[0].1, Criterion::Chain { param, .. } if param.code() == "organization"));
+        assert!(
+            matches!(&targets[0].1, Criterion::Chain { param, .. } if param.code() == "organization")
+        );
     }
 
     #[test]
@@ -252,18 +291,27 @@ mod tests {
 
     #[test]
     fn has_names_the_source_type_and_reference() {
-        let Some(Criterion::Has { source_type, reference, .. }) =
-            parse(&patient(), "_has:Observation:patient:code", "1234").unwrap()
+        let Some(Criterion::Has {
+            source_type,
+            reference,
+            ..
+        }) = parse(&patient(), "_has:Observation:patient:code", "1234").unwrap()
         else {
             panic!()
         };
-        assert_eq!((source_type.as_str(), reference.code()), ("Observation", "patient"));
+        assert_eq!(
+            (source_type.as_str(), reference.code()),
+            ("Observation", "patient")
+        );
         assert!(parse(&patient(), "_has:Observation:code:code", "1").is_err());
     }
 
     #[test]
     fn missing_takes_only_true_or_false() {
-        assert!(matches!(parse(&patient(), "birthdate:missing", "true").unwrap(), Some(Criterion::Missing { missing: true, .. })));
+        assert!(matches!(
+            parse(&patient(), "birthdate:missing", "true").unwrap(),
+            Some(Criterion::Missing { missing: true, .. })
+        ));
         assert!(parse(&patient(), "birthdate:missing", "yes").is_err());
     }
 

@@ -68,7 +68,11 @@ pub struct SearchQuery {
 ///
 /// # Errors
 /// [`Error::InvalidSearch`] with an issue per bad parameter, each naming it.
-pub fn parse_search(scope: Scope, params: &[(String, String)], strict: bool) -> Result<SearchQuery, Error> {
+pub fn parse_search(
+    scope: Scope,
+    params: &[(String, String)],
+    strict: bool,
+) -> Result<SearchQuery, Error> {
     let mut query = SearchQuery {
         scope,
         criteria: Vec::new(),
@@ -91,7 +95,9 @@ pub fn parse_search(scope: Scope, params: &[(String, String)], strict: bool) -> 
                 query.scope = Scope::System(types);
                 query.applied.push((name.clone(), value.clone()));
             }
-            Ok(_) => issues.push(Issue::error("invalid", "_type is only for searches across all types").at("_type")),
+            Ok(_) => issues.push(
+                Issue::error("invalid", "_type is only for searches across all types").at("_type"),
+            ),
             Err(message) => issues.push(Issue::error("invalid", message).at("_type")),
         }
     }
@@ -114,7 +120,11 @@ pub fn parse_search(scope: Scope, params: &[(String, String)], strict: bool) -> 
         match outcome {
             Ok(true) => query.applied.push((name.clone(), value.clone())),
             Ok(false) if strict => issues.push(
-                Issue::error("not-supported", format!("Unknown search parameter '{name}'")).at(name.as_str()),
+                Issue::error(
+                    "not-supported",
+                    format!("Unknown search parameter '{name}'"),
+                )
+                .at(name.as_str()),
             ),
             Ok(false) => query.ignored.push(name.clone()),
             Err(message) => issues.push(Issue::error("invalid", message).at(name.as_str())),

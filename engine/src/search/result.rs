@@ -45,18 +45,32 @@ pub(super) fn is_result_parameter(name: &str) -> bool {
     let base = name.split(':').next().unwrap_or(name);
     matches!(
         base,
-        "_sort" | "_count" | "_total" | "_summary" | "_elements" | "_include" | "_revinclude" | "_cursor"
+        "_sort"
+            | "_count"
+            | "_total"
+            | "_summary"
+            | "_elements"
+            | "_include"
+            | "_revinclude"
+            | "_cursor"
     )
 }
 
 pub(super) fn parse_types(value: &str) -> Result<Vec<ResourceType>, String> {
     value
         .split(',')
-        .map(|name| ResourceType::parse(name).ok_or_else(|| format!("'{name}' is not an R4 resource type")))
+        .map(|name| {
+            ResourceType::parse(name).ok_or_else(|| format!("'{name}' is not an R4 resource type"))
+        })
         .collect()
 }
 
-pub(super) fn apply(query: &mut SearchQuery, name: &str, value: &str, types: &[ResourceType]) -> Result<(), String> {
+pub(super) fn apply(
+    query: &mut SearchQuery,
+    name: &str,
+    value: &str,
+    types: &[ResourceType],
+) -> Result<(), String> {
     match name {
         "_sort" => {
             for key in value.split(',') {
@@ -69,14 +83,22 @@ pub(super) fn apply(query: &mut SearchQuery, name: &str, value: &str, types: &[R
             }
         }
         "_count" => {
-            query.count = Some(value.parse().map_err(|_| format!("_count must be a whole number, not '{value}'"))?);
+            query.count = Some(
+                value
+                    .parse()
+                    .map_err(|_| format!("_count must be a whole number, not '{value}'"))?,
+            );
         }
         "_total" => {
             query.total = match value {
                 "none" => Total::None,
                 "estimate" => Total::Estimate,
                 "accurate" => Total::Accurate,
-                _ => return Err(format!("_total is none, estimate or accurate, not '{value}'")),
+                _ => {
+                    return Err(format!(
+                        "_total is none, estimate or accurate, not '{value}'"
+                    ))
+                }
             };
         }
         "_summary" => {
@@ -86,11 +108,20 @@ pub(super) fn apply(query: &mut SearchQuery, name: &str, value: &str, types: &[R
                 "data" => Summary::Data,
                 "count" => Summary::Count,
                 "false" => Summary::False,
-                _ => return Err(format!("_summary is true, text, data, count or false, not '{value}'")),
+                _ => {
+                    return Err(format!(
+                        "_summary is true, text, data, count or false, not '{value}'"
+                    ))
+                }
             };
         }
         "_elements" => {
-            query.elements.extend(value.split(',').filter(|element| !element.is_empty()).map(str::to_owned));
+            query.elements.extend(
+                value
+                    .split(',')
+                    .filter(|element| !element.is_empty())
+                    .map(str::to_owned),
+            );
         }
         "_cursor" => query.cursor = Some(value.to_owned()),
         _ => {
@@ -113,12 +144,14 @@ pub(super) fn apply(query: &mut SearchQuery, name: &str, value: &str, types: &[R
 
 fn sortable(types: &[ResourceType], code: &str) -> Result<ParamRef, String> {
     let kind = types.first().map_or("Resource", |kind| kind.as_str());
-    let definition =
-        search_parameter(kind, code).ok_or_else(|| format!("'{code}' is not a search parameter of {kind}, so it cannot sort"))?;
+    let definition = search_parameter(kind, code).ok_or_else(|| {
+        format!("'{code}' is not a search parameter of {kind}, so it cannot sort")
+    })?;
     match definition.kind {
-        SearchParamType::Composite | SearchParamType::Special => {
-            Err(format!("'{code}' is a {:?} parameter, which Ember cannot sort by", definition.kind))
-        }
+        SearchParamType::Composite | SearchParamType::Special => Err(format!(
+            "'{code}' is a {:?} parameter, which Ember cannot sort by",
+            definition.kind
+        )),
         _ => Ok(ParamRef { definition }),
     }
 }
@@ -127,8 +160,9 @@ fn sortable(types: &[ResourceType], code: &str) -> Result<ParamRef, String> {
 fn parse_include(value: &str, iterate: bool) -> Result<Include, String> {
     let mut parts = value.split(':');
     let source = parts.next().unwrap_or_default();
-    let source_type = ResourceType::parse(source)
-        .ok_or_else(|| format!("'{value}' must begin with a resource type, as in Observation:subject"))?;
+    let source_type = ResourceType::parse(source).ok_or_else(|| {
+        format!("'{value}' must begin with a resource type, as in Observation:subject")
+    })?;
     let param = match parts.next() {
         None | Some("*") => None,
         Some(code) => Some(
@@ -140,12 +174,22 @@ fn parse_include(value: &str, iterate: bool) -> Result<Include, String> {
     };
     let target_type = match parts.next() {
         None => None,
-        Some(name) => Some(ResourceType::parse(name).ok_or_else(|| format!("'{name}' is not an R4 resource type"))?),
+        Some(name) => Some(
+            ResourceType::parse(name)
+                .ok_or_else(|| format!("'{name}' is not an R4 resource type"))?,
+        ),
     };
     if parts.next().is_some() {
-        return Err(format!("'{value}' has too many parts; use Type:param[:TargetType]"));
+        return Err(format!(
+            "'{value}' has too many parts; use Type:param[:TargetType]"
+        ));
     }
-    Ok(Include { source_type, param, target_type, iterate })
+    Ok(Include {
+        source_type,
+        param,
+        target_type,
+        iterate,
+    })
 }
 
 #[cfg(test)]
@@ -154,8 +198,15 @@ mod tests {
     use super::*;
 
     fn parse(params: &[(&str, &str)]) -> Result<SearchQuery, crate::Error> {
-        let params: Vec<(String, String)> = params.iter().map(|(a, b)| ((*a).into(), (*b).into())).collect();
-        parse_search(Scope::Type(ResourceType::parse("Observation").unwrap()), &params, false)
+        let params: Vec<(String, String)> = params
+            .iter()
+            .map(|(a, b)| ((*a).into(), (*b).into()))
+            .collect();
+        parse_search(
+            Scope::Type(ResourceType::parse("Observation").unwrap()),
+            &params,
+            false,
+        )
     }
 
     #[test]
@@ -175,7 +226,9 @@ mod tests {
 
     #[test]
     fn bad_result_values_are_errors_naming_the_parameter() {
-        let Err(crate::Error::InvalidSearch(issues)) = parse(&[("_count", "ten")]) else { panic!() };
+        let Err(crate::Error::InvalidSearch(issues)) = parse(&[("_count", "ten")]) else {
+            panic!()
+        };
         assert_eq!(issues[0].expression.as_deref(), Some("_count"));
         assert!(parse(&[("_include", "Observation:code")]).is_err());
         assert!(parse(&[("_sort", "code-value-quantity")]).is_err());

@@ -95,28 +95,46 @@ mod tests {
     const PATIENT: &str = r#"{"resourceType":"Patient","id":"p","meta":{"versionId":"1"},"text":{"status":"generated","div":"<div/>"},"active":true,"name":[{"family":"Chalmers"}]}"#;
 
     fn subset_of(summary: Summary, elements: &[&str]) -> String {
-        let elements: Vec<String> = elements.iter().map(|element| (*element).to_owned()).collect();
+        let elements: Vec<String> = elements
+            .iter()
+            .map(|element| (*element).to_owned())
+            .collect();
         String::from_utf8(subset(PATIENT.as_bytes(), summary, &elements).unwrap()).unwrap()
     }
 
     #[test]
     fn elements_keep_the_named_ones_and_the_mandatory_ones_and_tag_subsetted() {
         let result = subset_of(Summary::False, &["name"]);
-        assert!(result.contains(r#""name":[{"family":"Chalmers"}]"#), "{result}");
-        assert!(!result.contains("active") && !result.contains("text"), "{result}");
-        assert!(result.contains(r#""id":"p""#) && result.contains("SUBSETTED"), "{result}");
+        assert!(
+            result.contains(r#""name":[{"family":"Chalmers"}]"#),
+            "{result}"
+        );
+        assert!(
+            !result.contains("active") && !result.contains("text"),
+            "{result}"
+        );
+        assert!(
+            result.contains(r#""id":"p""#) && result.contains("SUBSETTED"),
+            "{result}"
+        );
     }
 
     #[test]
     fn summary_data_drops_the_narrative() {
         let result = subset_of(Summary::Data, &[]);
-        assert!(!result.contains(r#""text""#) && result.contains("active"), "{result}");
+        assert!(
+            !result.contains(r#""text""#) && result.contains("active"),
+            "{result}"
+        );
     }
 
     #[test]
     fn summary_text_keeps_only_the_narrative_and_identity() {
         let result = subset_of(Summary::Text, &[]);
-        assert!(result.contains(r#""text""#) && !result.contains("active"), "{result}");
+        assert!(
+            result.contains(r#""text""#) && !result.contains("active"),
+            "{result}"
+        );
     }
 
     #[test]

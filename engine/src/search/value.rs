@@ -102,18 +102,45 @@ impl Modifier {
 pub enum SearchValue {
     /// Folded for the default and `:contains` matches; as sent for `:exact`.
     String(String),
-    Token { system: SystemMatch, code: Option<String> },
+    Token {
+        system: SystemMatch,
+        code: Option<String>,
+    },
     /// `:text`, folded.
     TokenText(String),
-    OfType { type_system: String, type_code: String, value: String },
-    Date { prefix: Prefix, range: DateRange },
-    Number { prefix: Prefix, decimal: Decimal },
-    Quantity { prefix: Prefix, decimal: Decimal, system: Option<String>, code: Option<String> },
+    OfType {
+        type_system: String,
+        type_code: String,
+        value: String,
+    },
+    Date {
+        prefix: Prefix,
+        range: DateRange,
+    },
+    Number {
+        prefix: Prefix,
+        decimal: Decimal,
+    },
+    Quantity {
+        prefix: Prefix,
+        decimal: Decimal,
+        system: Option<String>,
+        code: Option<String>,
+    },
     /// A local reference; `target_type` is `None` for a bare id.
-    Reference { target_type: Option<ResourceType>, id: String },
+    Reference {
+        target_type: Option<ResourceType>,
+        id: String,
+    },
     /// An absolute or canonical URL, with the version after `|` if given.
-    Url { url: String, version: Option<String> },
-    Identifier { system: Option<String>, value: String },
+    Url {
+        url: String,
+        version: Option<String>,
+    },
+    Identifier {
+        system: Option<String>,
+        value: String,
+    },
     Uri(String),
     /// One value per component of a composite parameter, in the components' order.
     Composite(Vec<SearchValue>),
@@ -184,9 +211,18 @@ fn parse_token(modifier: Modifier, raw: &str) -> Result<SearchValue, String> {
         };
     }
     match parts.as_slice() {
-        [code] => Ok(SearchValue::Token { system: SystemMatch::Any, code: Some(unescape(code)) }),
-        ["", code] => Ok(SearchValue::Token { system: SystemMatch::Absent, code: Some(unescape(code)) }),
-        [system, ""] => Ok(SearchValue::Token { system: SystemMatch::Is(unescape(system)), code: None }),
+        [code] => Ok(SearchValue::Token {
+            system: SystemMatch::Any,
+            code: Some(unescape(code)),
+        }),
+        ["", code] => Ok(SearchValue::Token {
+            system: SystemMatch::Absent,
+            code: Some(unescape(code)),
+        }),
+        [system, ""] => Ok(SearchValue::Token {
+            system: SystemMatch::Is(unescape(system)),
+            code: None,
+        }),
         [system, code] => Ok(SearchValue::Token {
             system: SystemMatch::Is(unescape(system)),
             code: Some(unescape(code)),
@@ -198,14 +234,24 @@ fn parse_token(modifier: Modifier, raw: &str) -> Result<SearchValue, String> {
 fn parse_quantity(raw: &str) -> Result<SearchValue, String> {
     let parts = split_unescaped(raw, '|');
     let (prefix, number) = Prefix::split(parts[0]);
-    let decimal = Decimal::parse(number).ok_or_else(|| format!("'{}' is not a number", parts[0]))?;
+    let decimal =
+        Decimal::parse(number).ok_or_else(|| format!("'{}' is not a number", parts[0]))?;
     let non_empty = |text: &&str| (!text.is_empty()).then(|| unescape(text));
     let (system, code) = match parts.as_slice() {
         [_] => (None, None),
         [_, system, code] => (non_empty(system), non_empty(code)),
-        _ => return Err(format!("A quantity is 'number', or 'number|system|code', not '{raw}'")),
+        _ => {
+            return Err(format!(
+                "A quantity is 'number', or 'number|system|code', not '{raw}'"
+            ))
+        }
     };
-    Ok(SearchValue::Quantity { prefix, decimal, system, code })
+    Ok(SearchValue::Quantity {
+        prefix,
+        decimal,
+        system,
+        code,
+    })
 }
 
 fn parse_reference(modifier: Modifier, raw: &str) -> Result<SearchValue, String> {
@@ -213,7 +259,10 @@ fn parse_reference(modifier: Modifier, raw: &str) -> Result<SearchValue, String>
     if modifier == Modifier::Identifier {
         let parts = split_unescaped(raw, '|');
         return match parts.as_slice() {
-            [value] => Ok(SearchValue::Identifier { system: None, value: unescape(value) }),
+            [value] => Ok(SearchValue::Identifier {
+                system: None,
+                value: unescape(value),
+            }),
             [system, value] if !value.is_empty() => Ok(SearchValue::Identifier {
                 system: (!system.is_empty()).then(|| unescape(system)),
                 value: unescape(value),
@@ -235,7 +284,10 @@ fn parse_reference(modifier: Modifier, raw: &str) -> Result<SearchValue, String>
     match text.split_once('/') {
         None => {
             crate::Id::parse(&text).map_err(|error| error.to_string())?;
-            Ok(SearchValue::Reference { target_type: type_from_modifier, id: text })
+            Ok(SearchValue::Reference {
+                target_type: type_from_modifier,
+                id: text,
+            })
         }
         Some((kind, id)) => {
             let kind = ResourceType::parse(kind)
@@ -244,12 +296,18 @@ fn parse_reference(modifier: Modifier, raw: &str) -> Result<SearchValue, String>
             if type_from_modifier.is_some_and(|from_modifier| from_modifier != kind) {
                 return Err(format!("'{raw}' does not match the type modifier"));
             }
-            Ok(SearchValue::Reference { target_type: Some(kind), id: id.to_owned() })
+            Ok(SearchValue::Reference {
+                target_type: Some(kind),
+                id: id.to_owned(),
+            })
         }
     }
 }
 
-fn parse_composite(parameter: &SearchParameterDefinition, raw: &str) -> Result<SearchValue, String> {
+fn parse_composite(
+    parameter: &SearchParameterDefinition,
+    raw: &str,
+) -> Result<SearchValue, String> {
     let parts = split_unescaped(raw, '$');
     if parts.len() != parameter.component.len() {
         return Err(format!(
@@ -261,16 +319,27 @@ fn parse_composite(parameter: &SearchParameterDefinition, raw: &str) -> Result<S
     }
     let mut values = Vec::with_capacity(parts.len());
     for (component, part) in parameter.component.iter().zip(parts) {
-        let definition = component_definition(&component.definition)
-            .ok_or_else(|| format!("component {} is not a known SearchParameter", component.definition))?;
-        values.push(parse_typed(definition.kind, definition, Modifier::None, part)?);
+        let definition = component_definition(&component.definition).ok_or_else(|| {
+            format!(
+                "component {} is not a known SearchParameter",
+                component.definition
+            )
+        })?;
+        values.push(parse_typed(
+            definition.kind,
+            definition,
+            Modifier::None,
+            part,
+        )?);
     }
     Ok(SearchValue::Composite(values))
 }
 
 /// The definition a composite component refers to by canonical URL.
 pub fn component_definition(url: &str) -> Option<&'static SearchParameterDefinition> {
-    search_parameters().iter().find(|definition| definition.url == url)
+    search_parameters()
+        .iter()
+        .find(|definition| definition.url == url)
 }
 
 #[cfg(test)]
@@ -278,33 +347,75 @@ mod tests {
     use super::*;
     use crate::definitions::search_parameter;
 
-    fn value(resource_type: &str, code: &str, modifier: Modifier, raw: &str) -> Result<SearchValue, String> {
-        parse_value(search_parameter(resource_type, code).unwrap(), modifier, raw)
+    fn value(
+        resource_type: &str,
+        code: &str,
+        modifier: Modifier,
+        raw: &str,
+    ) -> Result<SearchValue, String> {
+        parse_value(
+            search_parameter(resource_type, code).unwrap(),
+            modifier,
+            raw,
+        )
     }
 
     #[test]
     fn token_forms_follow_the_spec() {
         let token = |raw| value("Observation", "code", Modifier::None, raw).unwrap();
-        assert_eq!(token("1234"), SearchValue::Token { system: SystemMatch::Any, code: Some("1234".into()) });
-        assert_eq!(token("|1234"), SearchValue::Token { system: SystemMatch::Absent, code: Some("1234".into()) });
-        assert_eq!(token("http://loinc.org|"), SearchValue::Token { system: SystemMatch::Is("http://loinc.org".into()), code: None });
+        assert_eq!(
+            token("1234"),
+            SearchValue::Token {
+                system: SystemMatch::Any,
+                code: Some("1234".into())
+            }
+        );
+        assert_eq!(
+            token("|1234"),
+            SearchValue::Token {
+                system: SystemMatch::Absent,
+                code: Some("1234".into())
+            }
+        );
+        assert_eq!(
+            token("http://loinc.org|"),
+            SearchValue::Token {
+                system: SystemMatch::Is("http://loinc.org".into()),
+                code: None
+            }
+        );
         assert_eq!(
             token(r"http://x|a\|b"),
-            SearchValue::Token { system: SystemMatch::Is("http://x".into()), code: Some("a|b".into()) }
+            SearchValue::Token {
+                system: SystemMatch::Is("http://x".into()),
+                code: Some("a|b".into())
+            }
         );
     }
 
     #[test]
     fn date_prefixes_are_read_and_bad_dates_rejected() {
         let parsed = value("Patient", "birthdate", Modifier::None, "ge2020-01").unwrap();
-        assert!(matches!(parsed, SearchValue::Date { prefix: Prefix::Ge, .. }));
+        assert!(matches!(
+            parsed,
+            SearchValue::Date {
+                prefix: Prefix::Ge,
+                ..
+            }
+        ));
         assert!(value("Patient", "birthdate", Modifier::None, "2020-13-01").is_err());
         assert!(value("Patient", "birthdate", Modifier::None, "xx2020").is_err());
     }
 
     #[test]
     fn quantity_with_system_and_code() {
-        let parsed = value("Observation", "value-quantity", Modifier::None, "le5.4|http://unitsofmeasure.org|mg").unwrap();
+        let parsed = value(
+            "Observation",
+            "value-quantity",
+            Modifier::None,
+            "le5.4|http://unitsofmeasure.org|mg",
+        )
+        .unwrap();
         assert_eq!(
             parsed,
             SearchValue::Quantity {
@@ -321,22 +432,54 @@ mod tests {
         let reference = |modifier, raw| value("Observation", "subject", modifier, raw).unwrap();
         assert_eq!(
             reference(Modifier::None, "Patient/23"),
-            SearchValue::Reference { target_type: ResourceType::parse("Patient"), id: "23".into() }
+            SearchValue::Reference {
+                target_type: ResourceType::parse("Patient"),
+                id: "23".into()
+            }
         );
-        assert_eq!(reference(Modifier::None, "23"), SearchValue::Reference { target_type: None, id: "23".into() });
+        assert_eq!(
+            reference(Modifier::None, "23"),
+            SearchValue::Reference {
+                target_type: None,
+                id: "23".into()
+            }
+        );
         assert_eq!(
             reference(Modifier::None, "http://example.org/fhir/Patient/23"),
-            SearchValue::Url { url: "http://example.org/fhir/Patient/23".into(), version: None }
+            SearchValue::Url {
+                url: "http://example.org/fhir/Patient/23".into(),
+                version: None
+            }
         );
         assert!(value("Observation", "subject", Modifier::None, "Unicorn/1").is_err());
     }
 
     #[test]
     fn composite_values_are_split_on_dollar_and_typed_per_component() {
-        let parsed = value("Observation", "code-value-quantity", Modifier::None, "http://loinc.org|8480-6$gt100").unwrap();
-        let SearchValue::Composite(parts) = parsed else { panic!() };
+        let parsed = value(
+            "Observation",
+            "code-value-quantity",
+            Modifier::None,
+            "http://loinc.org|8480-6$gt100",
+        )
+        .unwrap();
+        let SearchValue::Composite(parts) = parsed else {
+            panic!()
+        };
         assert!(matches!(parts[0], SearchValue::Token { .. }));
-        assert!(matches!(parts[1], SearchValue::Quantity { prefix: Prefix::Gt, .. }));
-        assert!(value("Observation", "code-value-quantity", Modifier::None, "8480-6").is_err());
+        assert!(matches!(
+            parts[1],
+            SearchValue::Quantity {
+                prefix: Prefix::Gt,
+                ..
+            }
+        ));
+        assert!(value(
+            "Observation",
+            "code-value-quantity",
+            Modifier::None,
+            "8480-6"
+        )
+        .is_err());
     }
 }

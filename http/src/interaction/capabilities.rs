@@ -66,7 +66,10 @@ fn capability_statement(base: &str) -> Bytes {
         common = search_params_common(),
         compartments = engine::definitions::compartments()
             .iter()
-            .map(|compartment| format!(r#""http://hl7.org/fhir/CompartmentDefinition/{}""#, compartment.code.to_lowercase()))
+            .map(|compartment| format!(
+                r#""http://hl7.org/fhir/CompartmentDefinition/{}""#,
+                compartment.code.to_lowercase()
+            ))
             .collect::<Vec<_>>()
             .join(","),
         url = engine::json_string(base),
@@ -77,7 +80,8 @@ fn capability_statement(base: &str) -> Bytes {
 /// Whether Ember searches by `definition`: `_id` and `_lastUpdated` are columns, the
 /// others need an expression Ember can evaluate (see docs/search-parameters.md).
 pub(crate) fn searchable(definition: &engine::definitions::SearchParameterDefinition) -> bool {
-    matches!(definition.code.as_str(), "_id" | "_lastUpdated") || engine::fhirpath::support(definition).is_ok()
+    matches!(definition.code.as_str(), "_id" | "_lastUpdated")
+        || engine::fhirpath::support(definition).is_ok()
 }
 
 fn search_param_json(definition: &engine::definitions::SearchParameterDefinition) -> String {
@@ -101,7 +105,9 @@ fn search_params(resource_type: ResourceType) -> String {
 fn search_params_common() -> String {
     engine::definitions::search_parameters()
         .iter()
-        .filter(|definition| definition.base.iter().any(|base| base == "Resource") && searchable(definition))
+        .filter(|definition| {
+            definition.base.iter().any(|base| base == "Resource") && searchable(definition)
+        })
         .map(search_param_json)
         .collect::<Vec<_>>()
         .join(",")

@@ -5,7 +5,9 @@ use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
-use engine::search::{compartment_criterion, parse_search, Criterion, Scope, SearchQuery, SearchValue};
+use engine::search::{
+    compartment_criterion, parse_search, Criterion, Scope, SearchQuery, SearchValue,
+};
 use engine::{Issue, ResourceType, Severity};
 use storage::TenantKey;
 
@@ -22,7 +24,11 @@ enum Target {
     Type(ResourceType),
     System,
     /// `[base]/Patient/123/Observation`, or `[base]/Patient/123/*` with `None`.
-    Compartment { owner: ResourceType, id: String, searched: Option<ResourceType> },
+    Compartment {
+        owner: ResourceType,
+        id: String,
+        searched: Option<ResourceType>,
+    },
 }
 
 pub(crate) async fn type_get(
@@ -79,7 +85,9 @@ pub(crate) async fn compartment_get(
 ) -> Result<Response, ApiError> {
     let owner = resource_type_from_path(&owner)?;
     if engine::definitions::compartment(owner.as_str()).is_none() {
-        return Err(ApiError::not_found(format!("{owner} has no compartment in FHIR R4")));
+        return Err(ApiError::not_found(format!(
+            "{owner} has no compartment in FHIR R4"
+        )));
     }
     super::id_from_path(&id)?;
     if searched == "$everything" {
@@ -89,7 +97,18 @@ pub(crate) async fn compartment_get(
         "*" => None,
         name => Some(resource_type_from_path(name)?),
     };
-    search(state, Target::Compartment { owner, id, searched }, uri, headers, query.into_pairs()).await
+    search(
+        state,
+        Target::Compartment {
+            owner,
+            id,
+            searched,
+        },
+        uri,
+        headers,
+        query.into_pairs(),
+    )
+    .await
 }
 
 /// `GET [base]/Patient/[id]/$everything`: the patient and everything in its compartment,
@@ -104,13 +123,20 @@ async fn everything(
     query: QueryParams,
 ) -> Result<Response, ApiError> {
     if owner.as_str() != "Patient" {
-        return Err(ApiError::not_found(format!("$everything is defined on Patient, not {owner}")));
+        return Err(ApiError::not_found(format!(
+            "$everything is defined on Patient, not {owner}"
+        )));
     }
     let store = state.ember().routing().for_reads().clone();
     let patient_id = super::id_from_path(&id)?;
     match store.read(TenantKey::DEFAULT, owner, &patient_id).await? {
         Some(current) if current.body.is_some() => {}
-        Some(_) => return Err(ApiError::new(engine::Category::Gone, format!("Patient/{id} was deleted"))),
+        Some(_) => {
+            return Err(ApiError::new(
+                engine::Category::Gone,
+                format!("Patient/{id} was deleted"),
+            ))
+        }
         None => return Err(ApiError::not_found(format!("Patient/{id} is not known"))),
     }
     let mut params = Vec::new();
@@ -118,15 +144,37 @@ async fn everything(
         match name.as_str() {
             "_since" => params.push(("_lastUpdated".to_owned(), format!("ge{value}"))),
             "_count" | "_cursor" | "_type" | "_format" | "_pretty" => params.push((name, value)),
-            _ => return Err(ApiError::invalid(format!("$everything does not take the parameter '{name}'"))),
+            _ => {
+                return Err(ApiError::invalid(format!(
+                    "$everything does not take the parameter '{name}'"
+                )))
+            }
         }
     }
-    search(state, Target::Compartment { owner, id, searched: None }, uri, headers, params).await
+    search(
+        state,
+        Target::Compartment {
+            owner,
+            id,
+            searched: None,
+        },
+        uri,
+        headers,
+        params,
+    )
+    .await
 }
 
 /// The URL's parameters followed by those of an `application/x-www-form-urlencoded` body.
-fn with_form_body(query: QueryParams, headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("");
+fn with_form_body(
+    query: QueryParams,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Vec<(String, String)>, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
     if !body.is_empty() && !content_type.starts_with("application/x-www-form-urlencoded") {
         return Err(ApiError::new(
             engine::Category::Invalid,
@@ -150,15 +198,27 @@ async fn search(
     let base = base_url(settings.base_url.as_deref(), &headers);
     let strict = prefers_strict_handling(&headers);
     let scope = match &target {
-        Target::Type(kind) | Target::Compartment { searched: Some(kind), .. } => Scope::Type(*kind),
+        Target::Type(kind)
+        | Target::Compartment {
+            searched: Some(kind),
+            ..
+        } => Scope::Type(*kind),
         Target::System | Target::Compartment { searched: None, .. } => Scope::System(Vec::new()),
     };
     let mut query = parse_search(scope, &params, strict)?;
     localise_references(&mut query.criteria, &base);
-    if let Target::Compartment { owner, id, searched } = &target {
+    if let Target::Compartment {
+        owner,
+        id,
+        searched,
+    } = &target
+    {
         restrict_to_compartment(&mut query, *owner, id, *searched)?;
     }
-    let page_size = query.count.unwrap_or(settings.default_page_size as usize).min(settings.max_page_size as usize);
+    let page_size = query
+        .count
+        .unwrap_or(settings.default_page_size as usize)
+        .min(settings.max_page_size as usize);
 
     let store = state.ember().routing().for_reads().clone();
     let page = store.search(TenantKey::DEFAULT, &query, page_size).await?;
@@ -167,16 +227,29 @@ async fn search(
     // A POST _search is answered with links a client can GET.
     let path = path.strip_suffix("/_search").unwrap_or(path);
     let self_url = link(&base, path, &query.applied, None);
-    let next_url = page.next_cursor.as_deref().map(|cursor| link(&base, path, &query.applied, Some(cursor)));
+    let next_url = page
+        .next_cursor
+        .as_deref()
+        .map(|cursor| link(&base, path, &query.applied, Some(cursor)));
     let mut links = vec![("self", self_url.as_str())];
     if let Some(next_url) = &next_url {
         links.push(("next", next_url.as_str()));
     }
-    let capacity = page.matches.iter().chain(&page.included).map(|found| found.body.len() + 128).sum();
+    let capacity = page
+        .matches
+        .iter()
+        .chain(&page.included)
+        .map(|found| found.body.len() + 128)
+        .sum();
     let mut bundle = BundleWriter::searchset(page.total, &links, capacity);
     for found in &page.matches {
         let body = engine::search::subset(&found.body, query.summary, &query.elements);
-        bundle.push_search(&base, found, body.as_deref().unwrap_or(&found.body), SearchMode::Match);
+        bundle.push_search(
+            &base,
+            found,
+            body.as_deref().unwrap_or(&found.body),
+            SearchMode::Match,
+        );
     }
     for found in &page.included {
         bundle.push_search(&base, found, &found.body, SearchMode::Include);
@@ -188,7 +261,9 @@ async fn search(
             .map(|name| Issue {
                 severity: Severity::Warning,
                 code: "not-supported",
-                diagnostics: format!("The search parameter '{name}' is not known here and was ignored"),
+                diagnostics: format!(
+                    "The search parameter '{name}' is not known here and was ignored"
+                ),
                 expression: Some(name.clone()),
             })
             .collect();
@@ -218,9 +293,14 @@ fn localise_references(criteria: &mut [Criterion], base: &str) {
                             .strip_prefix(base)
                             .and_then(|rest| rest.strip_prefix('/'))
                             .and_then(|rest| rest.split_once('/'))
-                            .and_then(|(kind, id)| Some((ResourceType::parse(kind)?, id.to_owned())));
+                            .and_then(|(kind, id)| {
+                                Some((ResourceType::parse(kind)?, id.to_owned()))
+                            });
                         if let Some((kind, id)) = local {
-                            *value = SearchValue::Reference { target_type: Some(kind), id };
+                            *value = SearchValue::Reference {
+                                target_type: Some(kind),
+                                id,
+                            };
                         }
                     }
                 }
@@ -230,7 +310,9 @@ fn localise_references(criteria: &mut [Criterion], base: &str) {
                     localise_references(std::slice::from_mut(inner), base);
                 }
             }
-            Criterion::Has { inner, .. } => localise_references(std::slice::from_mut(inner.as_mut()), base),
+            Criterion::Has { inner, .. } => {
+                localise_references(std::slice::from_mut(inner.as_mut()), base)
+            }
             Criterion::AnyOf(inner) => localise_references(inner, base),
             Criterion::Missing { .. } | Criterion::List(_) | Criterion::Compartment { .. } => {}
         }
@@ -246,20 +328,28 @@ fn restrict_to_compartment(
     let types: Vec<ResourceType> = match (searched, &query.scope) {
         (Some(kind), _) => vec![kind],
         // `_type` narrowed the search: those of its types that can be in the compartment.
-        (None, Scope::System(asked)) if !asked.is_empty() => {
-            asked.iter().copied().filter(|kind| compartment_criterion(owner, id, *kind).is_some()).collect()
-        }
-        (None, _) => ResourceType::all().filter(|kind| compartment_criterion(owner, id, *kind).is_some()).collect(),
+        (None, Scope::System(asked)) if !asked.is_empty() => asked
+            .iter()
+            .copied()
+            .filter(|kind| compartment_criterion(owner, id, *kind).is_some())
+            .collect(),
+        (None, _) => ResourceType::all()
+            .filter(|kind| compartment_criterion(owner, id, *kind).is_some())
+            .collect(),
     };
     if types.is_empty() {
-        return Err(ApiError::invalid(format!("None of the types asked for can be in the {owner} compartment")));
+        return Err(ApiError::invalid(format!(
+            "None of the types asked for can be in the {owner} compartment"
+        )));
     }
     let mut criteria = Vec::new();
     for kind in &types {
         match compartment_criterion(owner, id, *kind) {
             Some(criterion) => criteria.push(criterion),
             None => {
-                return Err(ApiError::invalid(format!("{kind} resources are never in the {owner} compartment")));
+                return Err(ApiError::invalid(format!(
+                    "{kind} resources are never in the {owner} compartment"
+                )));
             }
         }
     }

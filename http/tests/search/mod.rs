@@ -25,7 +25,12 @@ pub(crate) async fn matches(app: &TestApp, uri: &str) -> Vec<String> {
     let mut ids: Vec<String> = entries(&bundle)
         .iter()
         .filter(|entry| entry["search"]["mode"].as_str() == Some("match"))
-        .map(|entry| entry["resource"]["id"].as_str().unwrap_or_default().to_owned())
+        .map(|entry| {
+            entry["resource"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
         .collect();
     ids.sort();
     ids
@@ -35,7 +40,12 @@ pub(crate) async fn matches(app: &TestApp, uri: &str) -> Vec<String> {
 pub(crate) async fn rejects(app: &TestApp, uri: &str, parameter: &str) {
     let reply = app.get(uri).await;
     let issue = reply.outcome(StatusCode::BAD_REQUEST);
-    assert_eq!(issue["expression"][0].as_str(), Some(parameter), "{uri}: {}", reply.text());
+    assert_eq!(
+        issue["expression"][0].as_str(),
+        Some(parameter),
+        "{uri}: {}",
+        reply.text()
+    );
 }
 
 /// `ids` sorted, for comparing with [`matches`].

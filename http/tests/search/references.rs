@@ -5,8 +5,17 @@ use super::{matches, rejects, sorted};
 use crate::support::{TestApp, BASE};
 
 /// An Organization, a Patient managed by it, and an Observation about the Patient.
-async fn linked(app: &TestApp, organization_name: &str, family: &str, code: &str) -> (String, String, String) {
-    let organization = app.create(&format!(r#"{{"resourceType":"Organization","name":"{organization_name}"}}"#)).await;
+async fn linked(
+    app: &TestApp,
+    organization_name: &str,
+    family: &str,
+    code: &str,
+) -> (String, String, String) {
+    let organization = app
+        .create(&format!(
+            r#"{{"resourceType":"Organization","name":"{organization_name}"}}"#
+        ))
+        .await;
     let patient = app
         .create(&format!(
             r#"{{"resourceType":"Patient","name":[{{"family":"{family}"}}],"managingOrganization":{{"reference":"Organization/{organization}"}}}}"#
@@ -25,10 +34,34 @@ async fn search_reference_by_type_and_id_id_alone_and_absolute_url() {
     let app = TestApp::start().await;
     let (_, patient, observation) = linked(&app, "Acme", "Ng", "1").await;
     linked(&app, "Other", "Li", "2").await;
-    assert_eq!(matches(&app, &format!("/fhir/Observation?subject=Patient/{patient}")).await, [observation.clone()]);
-    assert_eq!(matches(&app, &format!("/fhir/Observation?subject={patient}")).await, [observation.clone()]);
-    assert_eq!(matches(&app, &format!("/fhir/Observation?subject:Patient={patient}")).await, [observation.clone()]);
-    assert_eq!(matches(&app, &format!("/fhir/Observation?patient={BASE}/Patient/{patient}")).await, [observation]);
+    assert_eq!(
+        matches(
+            &app,
+            &format!("/fhir/Observation?subject=Patient/{patient}")
+        )
+        .await,
+        sorted(&[&observation])
+    );
+    assert_eq!(
+        matches(&app, &format!("/fhir/Observation?subject={patient}")).await,
+        sorted(&[&observation])
+    );
+    assert_eq!(
+        matches(
+            &app,
+            &format!("/fhir/Observation?subject:Patient={patient}")
+        )
+        .await,
+        sorted(&[&observation])
+    );
+    assert_eq!(
+        matches(
+            &app,
+            &format!("/fhir/Observation?patient={BASE}/Patient/{patient}")
+        )
+        .await,
+        [observation]
+    );
     rejects(&app, "/fhir/Observation?subject=Unicorn/1", "subject").await;
 }
 
@@ -38,10 +71,28 @@ async fn search_chain_follows_references_two_levels_deep() {
     let app = TestApp::start().await;
     let (_, _, acme_observation) = linked(&app, "Acme Health", "Ng", "1").await;
     linked(&app, "Other", "Li", "2").await;
-    assert_eq!(matches(&app, "/fhir/Observation?subject:Patient.family=ng").await, [acme_observation.clone()]);
-    assert_eq!(matches(&app, "/fhir/Observation?subject.family=ng").await, [acme_observation.clone()]);
-    assert_eq!(matches(&app, "/fhir/Observation?subject:Patient.organization.name=acme").await, [acme_observation]);
-    rejects(&app, "/fhir/Observation?subject:Patient.nonsense=x", "subject:Patient.nonsense").await;
+    assert_eq!(
+        matches(&app, "/fhir/Observation?subject:Patient.family=ng").await,
+        sorted(&[&acme_observation])
+    );
+    assert_eq!(
+        matches(&app, "/fhir/Observation?subject.family=ng").await,
+        sorted(&[&acme_observation])
+    );
+    assert_eq!(
+        matches(
+            &app,
+            "/fhir/Observation?subject:Patient.organization.name=acme"
+        )
+        .await,
+        [acme_observation]
+    );
+    rejects(
+        &app,
+        "/fhir/Observation?subject:Patient.nonsense=x",
+        "subject:Patient.nonsense",
+    )
+    .await;
 }
 
 // search.html#has: reverse chaining, nested
@@ -50,12 +101,24 @@ async fn search_has_finds_resources_referred_to_by_matching_ones() {
     let app = TestApp::start().await;
     let (organization, patient, _) = linked(&app, "Acme", "Ng", "8867-4").await;
     linked(&app, "Other", "Li", "1234-5").await;
-    assert_eq!(matches(&app, "/fhir/Patient?_has:Observation:patient:code=8867-4").await, [patient]);
     assert_eq!(
-        matches(&app, "/fhir/Organization?_has:Patient:organization:_has:Observation:patient:code=8867-4").await,
+        matches(&app, "/fhir/Patient?_has:Observation:patient:code=8867-4").await,
+        [patient]
+    );
+    assert_eq!(
+        matches(
+            &app,
+            "/fhir/Organization?_has:Patient:organization:_has:Observation:patient:code=8867-4"
+        )
+        .await,
         [organization]
     );
-    rejects(&app, "/fhir/Patient?_has:Observation:code:code=1", "_has:Observation:code:code").await;
+    rejects(
+        &app,
+        "/fhir/Patient?_has:Observation:code:code=1",
+        "_has:Observation:code:code",
+    )
+    .await;
 }
 
 // http.html#vsearch: compartment search, from the R4 CompartmentDefinitions
@@ -64,10 +127,21 @@ async fn compartment_search_finds_what_belongs_to_the_patient() {
     let app = TestApp::start().await;
     let (_, patient, observation) = linked(&app, "Acme", "Ng", "1").await;
     let (_, _, other_observation) = linked(&app, "Other", "Li", "1").await;
-    assert_eq!(matches(&app, &format!("/fhir/Patient/{patient}/Observation")).await, [observation.clone()]);
-    assert_eq!(matches(&app, &format!("/fhir/Patient/{patient}/Observation?code=1")).await, [observation.clone()]);
-    assert_eq!(matches(&app, &format!("/fhir/Patient/{patient}/*")).await, sorted(&[&observation, &patient]));
-    assert!(!matches(&app, &format!("/fhir/Patient/{patient}/*")).await.contains(&other_observation));
+    assert_eq!(
+        matches(&app, &format!("/fhir/Patient/{patient}/Observation")).await,
+        sorted(&[&observation])
+    );
+    assert_eq!(
+        matches(&app, &format!("/fhir/Patient/{patient}/Observation?code=1")).await,
+        sorted(&[&observation])
+    );
+    assert_eq!(
+        matches(&app, &format!("/fhir/Patient/{patient}/*")).await,
+        sorted(&[&observation, &patient])
+    );
+    assert!(!matches(&app, &format!("/fhir/Patient/{patient}/*"))
+        .await
+        .contains(&other_observation));
 }
 
 // search.html#list
@@ -79,7 +153,10 @@ async fn list_parameter_finds_the_items_of_a_list() {
     let list = app
         .create(&format!(r#"{{"resourceType":"List","status":"current","mode":"working","entry":[{{"item":{{"reference":"Patient/{first}"}}}}]}}"#))
         .await;
-    assert_eq!(matches(&app, &format!("/fhir/Patient?_list={list}")).await, [first]);
+    assert_eq!(
+        matches(&app, &format!("/fhir/Patient?_list={list}")).await,
+        [first]
+    );
 }
 
 // patient-operation-everything.html: the patient and its compartment, with _type and _since
@@ -89,8 +166,27 @@ async fn patient_everything_returns_the_patient_and_its_compartment() {
     let (_, patient, observation) = linked(&app, "Acme", "Ng", "1").await;
     linked(&app, "Other", "Li", "2").await;
     let encounter = app.create(&format!(r#"{{"resourceType":"Encounter","status":"finished","class":{{"code":"AMB"}},"subject":{{"reference":"Patient/{patient}"}}}}"#)).await;
-    assert_eq!(matches(&app, &format!("/fhir/Patient/{patient}/$everything")).await, sorted(&[&patient, &observation, &encounter]));
-    assert_eq!(matches(&app, &format!("/fhir/Patient/{patient}/$everything?_type=Encounter")).await, [encounter]);
-    assert_eq!(matches(&app, &format!("/fhir/Patient/{patient}/$everything?_since=2999-01-01T00:00:00Z")).await, Vec::<String>::new());
-    app.get("/fhir/Patient/nobody/$everything").await.outcome(axum::http::StatusCode::NOT_FOUND);
+    assert_eq!(
+        matches(&app, &format!("/fhir/Patient/{patient}/$everything")).await,
+        sorted(&[&patient, &observation, &encounter])
+    );
+    assert_eq!(
+        matches(
+            &app,
+            &format!("/fhir/Patient/{patient}/$everything?_type=Encounter")
+        )
+        .await,
+        [encounter]
+    );
+    assert_eq!(
+        matches(
+            &app,
+            &format!("/fhir/Patient/{patient}/$everything?_since=2999-01-01T00:00:00Z")
+        )
+        .await,
+        Vec::<String>::new()
+    );
+    app.get("/fhir/Patient/nobody/$everything")
+        .await
+        .outcome(axum::http::StatusCode::NOT_FOUND);
 }

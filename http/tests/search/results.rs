@@ -19,7 +19,12 @@ fn ids_of(bundle: &sonic_rs::Value, mode: &str) -> Vec<String> {
     entries(bundle)
         .iter()
         .filter(|entry| entry["search"]["mode"].as_str() == Some(mode))
-        .map(|entry| entry["resource"]["id"].as_str().unwrap_or_default().to_owned())
+        .map(|entry| {
+            entry["resource"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
         .collect()
 }
 
@@ -30,8 +35,15 @@ async fn sort_by_date_descending_and_ascending() {
     let middle = observation(&app, &patient, "2020-06-01").await;
     let newest = observation(&app, &patient, "2021-01-01").await;
     let oldest = observation(&app, &patient, "2019-01-01").await;
-    let descending = searchset(&app, &format!("/fhir/Observation?subject=Patient/{patient}&_sort=-date")).await;
-    assert_eq!(ids_of(&descending, "match"), [newest.clone(), middle.clone(), oldest.clone()]);
+    let descending = searchset(
+        &app,
+        &format!("/fhir/Observation?subject=Patient/{patient}&_sort=-date"),
+    )
+    .await;
+    assert_eq!(
+        ids_of(&descending, "match"),
+        [newest.clone(), middle.clone(), oldest.clone()]
+    );
     let ascending = searchset(&app, "/fhir/Observation?_sort=date").await;
     assert_eq!(ids_of(&ascending, "match"), [oldest, middle, newest]);
 }
@@ -70,7 +82,8 @@ async fn paging_with_next_links_neither_skips_nor_repeats_while_data_changes() {
 async fn total_is_given_when_asked_and_summary_count_gives_only_the_total() {
     let app = TestApp::start().await;
     for _ in 0..3 {
-        app.create(r#"{"resourceType":"Patient","gender":"male"}"#).await;
+        app.create(r#"{"resourceType":"Patient","gender":"male"}"#)
+            .await;
     }
     let counted = searchset(&app, "/fhir/Patient?gender=male&_count=1&_total=accurate").await;
     assert_eq!(counted["total"].as_i64(), Some(3));
@@ -89,12 +102,18 @@ async fn rejects_bad_total(app: &TestApp) {
 #[tokio::test]
 async fn elements_returns_a_subsetted_resource() {
     let app = TestApp::start().await;
-    app.create(r#"{"resourceType":"Patient","gender":"male","birthDate":"1970-01-01","active":true}"#).await;
+    app.create(
+        r#"{"resourceType":"Patient","gender":"male","birthDate":"1970-01-01","active":true}"#,
+    )
+    .await;
     let bundle = searchset(&app, "/fhir/Patient?_elements=gender").await;
     let resource = &entries(&bundle)[0]["resource"];
     assert_eq!(resource["gender"].as_str(), Some("male"));
     assert!(resource.get("birthDate").is_none() && resource.get("active").is_none());
-    assert_eq!(resource["meta"]["tag"][0]["code"].as_str(), Some("SUBSETTED"));
+    assert_eq!(
+        resource["meta"]["tag"][0]["code"].as_str(),
+        Some("SUBSETTED")
+    );
     assert!(resource["id"].as_str().is_some());
 }
 
@@ -102,7 +121,9 @@ async fn elements_returns_a_subsetted_resource() {
 #[tokio::test]
 async fn include_and_revinclude_add_the_linked_resources_once() {
     let app = TestApp::start().await;
-    let organization = app.create(r#"{"resourceType":"Organization","name":"Acme"}"#).await;
+    let organization = app
+        .create(r#"{"resourceType":"Organization","name":"Acme"}"#)
+        .await;
     let patient = app
         .create(&format!(r#"{{"resourceType":"Patient","managingOrganization":{{"reference":"Organization/{organization}"}}}}"#))
         .await;
@@ -111,14 +132,28 @@ async fn include_and_revinclude_add_the_linked_resources_once() {
 
     let included = searchset(&app, "/fhir/Observation?_include=Observation:subject").await;
     assert_eq!(ids_of(&included, "match").len(), 2);
-    assert_eq!(ids_of(&included, "include"), [patient.clone()]);
+    assert_eq!(ids_of(&included, "include"), sorted(&[&patient]));
 
-    let iterated = searchset(&app, "/fhir/Observation?_include=Observation:subject&_include:iterate=Patient:organization").await;
-    assert_eq!(sorted(&ids_of(&iterated, "include").iter().collect::<Vec<_>>()), sorted(&[&patient, &organization]));
+    let iterated = searchset(
+        &app,
+        "/fhir/Observation?_include=Observation:subject&_include:iterate=Patient:organization",
+    )
+    .await;
+    assert_eq!(
+        sorted(&ids_of(&iterated, "include").iter().collect::<Vec<_>>()),
+        sorted(&[&patient, &organization])
+    );
 
-    let reverse = searchset(&app, &format!("/fhir/Patient?_id={patient}&_revinclude=Observation:subject")).await;
-    assert_eq!(ids_of(&reverse, "match"), [patient.clone()]);
-    assert_eq!(sorted(&ids_of(&reverse, "include").iter().collect::<Vec<_>>()), sorted(&[&first, &second]));
+    let reverse = searchset(
+        &app,
+        &format!("/fhir/Patient?_id={patient}&_revinclude=Observation:subject"),
+    )
+    .await;
+    assert_eq!(ids_of(&reverse, "match"), sorted(&[&patient]));
+    assert_eq!(
+        sorted(&ids_of(&reverse, "include").iter().collect::<Vec<_>>()),
+        sorted(&[&first, &second])
+    );
 
     let everything = searchset(&app, "/fhir/Observation?_include=Observation:*").await;
     assert_eq!(ids_of(&everything, "include"), [patient]);
@@ -128,10 +163,20 @@ async fn include_and_revinclude_add_the_linked_resources_once() {
 #[tokio::test]
 async fn system_search_with_type_and_common_parameters() {
     let app = TestApp::start().await;
-    let patient = app.create(r#"{"resourceType":"Patient","meta":{"tag":[{"code":"study-1"}]}}"#).await;
-    let organization = app.create(r#"{"resourceType":"Organization","meta":{"tag":[{"code":"study-1"}]}}"#).await;
+    let patient = app
+        .create(r#"{"resourceType":"Patient","meta":{"tag":[{"code":"study-1"}]}}"#)
+        .await;
+    let organization = app
+        .create(r#"{"resourceType":"Organization","meta":{"tag":[{"code":"study-1"}]}}"#)
+        .await;
     app.create(r#"{"resourceType":"Organization"}"#).await;
-    assert_eq!(matches(&app, "/fhir?_tag=study-1").await, sorted(&[&patient, &organization]));
-    assert_eq!(matches(&app, "/fhir?_type=Organization&_tag=study-1").await, [organization]);
+    assert_eq!(
+        matches(&app, "/fhir?_tag=study-1").await,
+        sorted(&[&patient, &organization])
+    );
+    assert_eq!(
+        matches(&app, "/fhir?_type=Organization&_tag=study-1").await,
+        [organization]
+    );
     super::rejects(&app, "/fhir?_type=Unicorn", "_type").await;
 }

@@ -127,6 +127,6 @@ CREATE TABLE search_uri (
 );
 CREATE INDEX search_uri_value ON search_uri (tenant_key, resource_type, param, value);
 
--- _lastUpdated and sorting by it.
-CREATE INDEX resource_last_updated ON resource (tenant_key, resource_type, last_updated)
-    WHERE NOT deleted;
+-- No index on resource.last_updated: it changes on every update, so indexing it would turn
+-- every update of `resource` from a HOT update (no index entry written) into a full one.
+-- `_lastUpdated` is a filter on rows found by the other criteria or by type.

@@ -28,16 +28,26 @@ pub(crate) async fn included(
     if matches.is_empty() || (query.includes.is_empty() && query.revincludes.is_empty()) {
         return Ok(Vec::new());
     }
-    let mut seen: HashSet<(String, String)> =
-        matches.iter().map(|resource| (resource.resource_type.clone(), resource.id.clone())).collect();
+    let mut seen: HashSet<(String, String)> = matches
+        .iter()
+        .map(|resource| (resource.resource_type.clone(), resource.id.clone()))
+        .collect();
     let mut included = Vec::new();
     let mut frontier: Vec<FoundResource> = matches.to_vec();
     for iteration in 0..MAX_ITERATIONS {
         let mut found_now = Vec::new();
-        for include in query.includes.iter().filter(|include| iteration == 0 || include.iterate) {
+        for include in query
+            .includes
+            .iter()
+            .filter(|include| iteration == 0 || include.iterate)
+        {
             found_now.extend(forward(client, tenant, include, &frontier).await?);
         }
-        for include in query.revincludes.iter().filter(|include| iteration == 0 || include.iterate) {
+        for include in query
+            .revincludes
+            .iter()
+            .filter(|include| iteration == 0 || include.iterate)
+        {
             found_now.extend(reverse(client, tenant, include, &frontier).await?);
         }
         frontier = found_now
@@ -45,7 +55,13 @@ pub(crate) async fn included(
             .filter(|resource| seen.insert((resource.resource_type.clone(), resource.id.clone())))
             .collect();
         included.extend(frontier.iter().cloned());
-        if frontier.is_empty() || !query.includes.iter().chain(&query.revincludes).any(|include| include.iterate) {
+        if frontier.is_empty()
+            || !query
+                .includes
+                .iter()
+                .chain(&query.revincludes)
+                .any(|include| include.iterate)
+        {
             break;
         }
     }
@@ -61,7 +77,12 @@ fn keys_of(resources: &[FoundResource], source_type: &str) -> Vec<String> {
 }
 
 /// The resources that `include.source_type` resources among `from` refer to.
-async fn forward(client: &Client, tenant: TenantKey, include: &Include, from: &[FoundResource]) -> Result<Vec<FoundResource>, Error> {
+async fn forward(
+    client: &Client,
+    tenant: TenantKey,
+    include: &Include,
+    from: &[FoundResource],
+) -> Result<Vec<FoundResource>, Error> {
     let source_type = include.source_type.as_str().to_owned();
     let ids = keys_of(from, &source_type);
     if ids.is_empty() {
@@ -78,14 +99,25 @@ async fn forward(client: &Client, tenant: TenantKey, include: &Include, from: &[
 }
 
 /// The `include.source_type` resources that refer to resources among `from`.
-async fn reverse(client: &Client, tenant: TenantKey, include: &Include, from: &[FoundResource]) -> Result<Vec<FoundResource>, Error> {
+async fn reverse(
+    client: &Client,
+    tenant: TenantKey,
+    include: &Include,
+    from: &[FoundResource],
+) -> Result<Vec<FoundResource>, Error> {
     let source_type = include.source_type.as_str().to_owned();
     let mut rows = Vec::new();
-    let mut types: Vec<&str> = from.iter().map(|resource| resource.resource_type.as_str()).collect();
+    let mut types: Vec<&str> = from
+        .iter()
+        .map(|resource| resource.resource_type.as_str())
+        .collect();
     types.sort_unstable();
     types.dedup();
     for target_type in types {
-        if include.target_type.is_some_and(|wanted| wanted.as_str() != target_type) {
+        if include
+            .target_type
+            .is_some_and(|wanted| wanted.as_str() != target_type)
+        {
             continue;
         }
         let ids = keys_of(from, target_type);
@@ -95,7 +127,18 @@ async fn reverse(client: &Client, tenant: TenantKey, include: &Include, from: &[
             WHERE x.tenant_key = $1 AND x.resource_type = $2 AND x.target_id = ANY($3)
               AND ($4::text IS NULL OR x.param = $4) AND x.target_type = $5
             LIMIT $6";
-        rows.extend(run(client, sql, tenant, source_type.clone(), ids, param, Some(target_type.to_owned())).await?);
+        rows.extend(
+            run(
+                client,
+                sql,
+                tenant,
+                source_type.clone(),
+                ids,
+                param,
+                Some(target_type.to_owned()),
+            )
+            .await?,
+        );
     }
     Ok(rows)
 }

@@ -36,9 +36,15 @@ pub struct SearchPage {
     pub total: Option<i64>,
 }
 
-pub(crate) async fn search(pool: &Pool, tenant: TenantKey, query: &SearchQuery, page_size: usize) -> Result<SearchPage, Error> {
+pub(crate) async fn search(
+    pool: &Pool,
+    tenant: TenantKey,
+    query: &SearchQuery,
+    page_size: usize,
+) -> Result<SearchPage, Error> {
     let client = connection(pool).await?;
-    let counting = query.summary == Summary::Count || matches!(query.total, Total::Accurate | Total::Estimate);
+    let counting =
+        query.summary == Summary::Count || matches!(query.total, Total::Accurate | Total::Estimate);
     let total = if counting {
         let mut sql = SqlBuilder::new(tenant.get());
         let condition = filter(&mut sql, query);
@@ -49,7 +55,10 @@ pub(crate) async fn search(pool: &Pool, tenant: TenantKey, query: &SearchQuery, 
         None
     };
     if query.summary == Summary::Count || page_size == 0 {
-        return Ok(SearchPage { total, ..SearchPage::default() });
+        return Ok(SearchPage {
+            total,
+            ..SearchPage::default()
+        });
     }
 
     let mut sql = SqlBuilder::new(tenant.get());
@@ -59,7 +68,10 @@ pub(crate) async fn search(pool: &Pool, tenant: TenantKey, query: &SearchQuery, 
         let values = sort::decode_cursor(cursor, keys.len()).ok_or(Error::InvalidCursor)?;
         condition = format!("{condition} AND {}", sort::after(&mut sql, &keys, &values));
     }
-    let key_columns: String = keys.iter().map(|key| format!(", ({})::text", key.expression)).collect();
+    let key_columns: String = keys
+        .iter()
+        .map(|key| format!(", ({})::text", key.expression))
+        .collect();
     let limit = sql.bind(i64::try_from(page_size + 1).unwrap_or(i64::MAX));
     let text = format!(
         "SELECT r.resource_type, r.id, r.body{key_columns} FROM resource r WHERE {condition} ORDER BY {} LIMIT {limit}",
@@ -70,21 +82,34 @@ pub(crate) async fn search(pool: &Pool, tenant: TenantKey, query: &SearchQuery, 
     rows.truncate(page_size);
     let next_cursor = if more {
         rows.last().map(|row| {
-            let values: Vec<Option<String>> = (0..keys.len()).map(|index| row.get(3 + index)).collect();
+            let values: Vec<Option<String>> =
+                (0..keys.len()).map(|index| row.get(3 + index)).collect();
             sort::encode_cursor(&values)
         })
     } else {
         None
     };
     let matches: Vec<FoundResource> = rows.iter().map(found).collect();
-    let total = total.or_else(|| (!more && query.cursor.is_none()).then(|| i64::try_from(matches.len()).unwrap_or(i64::MAX)));
+    let total = total.or_else(|| {
+        (!more && query.cursor.is_none()).then(|| i64::try_from(matches.len()).unwrap_or(i64::MAX))
+    });
     let included = include::included(&client, tenant, query, &matches).await?;
-    Ok(SearchPage { matches, included, next_cursor, total })
+    Ok(SearchPage {
+        matches,
+        included,
+        next_cursor,
+        total,
+    })
 }
 
 /// The WHERE condition of the search on the resource row `r`: scope, liveness and criteria.
 fn filter(sql: &mut SqlBuilder, query: &SearchQuery) -> String {
-    let types: Vec<String> = query.scope.types().iter().map(|kind| kind.as_str().to_owned()).collect();
+    let types: Vec<String> = query
+        .scope
+        .types()
+        .iter()
+        .map(|kind| kind.as_str().to_owned())
+        .collect();
     let mut conditions = vec!["r.tenant_key = $1".to_owned(), "NOT r.deleted".to_owned()];
     if let [single] = types.as_slice() {
         conditions.push(format!("r.resource_type = {}", sql.bind(single.clone())));

@@ -31,12 +31,20 @@ pub(crate) fn order_keys(sql: &mut SqlBuilder, resource: &str, sort: &[SortKey])
                     (SearchParamType::Date, true) => ("high", "int8"),
                     (SearchParamType::String, _) => ("folded", "text"),
                     (SearchParamType::Token, _) => ("code", "text"),
-                    (SearchParamType::Number | SearchParamType::Quantity, false) => ("COALESCE(v.value, v.low)", "numeric"),
-                    (SearchParamType::Number | SearchParamType::Quantity, true) => ("COALESCE(v.value, v.high)", "numeric"),
+                    (SearchParamType::Number | SearchParamType::Quantity, false) => {
+                        ("COALESCE(v.value, v.low)", "numeric")
+                    }
+                    (SearchParamType::Number | SearchParamType::Quantity, true) => {
+                        ("COALESCE(v.value, v.high)", "numeric")
+                    }
                     (SearchParamType::Reference, _) => ("target_id", "text"),
                     _ => ("value", "text"),
                 };
-                let column = if column.contains("v.") { column.to_owned() } else { format!("v.{column}") };
+                let column = if column.contains("v.") {
+                    column.to_owned()
+                } else {
+                    format!("v.{column}")
+                };
                 let aggregate = if key.descending { "max" } else { "min" };
                 let alias = sql.alias("o");
                 let column = column.replace("v.", &format!("{alias}."));
@@ -51,10 +59,18 @@ pub(crate) fn order_keys(sql: &mut SqlBuilder, resource: &str, sort: &[SortKey])
                 )
             }
         };
-        keys.push(OrderKey { expression, sql_type, descending: key.descending });
+        keys.push(OrderKey {
+            expression,
+            sql_type,
+            descending: key.descending,
+        });
     }
     for column in ["resource_type", "id"] {
-        keys.push(OrderKey { expression: format!("{resource}.{column}"), sql_type: "text", descending: false });
+        keys.push(OrderKey {
+            expression: format!("{resource}.{column}"),
+            sql_type: "text",
+            descending: false,
+        });
     }
     keys
 }
@@ -62,7 +78,13 @@ pub(crate) fn order_keys(sql: &mut SqlBuilder, resource: &str, sort: &[SortKey])
 /// `ORDER BY` text; resources without a value for a key come last in either direction.
 pub(crate) fn order_by(keys: &[OrderKey]) -> String {
     keys.iter()
-        .map(|key| format!("{} {} NULLS LAST", key.expression, if key.descending { "DESC" } else { "ASC" }))
+        .map(|key| {
+            format!(
+                "{} {} NULLS LAST",
+                key.expression,
+                if key.descending { "DESC" } else { "ASC" }
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -79,7 +101,10 @@ pub(crate) fn after(sql: &mut SqlBuilder, keys: &[OrderKey], values: &[Option<St
                 let bound = format!("{}::{}", sql.bind(value.clone()), key.sql_type);
                 let beyond = if key.descending { "<" } else { ">" };
                 // NULLS LAST: a row without a value comes after every row with one.
-                alternatives.push(conjunction(&equal_so_far, &format!("({expression} {beyond} {bound} OR {expression} IS NULL)")));
+                alternatives.push(conjunction(
+                    &equal_so_far,
+                    &format!("({expression} {beyond} {bound} OR {expression} IS NULL)"),
+                ));
                 equal_so_far.push(format!("{expression} = {bound}"));
             }
             None => equal_so_far.push(format!("{expression} IS NULL")),
@@ -106,7 +131,7 @@ pub(crate) fn encode_cursor(values: &[Option<String>]) -> String {
 
 /// Decodes a cursor; `None` when it was not written by [`encode_cursor`] for `key_count` keys.
 pub(crate) fn decode_cursor(cursor: &str, key_count: usize) -> Option<Vec<Option<String>>> {
-    if cursor.len() % 2 != 0 {
+    if !cursor.len().is_multiple_of(2) {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..cursor.len())
@@ -123,7 +148,12 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_including_missing_values() {
-        let values = vec![Some("2020".to_owned()), None, Some("Patient".to_owned()), Some("a,b".to_owned())];
+        let values = vec![
+            Some("2020".to_owned()),
+            None,
+            Some("Patient".to_owned()),
+            Some("a,b".to_owned()),
+        ];
         assert_eq!(decode_cursor(&encode_cursor(&values), 4), Some(values));
     }
 

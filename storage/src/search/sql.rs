@@ -95,7 +95,11 @@ pub(crate) fn same_resource(alias: &str, resource: &str) -> String {
 /// The condition `criterion` puts on the resource row aliased `resource`.
 pub(crate) fn criterion(sql: &mut SqlBuilder, resource: &str, criterion: &Criterion) -> String {
     match criterion {
-        Criterion::Values { param, modifier, values } => match param.code() {
+        Criterion::Values {
+            param,
+            modifier,
+            values,
+        } => match param.code() {
             "_id" => id_condition(sql, resource, values),
             "_lastUpdated" => last_updated_condition(sql, resource, values),
             _ => {
@@ -141,7 +145,11 @@ pub(crate) fn criterion(sql: &mut SqlBuilder, resource: &str, criterion: &Criter
                 alternatives.join(" OR ")
             )
         }
-        Criterion::Has { source_type, reference, inner } => {
+        Criterion::Has {
+            source_type,
+            reference,
+            inner,
+        } => {
             let link = sql.alias("h");
             let source = sql.alias("s");
             let source_name = sql.bind(source_type.as_str().to_owned());
@@ -169,27 +177,46 @@ pub(crate) fn criterion(sql: &mut SqlBuilder, resource: &str, criterion: &Criter
             )
         }
         Criterion::AnyOf(criteria) => {
-            let alternatives: Vec<String> = criteria.iter().map(|inner| self::criterion(sql, resource, inner)).collect();
+            let alternatives: Vec<String> = criteria
+                .iter()
+                .map(|inner| self::criterion(sql, resource, inner))
+                .collect();
             format!("({})", alternatives.join(" OR "))
         }
-        Criterion::Compartment { resource_type, owner_type, owner_id, params, owner_itself } => {
+        Criterion::Compartment {
+            resource_type,
+            owner_type,
+            owner_id,
+            params,
+            owner_itself,
+        } => {
             let mut alternatives = Vec::new();
             let searched_type = sql.bind(resource_type.as_str().to_owned());
             let owner_type_name = sql.bind(owner_type.as_str().to_owned());
             let owner = sql.bind(owner_id.clone());
             if *owner_itself {
-                alternatives.push(format!("({resource}.resource_type = {owner_type_name} AND {resource}.id = {owner})"));
+                alternatives.push(format!(
+                    "({resource}.resource_type = {owner_type_name} AND {resource}.id = {owner})"
+                ));
             }
             if !params.is_empty() {
                 let link = sql.alias("k");
-                let codes = sql.bind(params.iter().map(|param| param.code().to_owned()).collect::<Vec<_>>());
+                let codes = sql.bind(
+                    params
+                        .iter()
+                        .map(|param| param.code().to_owned())
+                        .collect::<Vec<_>>(),
+                );
                 alternatives.push(format!(
                     "EXISTS (SELECT 1 FROM search_reference {link} WHERE {} AND {link}.param = ANY({codes}) \
                      AND {link}.target_type = {owner_type_name} AND {link}.target_id = {owner})",
                     same_resource(&link, resource)
                 ));
             }
-            format!("({resource}.resource_type = {searched_type} AND ({}))", alternatives.join(" OR "))
+            format!(
+                "({resource}.resource_type = {searched_type} AND ({}))",
+                alternatives.join(" OR ")
+            )
         }
     }
 }
@@ -200,7 +227,13 @@ fn missing_param_code(param: ParamRef) -> String {
 }
 
 /// `EXISTS` a row of `param` matching any of `values` (for `:not` the caller negates it).
-fn values_exist(sql: &mut SqlBuilder, resource: &str, param: ParamRef, modifier: Modifier, values: &[SearchValue]) -> String {
+fn values_exist(
+    sql: &mut SqlBuilder,
+    resource: &str,
+    param: ParamRef,
+    modifier: Modifier,
+    values: &[SearchValue],
+) -> String {
     if param.kind() == SearchParamType::Composite {
         let alternatives: Vec<String> = values
             .iter()
@@ -233,7 +266,9 @@ fn id_condition(sql: &mut SqlBuilder, resource: &str, values: &[SearchValue]) ->
     let ids: Vec<String> = values
         .iter()
         .filter_map(|value| match value {
-            SearchValue::Token { code: Some(code), .. } => Some(code.clone()),
+            SearchValue::Token {
+                code: Some(code), ..
+            } => Some(code.clone()),
             _ => None,
         })
         .collect();
@@ -251,7 +286,9 @@ fn last_updated_condition(sql: &mut SqlBuilder, resource: &str, values: &[Search
                 let low = sql.bind(values::timestamp(range.low));
                 let high = sql.bind(values::timestamp(range.high));
                 let column = format!("{resource}.last_updated");
-                Some(values::date_condition(&column, &column, *prefix, &low, &high))
+                Some(values::date_condition(
+                    &column, &column, *prefix, &low, &high,
+                ))
             }
             _ => None,
         })

@@ -8,12 +8,23 @@ use time::OffsetDateTime;
 use super::sql::{same_resource, table_for, SqlBuilder};
 
 /// The condition `value` puts on the index row aliased `row`.
-pub(crate) fn condition(sql: &mut SqlBuilder, row: &str, modifier: Modifier, value: &SearchValue) -> String {
+pub(crate) fn condition(
+    sql: &mut SqlBuilder,
+    row: &str,
+    modifier: Modifier,
+    value: &SearchValue,
+) -> String {
     match value {
         SearchValue::String(text) => match modifier {
             Modifier::Exact => format!("{row}.exact = {}", sql.bind(text.clone())),
-            Modifier::Contains => format!("{row}.folded LIKE {}", sql.bind(format!("%{}%", like_escape(text)))),
-            _ => format!("{row}.folded LIKE {}", sql.bind(format!("{}%", like_escape(text)))),
+            Modifier::Contains => format!(
+                "{row}.folded LIKE {}",
+                sql.bind(format!("%{}%", like_escape(text)))
+            ),
+            _ => format!(
+                "{row}.folded LIKE {}",
+                sql.bind(format!("{}%", like_escape(text)))
+            ),
         },
         SearchValue::Token { system, code } => {
             let mut parts = Vec::new();
@@ -23,7 +34,9 @@ pub(crate) fn condition(sql: &mut SqlBuilder, row: &str, modifier: Modifier, val
             match system {
                 SystemMatch::Any => {}
                 SystemMatch::Absent => parts.push(format!("{row}.system IS NULL")),
-                SystemMatch::Is(system) => parts.push(format!("{row}.system = {}", sql.bind(system.clone()))),
+                SystemMatch::Is(system) => {
+                    parts.push(format!("{row}.system = {}", sql.bind(system.clone())))
+                }
             }
             if parts.is_empty() {
                 "true".to_owned()
@@ -32,9 +45,16 @@ pub(crate) fn condition(sql: &mut SqlBuilder, row: &str, modifier: Modifier, val
             }
         }
         SearchValue::TokenText(text) => {
-            format!("{row}.display LIKE {}", sql.bind(format!("%{}%", like_escape(text))))
+            format!(
+                "{row}.display LIKE {}",
+                sql.bind(format!("%{}%", like_escape(text)))
+            )
         }
-        SearchValue::OfType { type_system, type_code, value } => format!(
+        SearchValue::OfType {
+            type_system,
+            type_code,
+            value,
+        } => format!(
             "{row}.system = {} AND {row}.code = {}",
             sql.bind(type_system.clone()),
             sql.bind(format!("{type_code}|{value}"))
@@ -42,14 +62,25 @@ pub(crate) fn condition(sql: &mut SqlBuilder, row: &str, modifier: Modifier, val
         SearchValue::Date { prefix, range } => {
             let low = sql.bind(range.low);
             let high = sql.bind(range.high);
-            date_condition(&format!("{row}.low"), &format!("{row}.high"), *prefix, &low, &high)
+            date_condition(
+                &format!("{row}.low"),
+                &format!("{row}.high"),
+                *prefix,
+                &low,
+                &high,
+            )
         }
         SearchValue::Number { prefix, decimal } => {
             let number = sql.bind(decimal.text.clone());
             let exponent = sql.bind(decimal.exponent);
             amount_condition(row, *prefix, &number, &exponent)
         }
-        SearchValue::Quantity { prefix, decimal, system, code } => {
+        SearchValue::Quantity {
+            prefix,
+            decimal,
+            system,
+            code,
+        } => {
             let number = sql.bind(decimal.text.clone());
             let exponent = sql.bind(decimal.exponent);
             let mut condition = amount_condition(row, *prefix, &number, &exponent);
@@ -57,14 +88,22 @@ pub(crate) fn condition(sql: &mut SqlBuilder, row: &str, modifier: Modifier, val
                 (Some(system), Some(code)) => {
                     let _ = std::fmt::Write::write_fmt(
                         &mut condition,
-                        format_args!(" AND {row}.system = {} AND {row}.code = {}", sql.bind(system.clone()), sql.bind(code.clone())),
+                        format_args!(
+                            " AND {row}.system = {} AND {row}.code = {}",
+                            sql.bind(system.clone()),
+                            sql.bind(code.clone())
+                        ),
                     );
                 }
                 (None, Some(code)) => {
                     let code = sql.bind(code.clone());
-                    condition.push_str(&format!(" AND ({row}.code = {code} OR {row}.unit = {code})"));
+                    condition.push_str(&format!(
+                        " AND ({row}.code = {code} OR {row}.unit = {code})"
+                    ));
                 }
-                (Some(system), None) => condition.push_str(&format!(" AND {row}.system = {}", sql.bind(system.clone()))),
+                (Some(system), None) => {
+                    condition.push_str(&format!(" AND {row}.system = {}", sql.bind(system.clone())))
+                }
                 (None, None) => {}
             }
             condition
@@ -72,10 +111,16 @@ pub(crate) fn condition(sql: &mut SqlBuilder, row: &str, modifier: Modifier, val
         SearchValue::Reference { target_type, id } => {
             let id = sql.bind(id.clone());
             match target_type {
-                Some(kind) => format!("{row}.target_id = {id} AND {row}.target_type = {}", sql.bind(kind.as_str().to_owned())),
+                Some(kind) => format!(
+                    "{row}.target_id = {id} AND {row}.target_type = {}",
+                    sql.bind(kind.as_str().to_owned())
+                ),
                 None => match modifier {
                     Modifier::Type(kind) => {
-                        format!("{row}.target_id = {id} AND {row}.target_type = {}", sql.bind(kind.as_str().to_owned()))
+                        format!(
+                            "{row}.target_id = {id} AND {row}.target_type = {}",
+                            sql.bind(kind.as_str().to_owned())
+                        )
                     }
                     _ => format!("{row}.target_id = {id}"),
                 },
@@ -84,7 +129,10 @@ pub(crate) fn condition(sql: &mut SqlBuilder, row: &str, modifier: Modifier, val
         SearchValue::Url { url, version } => {
             let mut condition = format!("{row}.url = {}", sql.bind(url.clone()));
             if let Some(version) = version {
-                condition.push_str(&format!(" AND {row}.version = {}", sql.bind(version.clone())));
+                condition.push_str(&format!(
+                    " AND {row}.version = {}",
+                    sql.bind(version.clone())
+                ));
             }
             condition
         }
@@ -98,7 +146,10 @@ pub(crate) fn condition(sql: &mut SqlBuilder, row: &str, modifier: Modifier, val
         SearchValue::Uri(uri) => match modifier {
             // The stored URI is a prefix of the one searched: it is "above" it.
             Modifier::Above => format!("{} LIKE {row}.value || '%'", sql.bind(uri.clone())),
-            Modifier::Below => format!("{row}.value LIKE {}", sql.bind(format!("{}%", like_escape(uri)))),
+            Modifier::Below => format!(
+                "{row}.value LIKE {}",
+                sql.bind(format!("{}%", like_escape(uri)))
+            ),
             _ => format!("{row}.value = {}", sql.bind(uri.clone())),
         },
         // Composites are matched part by part in `composite`.
@@ -108,7 +159,13 @@ pub(crate) fn condition(sql: &mut SqlBuilder, row: &str, modifier: Modifier, val
 
 /// The spec's prefix table for ranges: the target is `[low, high]`, the search value
 /// `[search_low, search_high]`, all inclusive.
-pub(crate) fn date_condition(low: &str, high: &str, prefix: Prefix, search_low: &str, search_high: &str) -> String {
+pub(crate) fn date_condition(
+    low: &str,
+    high: &str,
+    prefix: Prefix,
+    search_low: &str,
+    search_high: &str,
+) -> String {
     let contained = format!("({low} >= {search_low} AND {high} <= {search_high})");
     match prefix {
         Prefix::Eq => contained,
@@ -147,7 +204,12 @@ fn amount_condition(row: &str, prefix: Prefix, number: &str, exponent: &str) -> 
 }
 
 /// A composite value: one row per part, all from the same element of the composite.
-pub(crate) fn composite(sql: &mut SqlBuilder, resource: &str, param: ParamRef, value: &SearchValue) -> String {
+pub(crate) fn composite(
+    sql: &mut SqlBuilder,
+    resource: &str,
+    param: ParamRef,
+    value: &SearchValue,
+) -> String {
     let SearchValue::Composite(parts) = value else {
         return "false".to_owned();
     };
@@ -175,7 +237,11 @@ pub(crate) fn composite(sql: &mut SqlBuilder, resource: &str, param: ParamRef, v
         }
         aliases.push(alias);
     }
-    format!("EXISTS (SELECT 1 FROM {} WHERE {})", from.join(", "), conditions.join(" AND "))
+    format!(
+        "EXISTS (SELECT 1 FROM {} WHERE {})",
+        from.join(", "),
+        conditions.join(" AND ")
+    )
 }
 
 /// Escapes `%`, `_` and `\` so a searched string matches literally inside LIKE.
@@ -193,5 +259,6 @@ fn like_escape(text: &str) -> String {
 /// Microseconds since 1970 as a timestamp, clamped to what PostgreSQL and `time` hold.
 pub(crate) fn timestamp(micros: i64) -> OffsetDateTime {
     let clamped = micros.clamp(-62_135_596_800_000_000, 253_402_300_799_999_999);
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(clamped) * 1_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(clamped) * 1_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
