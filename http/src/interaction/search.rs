@@ -231,9 +231,16 @@ async fn search(
         .next_cursor
         .as_deref()
         .map(|cursor| link(&base, path, &query.applied, Some(cursor)));
+    let previous_url = page
+        .previous_cursor
+        .as_deref()
+        .map(|cursor| link(&base, path, &query.applied, Some(cursor)));
     let mut links = vec![("self", self_url.as_str())];
     if let Some(next_url) = &next_url {
         links.push(("next", next_url.as_str()));
+    }
+    if let Some(previous_url) = &previous_url {
+        links.push(("previous", previous_url.as_str()));
     }
     let capacity = page
         .matches

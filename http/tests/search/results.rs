@@ -180,3 +180,25 @@ async fn system_search_with_type_and_common_parameters() {
     );
     super::rejects(&app, "/fhir?_type=Unicorn", "_type").await;
 }
+
+// search.html#paging and bundle.html: previous links lead back to the same pages
+#[tokio::test]
+async fn previous_links_lead_back_through_the_same_pages() {
+    let app = TestApp::start().await;
+    let patient = app.create(r#"{"resourceType":"Patient"}"#).await;
+    for day in 1..=5 {
+        observation(&app, &patient, &format!("2020-01-0{day}")).await;
+    }
+    let first = searchset(&app, "/fhir/Observation?_sort=date&_count=2").await;
+    assert_eq!(link(&first, "previous"), None);
+    let second = searchset(&app, &link(&first, "next").unwrap()).await;
+    let third = searchset(&app, &link(&second, "next").unwrap()).await;
+    assert_eq!(ids_of(&third, "match").len(), 1);
+    assert_eq!(link(&third, "next"), None);
+    let back_to_second = searchset(&app, &link(&third, "previous").unwrap()).await;
+    assert_eq!(ids_of(&back_to_second, "match"), ids_of(&second, "match"));
+    let back_to_first = searchset(&app, &link(&back_to_second, "previous").unwrap()).await;
+    assert_eq!(ids_of(&back_to_first, "match"), ids_of(&first, "match"));
+    assert_eq!(link(&back_to_first, "previous"), None);
+    assert!(link(&back_to_first, "next").is_some());
+}

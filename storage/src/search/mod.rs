@@ -14,6 +14,7 @@ use engine::search::{SearchQuery, Summary, Total};
 use tokio_postgres::Row;
 
 use crate::{connection, Error, TenantKey};
+use sort::Direction;
 use sql::SqlBuilder;
 
 /// A resource a search returns, with the stored bytes to write into the Bundle unchanged.
@@ -32,6 +33,8 @@ pub struct SearchPage {
     pub included: Vec<FoundResource>,
     /// The cursor of the next page; `None` on the last page.
     pub next_cursor: Option<String>,
+    /// The cursor of the previous page; `None` on the first page.
+    pub previous_cursor: Option<String>,
     /// The number of matches across all pages, when asked for or known without counting.
     pub total: Option<i64>,
 }
@@ -64,9 +67,15 @@ pub(crate) async fn search(
     let mut sql = SqlBuilder::new(tenant.get());
     let mut condition = filter(&mut sql, query);
     let keys = sort::order_keys(&mut sql, "r", &query.sort);
+    let mut direction = Direction::After;
     if let Some(cursor) = &query.cursor {
-        let values = sort::decode_cursor(cursor, keys.len()).ok_or(Error::InvalidCursor)?;
-        condition = format!("{condition} AND {}", sort::after(&mut sql, &keys, &values));
+        let (cursor_direction, values) =
+            sort::decode_cursor(cursor, keys.len()).ok_or(Error::InvalidCursor)?;
+        direction = cursor_direction;
+        condition = format!(
+            "{condition} AND {}",
+            sort::beyond(&mut sql, &keys, &values, direction)
+        );
     }
     let key_columns: String = keys
         .iter()
@@ -75,17 +84,35 @@ pub(crate) async fn search(
     let limit = sql.bind(i64::try_from(page_size + 1).unwrap_or(i64::MAX));
     let text = format!(
         "SELECT r.resource_type, r.id, r.body{key_columns} FROM resource r WHERE {condition} ORDER BY {} LIMIT {limit}",
-        sort::order_by(&keys)
+        sort::order_by(&keys, direction)
     );
     let mut rows = client.query_typed(&text, &sql.typed_params()).await?;
+    // One row more than the page shows whether the page has a neighbour on the far side.
     let more = rows.len() > page_size;
     rows.truncate(page_size);
-    let next_cursor = if more {
-        rows.last().map(|row| {
+    if direction == Direction::Before {
+        rows.reverse();
+    }
+    let cursor_at = |row: Option<&Row>, towards: Direction| {
+        row.map(|row| {
             let values: Vec<Option<String>> =
                 (0..keys.len()).map(|index| row.get(3 + index)).collect();
-            sort::encode_cursor(&values)
+            sort::encode_cursor(towards, &values)
         })
+    };
+    // Read forwards, a page has a previous one when it was reached by a cursor; read
+    // backwards from a `previous` link, it always has a next one.
+    let (has_next, has_previous) = match direction {
+        Direction::After => (more, query.cursor.is_some()),
+        Direction::Before => (true, more),
+    };
+    let next_cursor = if has_next {
+        cursor_at(rows.last(), Direction::After)
+    } else {
+        None
+    };
+    let previous_cursor = if has_previous {
+        cursor_at(rows.first(), Direction::Before)
     } else {
         None
     };
@@ -98,6 +125,7 @@ pub(crate) async fn search(
         matches,
         included,
         next_cursor,
+        previous_cursor,
         total,
     })
 }

@@ -76,22 +76,40 @@ pub(crate) fn order_keys(sql: &mut SqlBuilder, resource: &str, sort: &[SortKey])
 }
 
 /// `ORDER BY` text; resources without a value for a key come last in either direction.
-pub(crate) fn order_by(keys: &[OrderKey]) -> String {
+/// Read `Before` a cursor, the order is reversed (and the caller turns the rows around).
+pub(crate) fn order_by(keys: &[OrderKey], direction: Direction) -> String {
+    let backwards = direction == Direction::Before;
     keys.iter()
         .map(|key| {
+            let descending = key.descending != backwards;
+            let nulls = if backwards { "FIRST" } else { "LAST" };
             format!(
-                "{} {} NULLS LAST",
+                "{} {} NULLS {nulls}",
                 key.expression,
-                if key.descending { "DESC" } else { "ASC" }
+                if descending { "DESC" } else { "ASC" }
             )
         })
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// The condition selecting rows after the cursor `values` (one per key, as text, `None` for
-/// a missing value) in the order of `keys`.
-pub(crate) fn after(sql: &mut SqlBuilder, keys: &[OrderKey], values: &[Option<String>]) -> String {
+/// Which way a page goes from its cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// The rows after the cursor: a `next` link.
+    After,
+    /// The rows before it, read in reverse and turned around: a `previous` link.
+    Before,
+}
+
+/// The condition selecting rows on the `direction` side of the cursor `values` (one per
+/// key, as text, `None` for a missing value) in the order of `keys`.
+pub(crate) fn beyond(
+    sql: &mut SqlBuilder,
+    keys: &[OrderKey],
+    values: &[Option<String>],
+    direction: Direction,
+) -> String {
     let mut alternatives = Vec::new();
     let mut equal_so_far: Vec<String> = Vec::new();
     for (key, value) in keys.iter().zip(values) {
@@ -99,15 +117,29 @@ pub(crate) fn after(sql: &mut SqlBuilder, keys: &[OrderKey], values: &[Option<St
         match value {
             Some(value) => {
                 let bound = format!("{}::{}", sql.bind(value.clone()), key.sql_type);
-                let beyond = if key.descending { "<" } else { ">" };
+                let later = if key.descending { "<" } else { ">" };
+                let earlier = if key.descending { ">" } else { "<" };
                 // NULLS LAST: a row without a value comes after every row with one.
                 alternatives.push(conjunction(
                     &equal_so_far,
-                    &format!("({expression} {beyond} {bound} OR {expression} IS NULL)"),
+                    &match direction {
+                        Direction::After => {
+                            format!("({expression} {later} {bound} OR {expression} IS NULL)")
+                        }
+                        Direction::Before => format!("{expression} {earlier} {bound}"),
+                    },
                 ));
                 equal_so_far.push(format!("{expression} = {bound}"));
             }
-            None => equal_so_far.push(format!("{expression} IS NULL")),
+            None => {
+                if direction == Direction::Before {
+                    alternatives.push(conjunction(
+                        &equal_so_far,
+                        &format!("{expression} IS NOT NULL"),
+                    ));
+                }
+                equal_so_far.push(format!("{expression} IS NULL"));
+            }
         }
     }
     if alternatives.is_empty() {
@@ -123,14 +155,35 @@ fn conjunction(prefix: &[String], last: &str) -> String {
     format!("({} AND {last})", prefix.join(" AND "))
 }
 
-/// Encodes the cursor as hex of a JSON array: opaque to clients, safe in a URL.
-pub(crate) fn encode_cursor(values: &[Option<String>]) -> String {
-    let json = sonic_rs::to_string(values).unwrap_or_default();
+/// Encodes the cursor as hex of a JSON array (the direction, then the key values): opaque to
+/// clients, safe in a URL.
+pub(crate) fn encode_cursor(direction: Direction, values: &[Option<String>]) -> String {
+    let marker = match direction {
+        Direction::After => "after",
+        Direction::Before => "before",
+    };
+    let mut all = Vec::with_capacity(values.len() + 1);
+    all.push(Some(marker.to_owned()));
+    all.extend_from_slice(values);
+    let json = sonic_rs::to_string(&all).unwrap_or_default();
     json.bytes().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Decodes a cursor; `None` when it was not written by [`encode_cursor`] for `key_count` keys.
-pub(crate) fn decode_cursor(cursor: &str, key_count: usize) -> Option<Vec<Option<String>>> {
+pub(crate) fn decode_cursor(
+    cursor: &str,
+    key_count: usize,
+) -> Option<(Direction, Vec<Option<String>>)> {
+    let mut values = decode_values(cursor, key_count + 1)?;
+    let direction = match values.remove(0).as_deref() {
+        Some("after") => Direction::After,
+        Some("before") => Direction::Before,
+        _ => return None,
+    };
+    Some((direction, values))
+}
+
+fn decode_values(cursor: &str, key_count: usize) -> Option<Vec<Option<String>>> {
     if !cursor.len().is_multiple_of(2) {
         return None;
     }
