@@ -9,8 +9,9 @@ mod sql;
 mod values;
 
 use bytes::Bytes;
-use deadpool_postgres::Pool;
+use deadpool_postgres::{Client, Pool};
 use engine::search::{SearchQuery, Summary, Total};
+use sonic_rs::JsonValueTrait;
 use tokio_postgres::Row;
 
 use crate::{connection, Error, TenantKey};
@@ -46,16 +47,12 @@ pub(crate) async fn search(
     page_size: usize,
 ) -> Result<SearchPage, Error> {
     let client = connection(pool).await?;
-    let counting =
-        query.summary == Summary::Count || matches!(query.total, Total::Accurate | Total::Estimate);
-    let total = if counting {
-        let mut sql = SqlBuilder::new(tenant.get());
-        let condition = filter(&mut sql, query);
-        let text = format!("SELECT count(*) FROM resource r WHERE {condition}");
-        let row = client.query_typed(&text, &sql.typed_params()).await?;
-        row.first().map(|row| row.get::<_, i64>(0))
-    } else {
-        None
+    let total = match (query.total, query.summary) {
+        (_, Summary::Count) | (Total::Accurate, _) => {
+            Some(count(&client, tenant, query, false).await?)
+        }
+        (Total::Estimate, _) => Some(count(&client, tenant, query, true).await?),
+        (Total::None, _) => None,
     };
     if query.summary == Summary::Count || page_size == 0 {
         return Ok(SearchPage {
@@ -128,6 +125,48 @@ pub(crate) async fn search(
         previous_cursor,
         total,
     })
+}
+
+/// The number of matches: counted, or the planner's estimate (no rows read).
+async fn count(
+    client: &Client,
+    tenant: TenantKey,
+    query: &SearchQuery,
+    estimate: bool,
+) -> Result<i64, Error> {
+    let mut sql = SqlBuilder::new(tenant.get());
+    let condition = filter(&mut sql, query);
+    if !estimate {
+        let text = format!("SELECT count(*) FROM resource r WHERE {condition}");
+        let rows = client.query_typed(&text, &sql.typed_params()).await?;
+        return Ok(rows.first().map_or(0, |row| row.get::<_, i64>(0)));
+    }
+    let text = format!("EXPLAIN (FORMAT JSON) SELECT 1 FROM resource r WHERE {condition}");
+    let rows = client.query_typed(&text, &sql.typed_params()).await?;
+    let plan: Option<JsonText> = rows.first().and_then(|row| row.try_get(0).ok());
+    let estimated = plan.and_then(|JsonText(plan)| {
+        let value: sonic_rs::Value = sonic_rs::from_str(&plan).ok()?;
+        value.get(0)?.get("Plan")?.get("Plan Rows")?.as_f64()
+    });
+    // Plan Rows is a float estimate; a count is a whole number.
+    #[allow(clippy::cast_possible_truncation)]
+    Ok(estimated.map_or(0, |rows| rows.round() as i64))
+}
+
+/// A `json` column as text; tokio-postgres reads `json` only through serde_json otherwise.
+struct JsonText(String);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for JsonText {
+    fn from_sql(
+        _: &tokio_postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<JsonText, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(JsonText(std::str::from_utf8(raw)?.to_owned()))
+    }
+
+    fn accepts(kind: &tokio_postgres::types::Type) -> bool {
+        *kind == tokio_postgres::types::Type::JSON
+    }
 }
 
 /// The WHERE condition of the search on the resource row `r`: scope, liveness and criteria.
