@@ -110,6 +110,12 @@ pub(crate) struct UriRows {
     pub(crate) values: Vec<String>,
 }
 
+#[derive(Default)]
+pub(crate) struct TextRows {
+    pub(crate) common: Common,
+    pub(crate) texts: Vec<String>,
+}
+
 /// The index rows of a batch, one set of column arrays per table.
 #[derive(Default)]
 pub(crate) struct IndexRows {
@@ -122,6 +128,7 @@ pub(crate) struct IndexRows {
     pub(crate) quantities: QuantityRows,
     pub(crate) references: ReferenceRows,
     pub(crate) uris: UriRows,
+    pub(crate) texts: TextRows,
 }
 
 impl IndexRows {
@@ -209,6 +216,10 @@ impl IndexRows {
                 self.references.target_ids.push(target_id.clone());
                 self.references.urls.push(url.clone());
                 self.references.versions.push(version.clone());
+            }
+            IndexValue::Text(words) => {
+                self.texts.common.push(id, param, entry, hash);
+                self.texts.texts.push(words.clone());
             }
             IndexValue::Uri(value) => {
                 self.uris.common.push(id, param, entry, hash);

@@ -67,7 +67,14 @@ pub(crate) const WRITE_BATCH: &str = "WITH written AS (
         AS t(id, param, composite_component, composite_element, entry_hash, value)),
     uri_gone AS (DELETE FROM search_uri s WHERE s.tenant_key = $1 AND s.resource_type = $2 AND s.id = ANY($9::text[])
         AND NOT EXISTS (SELECT 1 FROM uri_rows n WHERE n.id = s.id AND n.entry_hash = s.entry_hash)),
-    uri_new AS (INSERT INTO search_uri SELECT $1, $2, n.* FROM uri_rows n ON CONFLICT DO NOTHING)
+    uri_new AS (INSERT INTO search_uri SELECT $1, $2, n.* FROM uri_rows n ON CONFLICT DO NOTHING),
+    text_rows AS (SELECT * FROM unnest($68::text[], $69::text[], $70::int2[], $71::int2[], $72::int8[], $73::text[])
+        AS t(id, param, composite_component, composite_element, entry_hash, words)),
+    text_gone AS (DELETE FROM search_text s WHERE s.tenant_key = $1 AND s.resource_type = $2 AND s.id = ANY($9::text[])
+        AND NOT EXISTS (SELECT 1 FROM text_rows n WHERE n.id = s.id AND n.entry_hash = s.entry_hash)),
+    text_new AS (INSERT INTO search_text
+        SELECT $1, $2, n.id, n.param, n.entry_hash, to_tsvector('simple', n.words)
+        FROM text_rows n ON CONFLICT DO NOTHING)
     SELECT count(*) FROM current_rows";
 
 impl IndexRows {
@@ -107,6 +114,8 @@ impl IndexRows {
         ]);
         push_common(&self.uris.common, params);
         params.push(&self.uris.values);
+        push_common(&self.texts.common, params);
+        params.push(&self.texts.texts);
     }
 }
 

@@ -55,6 +55,11 @@ pub fn coverage_report(refuse: impl Fn(&SearchParameterDefinition) -> Option<Str
         search_parameters()
             .iter()
             .map(|definition| {
+                // No FHIRPath: Ember extracts these itself as full-text documents
+                // (engine::index::extract) and searches them with PostgreSQL full text.
+                if crate::search::is_full_text(&definition.code) {
+                    return (definition, Ok(vec!["full text (narrative or whole resource)"]));
+                }
                 let verdict = support(definition)
                     .and_then(|()| selected_types(definition))
                     .map_err(|error| error.to_string())
@@ -93,8 +98,9 @@ pub fn coverage_report(refuse: impl Fn(&SearchParameterDefinition) -> Option<Str
         out,
         "**{supported} of {} official R4 search parameters are supported**: their FHIRPath \
          expression compiles, every element it names exists in R4, and its values can be \
-         extracted at write time. \"Selects\" lists the FHIR types the expression can \
-         return.\n",
+         extracted at write time (`_text` and `_content` have no expression: Ember indexes \
+         them as PostgreSQL full-text documents). \"Selects\" lists the FHIR types the \
+         expression can return.\n",
         verdicts.len()
     );
     if !reasons.is_empty() {

@@ -2,7 +2,7 @@
 //! Spec: https://hl7.org/fhir/R4/searchparameter.html
 // PERF: hot path (every create and update); see benches/.
 
-use sonic_rs::Value;
+use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
 
 use super::{values_of, CompositePart, IndexEntry, IndexValue};
 use crate::definitions::{search_parameters_for, SearchParamType};
@@ -19,8 +19,24 @@ pub fn extract(resource_type: ResourceType, resource: &Value) -> Vec<IndexEntry>
     let mut entries = Vec::new();
     let mut values = Vec::new();
     for definition in search_parameters_for(resource_type.as_str()) {
-        if matches!(definition.code.as_str(), "_id" | "_lastUpdated") {
-            continue;
+        match definition.code.as_str() {
+            "_id" | "_lastUpdated" => continue,
+            "_text" | "_content" => {
+                let words = if definition.code == "_text" {
+                    narrative_text(resource)
+                } else {
+                    content_text(resource)
+                };
+                if !words.is_empty() {
+                    entries.push(IndexEntry {
+                        param: &definition.code,
+                        composite: None,
+                        value: IndexValue::Text(words),
+                    });
+                }
+                continue;
+            }
+            _ => {}
         }
         let Ok(parameter) = compiled(definition) else {
             continue;
@@ -56,6 +72,61 @@ pub fn extract(resource_type: ResourceType, resource: &Value) -> Vec<IndexEntry>
         }
     }
     entries
+}
+
+/// The words of the narrative (`text.div`), its XHTML tags removed, folded.
+fn narrative_text(resource: &Value) -> String {
+    let Some(div) = resource
+        .get("text")
+        .and_then(|text| text.get("div"))
+        .and_then(|div| div.as_str())
+    else {
+        return String::new();
+    };
+    let mut words = String::with_capacity(div.len());
+    let mut in_tag = false;
+    for character in div.chars() {
+        match character {
+            '<' => {
+                in_tag = true;
+                words.push(' ');
+            }
+            '>' => in_tag = false,
+            _ if !in_tag => words.push(character),
+            _ => {}
+        }
+    }
+    super::fold(&words)
+}
+
+/// Every string value in the resource but the narrative (searched by `_text`) and ids and
+/// URLs of extensions, folded and joined: what `_content` searches.
+fn content_text(resource: &Value) -> String {
+    fn collect(value: &Value, out: &mut String) {
+        if let Some(text) = value.as_str() {
+            out.push_str(text);
+            out.push(' ');
+        } else if let Some(items) = value.as_array() {
+            for item in items.iter() {
+                collect(item, out);
+            }
+        } else if let Some(object) = value.as_object() {
+            for (key, member) in object.iter() {
+                let skipped = match key {
+                    "id" | "url" | "resourceType" | "meta" => true,
+                    // The narrative; a `text` string (CodeableConcept.text, …) is content.
+                    "text" => member.is_object(),
+                    _ => false,
+                };
+                if !skipped {
+                    collect(member, out);
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    collect(resource, &mut out);
+    super::fold(&out)
 }
 
 fn push_all(
@@ -94,8 +165,6 @@ mod tests {
             .map(|entry| &entry.value)
             .collect()
     }
-
-    use sonic_rs::JsonValueTrait;
 
     #[test]
     fn patient_name_birthdate_and_gender_are_extracted() {
@@ -144,6 +213,21 @@ mod tests {
             .map(|entry| entry.composite.unwrap().element)
             .collect();
         assert_eq!(elements, [0, 0, 1, 1]);
+    }
+
+    #[test]
+    fn narrative_and_content_words_are_extracted_for_full_text_search() {
+        let found = entries(
+            r#"{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><b>Zoë</b> Chalmers</div>"},"name":[{"family":"Windsor"}]}"#,
+        );
+        let text = of(&found, "_text");
+        assert!(
+            matches!(text[..], [IndexValue::Text(words)] if words.contains("zoe") && words.contains("chalmers") && !words.contains("div"))
+        );
+        let content = of(&found, "_content");
+        assert!(
+            matches!(content[..], [IndexValue::Text(words)] if words.contains("windsor") && !words.contains("chalmers"))
+        );
     }
 
     #[test]

@@ -90,6 +90,9 @@ pub enum IndexValue {
         value: String,
     },
     Uri(String),
+    /// Words for `_text` (the narrative) and `_content` (every string in the resource),
+    /// folded; PostgreSQL turns them into a full-text document.
+    Text(String),
 }
 
 /// Converts one element a parameter's expression selected into the values it is searched by.

@@ -149,7 +149,8 @@ pub(super) fn parse(
         ));
     }
     if param.kind() == SearchParamType::Special {
-        return Err(format!("The special parameter '{code}' is not supported"));
+        // `near` (a distance search) is known but not supported: ignored and reported.
+        return Ok(None);
     }
     let values = split_unescaped(value, ',')
         .into_iter()

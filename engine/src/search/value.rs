@@ -144,6 +144,8 @@ pub enum SearchValue {
     Uri(String),
     /// One value per component of a composite parameter, in the components' order.
     Composite(Vec<SearchValue>),
+    /// `_text` and `_content`: a full-text query (words, "quoted phrases", `or`, `-word`).
+    FullText(String),
 }
 
 /// Parses one alternative of `parameter` with `modifier`.
@@ -154,6 +156,10 @@ pub(super) fn parse_value(
 ) -> Result<SearchValue, String> {
     if raw.is_empty() {
         return Err("An empty value matches nothing; leave the parameter out instead".into());
+    }
+    // R4 types these two as strings, but they search words, not prefixes.
+    if is_full_text(&parameter.code) {
+        return Ok(SearchValue::FullText(fold(&unescape(raw))));
     }
     parse_typed(parameter.kind, parameter, modifier, raw)
 }
@@ -333,6 +339,11 @@ fn parse_composite(
         )?);
     }
     Ok(SearchValue::Composite(values))
+}
+
+/// Whether `code` is searched as full text (`_text`, the narrative; `_content`, everything).
+pub fn is_full_text(code: &str) -> bool {
+    matches!(code, "_text" | "_content")
 }
 
 /// The definition a composite component refers to by canonical URL.

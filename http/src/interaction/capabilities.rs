@@ -77,8 +77,8 @@ fn capability_statement(base: &str) -> Bytes {
     Bytes::from(json)
 }
 
-/// Whether Ember searches by `definition`: `_id` and `_lastUpdated` are columns, the
-/// others need an expression Ember can evaluate (see docs/search-parameters.md).
+/// Whether Ember searches by `definition`: `_id` and `_lastUpdated` are columns, `_text`
+/// and `_content` full-text documents, the others need an expression Ember can evaluate (see docs/search-parameters.md).
 pub(crate) fn searchable(definition: &engine::definitions::SearchParameterDefinition) -> bool {
     matches!(definition.code.as_str(), "_id" | "_lastUpdated")
         || engine::fhirpath::support(definition).is_ok()

@@ -405,3 +405,39 @@ async fn updates_reindex_and_deleted_resources_are_not_found() {
         Vec::<String>::new()
     );
 }
+
+// search.html#text and #content: full text over the narrative and over the whole resource
+#[tokio::test]
+async fn text_searches_the_narrative_and_content_the_whole_resource() {
+    let app = TestApp::start().await;
+    let noted = app
+        .create(r#"{"resourceType":"Condition","subject":{"reference":"Patient/p"},"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">Severe <b>bronchitis</b> after travel</div>"},"code":{"text":"Acute bronchitis"},"note":[{"text":"Patient travelled to Zürich"}]}"#)
+        .await;
+    let other = app
+        .create(r#"{"resourceType":"Condition","subject":{"reference":"Patient/p"},"code":{"text":"Asthma"}}"#)
+        .await;
+    assert_eq!(
+        matches(&app, "/fhir/Condition?_text=bronchitis").await,
+        sorted(&[&noted])
+    );
+    assert_eq!(
+        matches(&app, "/fhir/Condition?_text=asthma").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        matches(&app, "/fhir/Condition?_content=zurich").await,
+        sorted(&[&noted])
+    );
+    assert_eq!(
+        matches(&app, "/fhir/Condition?_content=asthma").await,
+        sorted(&[&other])
+    );
+    assert_eq!(
+        matches(&app, "/fhir/Condition?_content=asthma%20or%20zurich").await,
+        sorted(&[&noted, &other])
+    );
+    assert_eq!(
+        matches(&app, "/fhir/Condition?_content=%22acute%20bronchitis%22").await,
+        sorted(&[&noted])
+    );
+}

@@ -127,6 +127,20 @@ CREATE TABLE search_uri (
 );
 CREATE INDEX search_uri_value ON search_uri (tenant_key, resource_type, param, value);
 
+-- _text (the narrative) and _content (every string), as full-text documents. The 'simple'
+-- configuration: no stemming or stop words, so any language matches as written (Ember
+-- folds case and accents before).
+CREATE TABLE search_text (
+    tenant_key          integer  NOT NULL,
+    resource_type       text     NOT NULL,
+    id                  text     NOT NULL,
+    param               text     NOT NULL,
+    entry_hash          bigint   NOT NULL,
+    document            tsvector NOT NULL,
+    UNIQUE (tenant_key, resource_type, id, entry_hash)
+);
+CREATE INDEX search_text_document ON search_text USING gin (document);
+
 -- No index on resource.last_updated: it changes on every update, so indexing it would turn
 -- every update of `resource` from a HOT update (no index entry written) into a full one.
 -- `_lastUpdated` is a filter on rows found by the other criteria or by type.

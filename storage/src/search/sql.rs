@@ -81,7 +81,17 @@ pub(crate) fn table_for(kind: SearchParamType) -> &'static str {
         SearchParamType::Quantity => "search_quantity",
         SearchParamType::Reference => "search_reference",
         SearchParamType::Uri => "search_uri",
-        SearchParamType::Composite | SearchParamType::Special => "search_token",
+        // `near`, the one special parameter, is never searched; composites are their parts.
+        SearchParamType::Special | SearchParamType::Composite => "search_token",
+    }
+}
+
+/// The index table holding values of `param`: its kind's, except for the full-text ones.
+pub(crate) fn table_of(param: ParamRef) -> &'static str {
+    if engine::search::is_full_text(param.code()) {
+        "search_text"
+    } else {
+        table_for(param.kind())
     }
 }
 
@@ -116,7 +126,7 @@ pub(crate) fn criterion(sql: &mut SqlBuilder, resource: &str, criterion: &Criter
             let code = sql.bind(missing_param_code(*param));
             let exists = format!(
                 "EXISTS (SELECT 1 FROM {} {alias} WHERE {} AND {alias}.param = {code})",
-                table_for(param.kind()),
+                table_of(*param),
                 same_resource(&alias, resource)
             );
             if *missing {
@@ -245,7 +255,7 @@ fn values_exist(
     let (table, stored_param) = match (modifier, param.kind()) {
         (Modifier::OfType, _) => ("search_token", format!("{}:of-type", param.code())),
         (Modifier::Identifier, _) => ("search_token", format!("{}:identifier", param.code())),
-        (_, kind) => (table_for(kind), param.code().to_owned()),
+        _ => (table_of(param), param.code().to_owned()),
     };
     let code = sql.bind(stored_param);
     let mut alternatives = Vec::with_capacity(values.len());
@@ -255,7 +265,7 @@ fn values_exist(
     let mut text = String::new();
     let _ = write!(
         text,
-        "EXISTS (SELECT 1 FROM {table} {alias} WHERE {} AND {alias}.param = {code} AND {alias}.composite_component IS NULL AND ({}))",
+        "EXISTS (SELECT 1 FROM {table} {alias} WHERE {} AND {alias}.param = {code} AND ({}))",
         same_resource(&alias, resource),
         alternatives.join(" OR ")
     );

@@ -152,6 +152,10 @@ pub(crate) fn condition(
             ),
             _ => format!("{row}.value = {}", sql.bind(uri.clone())),
         },
+        SearchValue::FullText(query) => format!(
+            "{row}.document @@ websearch_to_tsquery('simple', {})",
+            sql.bind(query.clone())
+        ),
         // Composites are matched part by part in `composite`.
         SearchValue::Composite(_) => "false".to_owned(),
     }
