@@ -175,7 +175,7 @@ pub fn interaction(method: &Method, path: &str) -> &'static str {
         ("GET" | "HEAD", ["metadata"]) => "capabilities",
         ("GET" | "HEAD", ["_history"]) => "history-system",
         ("POST", []) => "batch",
-        ("GET" | "HEAD", []) => "search-system",
+        ("GET" | "HEAD", []) | ("POST", ["_search"]) => "search-system",
         ("POST", [_]) => "create",
         ("GET" | "HEAD", [_]) | ("POST", [_, "_search"]) => "search-type",
         ("GET" | "HEAD", [_, "_history"]) => "history-type",
@@ -184,6 +184,8 @@ pub fn interaction(method: &Method, path: &str) -> &'static str {
         ("DELETE", [_, _]) => "delete",
         ("PATCH", [_, _]) => "patch",
         ("GET" | "HEAD", [_, _, "_history"]) => "history-instance",
+        ("GET" | "HEAD", [_, _, "$everything"]) => "operation-everything",
+        ("GET" | "HEAD", [_, _, _]) => "search-compartment",
         ("GET" | "HEAD", [_, _, "_history", _]) => "vread",
         _ => "unknown",
     }
