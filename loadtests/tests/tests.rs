@@ -1,0 +1,1 @@
+//! The loadtests integration tests.
