@@ -31,9 +31,11 @@ impl Target {
             .map_err(|error| format!("base URL {base_url:?}: {error}"))?;
         match uri.scheme_str() {
             Some("http") => {}
-            Some("https") => return Err(format!(
+            Some("https") => {
+                return Err(format!(
                 "base URL {base_url:?}: https is not supported; ember-load speaks plain HTTP/1.1"
-            )),
+            ))
+            }
             _ => {
                 return Err(format!(
                     "base URL {base_url:?}: expected http://host[:port]/path"
