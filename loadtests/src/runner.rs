@@ -3,9 +3,11 @@
 //! schedule, latency from the due time). Each worker owns one connection and one recorder.
 // PERF: hot path: every timed request goes through `closed_loop` or `open_loop`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
 
 use crate::client::{Call, Connection, Failure, Reply};
 use crate::histogram::Recorder;
@@ -108,19 +110,20 @@ async fn phase(
     let end = start + duration;
     let progress = report_each_second(label, Arc::clone(&live));
     let schedule = rate.map(|rate| Schedule::new(start, rate));
-    let next_slot = Arc::new(AtomicU64::new(0));
+    let slots = schedule.map(|schedule| {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        // A thread, not a task: tokio's timer wakes on whole milliseconds, which would add up
+        // to a millisecond of the generator's own lateness to every corrected latency. A
+        // thread's sleep is precise to tens of microseconds.
+        std::thread::spawn(move || release_slots(schedule, end, &sender));
+        Arc::new(tokio::sync::Mutex::new(receiver))
+    });
     let tasks: Vec<_> = workers
         .into_iter()
         .map(|worker| {
             let live = Arc::clone(&live);
-            match schedule {
-                Some(schedule) => tokio::spawn(open_loop(
-                    worker,
-                    schedule,
-                    Arc::clone(&next_slot),
-                    end,
-                    live,
-                )),
+            match &slots {
+                Some(slots) => tokio::spawn(open_loop(worker, Arc::clone(slots), end, live)),
                 None => tokio::spawn(closed_loop(worker, end, live)),
             }
         })
@@ -159,24 +162,46 @@ async fn closed_loop(mut worker: Worker, end: Instant, live: Arc<Live>) -> (Work
     (worker, recorder)
 }
 
-/// Claims the next due slot of the shared schedule, waits for its due time, sends, and
-/// charges the latency from the due time. A worker that is still busy when its next slot is
-/// due sends late, and that lateness is in the latency: the coordinated-omission correction.
+/// Hands out the due time of each slot of `schedule` before `end`, at that time. If every
+/// worker is busy, slots wait in the channel and go out late, their latency still counted
+/// from the due time.
+fn release_slots(schedule: Schedule, end: Instant, slots: &mpsc::UnboundedSender<Instant>) {
+    let mut slot = 0;
+    loop {
+        let due = schedule.due(slot);
+        if due >= end {
+            return;
+        }
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        if slots.send(due).is_err() {
+            return;
+        }
+        slot += 1;
+    }
+}
+
+/// Takes the next due slot, sends, and charges the latency from the due time: a request
+/// that waited for a free connection carries its wait (the coordinated-omission correction).
 async fn open_loop(
     mut worker: Worker,
-    schedule: Schedule,
-    next_slot: Arc<AtomicU64>,
+    slots: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Instant>>>,
     end: Instant,
     live: Arc<Live>,
 ) -> (Worker, Recorder) {
     let mut recorder = Recorder::new();
     while let Some(call) = worker.next_timed_call(&mut recorder, end).await {
-        let due = schedule.due(next_slot.fetch_add(1, Ordering::Relaxed));
-        if due >= end || Instant::now() >= end {
+        let Some(due) = slots.lock().await.recv().await else {
+            break;
+        };
+        let sent = Instant::now();
+        // Slots still queued at the end were never sent: `unsent`, not latencies.
+        if sent >= end {
             break;
         }
-        tokio::time::sleep_until(due.into()).await;
-        recorder.record_send_lag(Instant::now().saturating_duration_since(due));
+        recorder.record_send_lag(sent.saturating_duration_since(due));
         let outcome = worker.exchange(&call).await;
         account(
             &mut recorder,
