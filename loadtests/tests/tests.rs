@@ -4,6 +4,7 @@
 
 mod support;
 
+mod accepted_checks;
 mod coordinated_omission;
 mod ember_end_to_end;
 mod generator;
