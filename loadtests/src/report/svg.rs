@@ -143,9 +143,12 @@ fn nice_ceiling(value: f64) -> f64 {
         .unwrap_or(10.0 * magnitude)
 }
 
+/// Axis ticks are quarters of 1, 2 or 5 × 10^k: whole, or with at most two decimals.
 fn format_number(value: f64) -> String {
-    if value >= 10.0 || value == value.trunc() {
+    if value == value.trunc() {
         format!("{value:.0}")
+    } else if value >= 10.0 {
+        format!("{value:.1}")
     } else {
         format!("{value:.2}")
     }
