@@ -3,11 +3,11 @@
 //! schedule, latency from the due time). Each worker owns one connection and one recorder.
 // PERF: hot path: every timed request goes through `closed_loop` or `open_loop`.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::Semaphore;
 
 use crate::client::{Call, Connection, Failure, Reply};
 use crate::histogram::Recorder;
@@ -111,12 +111,17 @@ async fn phase(
     let progress = report_each_second(label, Arc::clone(&live));
     let schedule = rate.map(|rate| Schedule::new(start, rate));
     let slots = schedule.map(|schedule| {
-        let (sender, receiver) = mpsc::unbounded_channel();
+        let slots = Arc::new(Slots {
+            released: Semaphore::new(0),
+            next: AtomicU64::new(0),
+            schedule,
+        });
+        let releaser = Arc::clone(&slots);
         // A thread, not a task: tokio's timer wakes on whole milliseconds, which would add up
         // to a millisecond of the generator's own lateness to every corrected latency. A
         // thread's sleep is precise to tens of microseconds.
-        std::thread::spawn(move || release_slots(schedule, end, &sender));
-        Arc::new(tokio::sync::Mutex::new(receiver))
+        std::thread::spawn(move || release_slots(&releaser, end));
+        slots
     });
     let tasks: Vec<_> = workers
         .into_iter()
@@ -162,23 +167,31 @@ async fn closed_loop(mut worker: Worker, end: Instant, live: Arc<Live>) -> (Work
     (worker, recorder)
 }
 
-/// Hands out the due time of each slot of `schedule` before `end`, at that time. If every
-/// worker is busy, slots wait in the channel and go out late, their latency still counted
-/// from the due time.
-fn release_slots(schedule: Schedule, end: Instant, slots: &mpsc::UnboundedSender<Instant>) {
+/// The open loop's shared schedule: one permit is released at each slot's due time; the
+/// worker that takes the k-th permit sends the k-th request. A semaphore wakes exactly one
+/// idle worker per slot (a shared channel receiver behind a lock woke two).
+struct Slots {
+    released: Semaphore,
+    next: AtomicU64,
+    schedule: Schedule,
+}
+
+/// Releases a permit at each due time before `end`, then closes the semaphore. If every
+/// worker is busy, permits wait and go out late, their latency still counted from the due
+/// time; those still waiting at the end were never sent (`unsent`).
+fn release_slots(slots: &Slots, end: Instant) {
     let mut slot = 0;
     loop {
-        let due = schedule.due(slot);
+        let due = slots.schedule.due(slot);
         if due >= end {
+            slots.released.close();
             return;
         }
         let now = Instant::now();
         if due > now {
             std::thread::sleep(due - now);
         }
-        if slots.send(due).is_err() {
-            return;
-        }
+        slots.released.add_permits(1);
         slot += 1;
     }
 }
@@ -187,17 +200,20 @@ fn release_slots(schedule: Schedule, end: Instant, slots: &mpsc::UnboundedSender
 /// that waited for a free connection carries its wait (the coordinated-omission correction).
 async fn open_loop(
     mut worker: Worker,
-    slots: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Instant>>>,
+    slots: Arc<Slots>,
     end: Instant,
     live: Arc<Live>,
 ) -> (Worker, Recorder) {
     let mut recorder = Recorder::new();
     while let Some(call) = worker.next_timed_call(&mut recorder, end).await {
-        let Some(due) = slots.lock().await.recv().await else {
+        let Ok(permit) = slots.released.acquire().await else {
             break;
         };
+        permit.forget();
+        let due = slots
+            .schedule
+            .due(slots.next.fetch_add(1, Ordering::Relaxed));
         let sent = Instant::now();
-        // Slots still queued at the end were never sent: `unsent`, not latencies.
         if sent >= end {
             break;
         }
