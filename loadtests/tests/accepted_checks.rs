@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::http::{header, HeaderMap};
 use axum::routing::{get, post, put};
 use axum::Router;
 use loadtests::run::{run, RunPlan};
@@ -110,4 +111,57 @@ async fn the_transaction_scenario_is_checked_then_timed_against_a_server_that_an
     assert_eq!(scenarios[0].skipped, None);
     let step = &scenarios[0].steps[0];
     assert!(step.requests > 0 && step.errors.is_empty(), "{step:?}");
+}
+
+/// A server that answers only requests carrying `Authorization: Bearer secret`.
+fn guarded_patient_server() -> Router {
+    let authorized = |headers: &HeaderMap| {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            == Some("Bearer secret")
+    };
+    Router::new()
+        .route(
+            "/fhir/Patient",
+            post(move |headers: HeaderMap| async move {
+                if !authorized(&headers) {
+                    return (StatusCode::UNAUTHORIZED, String::new());
+                }
+                (
+                    StatusCode::CREATED,
+                    r#"{"resourceType":"Patient","id":"p1"}"#.to_owned(),
+                )
+            }),
+        )
+        .route(
+            "/fhir/Patient/{id}",
+            get(
+                move |headers: HeaderMap, Path(id): Path<String>| async move {
+                    if !authorized(&headers) {
+                        return (StatusCode::UNAUTHORIZED, String::new());
+                    }
+                    (
+                        StatusCode::OK,
+                        format!(r#"{{"resourceType":"Patient","id":"{id}"}}"#),
+                    )
+                },
+            ),
+        )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authorization_header_goes_with_every_request() {
+    let base_url = serve(guarded_patient_server()).await;
+    let mut with_token = plan(&base_url, "read");
+    with_token.target = Target::new(&base_url, Some("Bearer secret")).unwrap();
+    let scenarios = run(&with_token).await.unwrap().scenarios;
+    assert_eq!(scenarios[0].skipped, None);
+    assert!(scenarios[0].steps[0].errors.is_empty(), "{scenarios:?}");
+
+    let without = run(&plan(&base_url, "read")).await.unwrap().scenarios;
+    assert!(
+        without[0].skipped.as_deref().unwrap().contains("401"),
+        "{without:?}"
+    );
 }
