@@ -2,7 +2,7 @@
 //! then time it. Ember has neither yet, so fakes stand in: one stores what is PUT and answers
 //! every search with all of it (the URL's type as `match`, the rest as `include`, the
 //! fixture's latest observation first, as `_sort=-date` would put it); the other answers a
-//! transaction with one `201` per entry.
+//! transaction with one `201` per entry. And the Authorization header reaches the server.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
