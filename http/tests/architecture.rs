@@ -1,6 +1,6 @@
 //! Architecture invariants from ARCHITECTURE.md, checked on every `cargo test`: dependencies
 //! point only downward (http → actors → storage → engine), engine stays free of IO and async
-//! runtimes, and every source file says what it is for.
+//! runtimes, the load tool speaks only HTTP, and every source file says what it is for.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -95,9 +95,22 @@ fn storage_knows_nothing_of_http_or_actors() {
     }
 }
 
+#[test]
+fn loadtests_depends_on_no_ember_crate_at_run_time() {
+    // It measures Ember and other servers alike, so it may know Ember only through HTTP (its
+    // end-to-end test starts Ember through a dev-dependency, which this does not follow).
+    let dependencies = runtime_dependencies(&metadata(), "loadtests");
+    for ember_crate in ["engine", "storage", "actors", "ember-http"] {
+        assert!(
+            !dependencies.contains(ember_crate),
+            "loadtests must not depend on {ember_crate}: it speaks only HTTP"
+        );
+    }
+}
+
 fn source_files() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    let mut directories: Vec<PathBuf> = ["engine", "storage", "actors", "http"]
+    let mut directories: Vec<PathBuf> = ["engine", "storage", "actors", "http", "loadtests"]
         .iter()
         .map(|name| workspace_root().join(name).join("src"))
         .collect();

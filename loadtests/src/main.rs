@@ -1,0 +1,5 @@
+//! The `ember-load` binary: see `ember-load --help` and docs/loadtests.md.
+
+fn main() -> std::process::ExitCode {
+    loadtests::cli::main()
+}
