@@ -136,7 +136,7 @@ impl IndexRows {
     pub(crate) fn push_resource(&mut self, id: &str, entries: &[IndexEntry]) {
         let mut seen = Vec::with_capacity(entries.len());
         for entry in entries {
-            let hash = entry_hash(entry);
+            let hash = entry_hash(id, entry);
             if seen.contains(&hash) {
                 continue;
             }
@@ -229,12 +229,14 @@ impl IndexRows {
     }
 }
 
-/// FNV-1a over the entry's debug form: stable across runs and processes (unlike the std
-/// hasher's random keys), which is what lets rows written by one process be matched by another.
-fn entry_hash(entry: &IndexEntry) -> i64 {
+/// FNV-1a over the resource id and the entry's debug form: stable across runs and processes
+/// (unlike the std hasher's random keys), which is what lets rows written by one process be
+/// matched by another. The id is part of it so that a batch's new rows can be told apart by
+/// hash alone (see `write_statement.rs`).
+fn entry_hash(id: &str, entry: &IndexEntry) -> i64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let text = format!("{entry:?}");
+    let text = format!("{id}\u{0}{entry:?}");
     let mut hash = OFFSET;
     for byte in text.bytes() {
         hash ^= u64::from(byte);
@@ -261,8 +263,9 @@ mod tests {
 
     #[test]
     fn equal_entries_hash_equal_and_different_ones_differ() {
-        assert_eq!(entry_hash(&token("a")), entry_hash(&token("a")));
-        assert_ne!(entry_hash(&token("a")), entry_hash(&token("b")));
+        assert_eq!(entry_hash("o1", &token("a")), entry_hash("o1", &token("a")));
+        assert_ne!(entry_hash("o1", &token("a")), entry_hash("o1", &token("b")));
+        assert_ne!(entry_hash("o1", &token("a")), entry_hash("o2", &token("a")));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use tracing::warn;
 
 use crate::index_rows::IndexRows;
 use crate::model::{WriteAction, WriteOutcome, WriteRequest, Written};
-use crate::write_statement::WRITE_BATCH;
+use crate::write_statement::{WRITE_NEW, WRITE_REPLACING};
 use crate::{Error, TenantKey};
 
 /// The state of a resource as the batch sees it: locked rows, then the batch's own writes.
@@ -102,7 +102,6 @@ async fn try_batch(
     let client = crate::connection(pool).await?;
     let tenant_key = tenant.get();
     let type_name = resource_type.as_str();
-    let write_statement = client.prepare_cached(WRITE_BATCH).await?;
 
     let ids_to_lock: Vec<&str> = requests
         .iter()
@@ -140,6 +139,7 @@ async fn try_batch(
     let mut index = IndexRows::default();
     for request in requests {
         let state = current.get(request.id.as_str()).copied();
+        let existed = state.is_some();
         let result = apply(request, state, now);
         if let Ok((outcome, method)) = &result {
             if let Some((written, status)) = outcome.written() {
@@ -156,9 +156,8 @@ async fn try_batch(
                     }
                     WriteAction::Delete => None,
                 };
-                if newest.insert(request.id.as_str(), resource).is_none()
-                    && !matches!(request.action, WriteAction::Create(_))
-                {
+                // Only a resource that existed before this batch can have index rows.
+                if newest.insert(request.id.as_str(), resource).is_none() && existed {
                     index.replaced_ids.push(request.id.as_str().to_owned());
                 }
             }
@@ -182,7 +181,10 @@ async fn try_batch(
         &versions.statuses,
         &bodies,
     ];
-    index.parameters(&mut params);
+    let replacing = !index.replaced_ids.is_empty();
+    index.parameters(replacing, &mut params);
+    let statement_text: &str = if replacing { &WRITE_REPLACING } else { &WRITE_NEW };
+    let write_statement = client.prepare_cached(statement_text).await?;
     match (in_transaction, versions.ids.is_empty()) {
         (false, true) => {}
         (false, false) => {

@@ -100,7 +100,11 @@ pub(crate) fn spawn_postmaster(
         .arg(&layout.socket_dir)
         .arg("-p")
         .arg(PORT.to_string())
-        .args(["-c", "listen_addresses="]);
+        .args(["-c", "listen_addresses="])
+        // Search index tables start empty and grow fast; until their first ANALYZE the
+        // planner has no statistics for them (see storage/src/write_statement.rs). The
+        // default minute between autovacuum rounds is a minute of bad plans.
+        .args(["-c", "autovacuum_naptime=10s"]);
     if purpose == Purpose::Test {
         // Durability buys nothing in a cluster deleted when the tests end; parallel tests
         // each hold a pool of connections.
