@@ -170,11 +170,9 @@ async fn conditional_update_without_a_match_and_with_an_unused_id_creates_that_i
 async fn conditional_update_with_one_match_updates_it() {
     let app = TestApp::start().await;
     let id = app.create(&patient("1")).await;
-    let json = format!(
-        r#"{{"resourceType":"Patient","active":false,"identifier":[{{"system":"urn:x","value":"1"}}]}}"#
-    );
+    let json = r#"{"resourceType":"Patient","active":false,"identifier":[{"system":"urn:x","value":"1"}]}"#;
 
-    let reply = app.put("/fhir/Patient?identifier=urn:x|1", &json).await;
+    let reply = app.put("/fhir/Patient?identifier=urn:x|1", json).await;
 
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     assert_eq!(reply.json()["id"].as_str(), Some(id.as_str()));
