@@ -13,6 +13,9 @@ pub enum Category {
     Conflict,
     /// A precondition such as If-Match failed (412).
     PreconditionFailed,
+    /// The request is well formed but cannot be applied to the resource as it is: a PATCH
+    /// whose `test` fails, whose path is missing, or whose result is not valid FHIR (422).
+    Unprocessable,
     /// The body is larger than the configured limit (413).
     TooLarge,
     /// The request asks for something Ember does not do (422 / 501 depending on context).
@@ -39,14 +42,24 @@ pub enum Error {
     /// parameter in its `expression`.
     #[error("the search is not valid ({} issue(s))", .0.len())]
     InvalidSearch(Vec<crate::Issue>),
+    /// A patch document that cannot be read: not JSON Patch or FHIRPath Patch, an unknown
+    /// operation, a malformed JSON Pointer, a FHIRPath outside the supported subset.
+    #[error("the patch document is not valid ({} issue(s))", .0.len())]
+    InvalidPatch(Vec<crate::Issue>),
+    /// A well-formed patch that cannot be applied to this resource, or whose result is not
+    /// a valid resource; nothing is written.
+    #[error("the patch cannot be applied ({} issue(s))", .0.len())]
+    PatchFailed(Vec<crate::Issue>),
 }
 
 impl Error {
     pub fn category(&self) -> Category {
         match self {
-            Error::Invalid(_) | Error::InvalidResource(_) | Error::InvalidSearch(_) => {
-                Category::Invalid
-            }
+            Error::Invalid(_)
+            | Error::InvalidResource(_)
+            | Error::InvalidSearch(_)
+            | Error::InvalidPatch(_) => Category::Invalid,
+            Error::PatchFailed(_) => Category::Unprocessable,
         }
     }
 
@@ -54,7 +67,10 @@ impl Error {
     pub fn into_issues(self) -> Vec<crate::Issue> {
         match self {
             Error::Invalid(message) => vec![crate::Issue::error("invalid", message)],
-            Error::InvalidResource(issues) | Error::InvalidSearch(issues) => issues,
+            Error::InvalidResource(issues)
+            | Error::InvalidSearch(issues)
+            | Error::InvalidPatch(issues)
+            | Error::PatchFailed(issues) => issues,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod index;
 mod instant;
 mod json;
 mod outcome;
+pub mod patch;
 pub mod search;
 
 pub use error::{Category, Error};

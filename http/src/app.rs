@@ -11,7 +11,7 @@ use tower_http::trace::TraceLayer;
 use crate::error::{panic_response, ApiError};
 use crate::health::{healthz, readyz};
 use crate::interaction::{
-    capabilities, create, delete, history, read, search, unsupported, update, vread,
+    capabilities, create, delete, history, patch, read, search, unsupported, update, vread,
 };
 use crate::observability::{metrics_endpoint, track};
 use crate::state::AppState;
@@ -28,7 +28,11 @@ pub fn app(state: AppState) -> Router {
         .route("/fhir/_history", get(history::system))
         .route(
             "/fhir/{resource_type}",
-            post(create::create).get(search::type_get),
+            post(create::create)
+                .get(search::type_get)
+                .put(update::conditional_update)
+                .patch(patch::conditional_patch)
+                .delete(delete::conditional_delete),
         )
         .route("/fhir/{resource_type}/_search", post(search::type_post))
         .route("/fhir/{resource_type}/_history", get(history::type_level))
@@ -37,7 +41,7 @@ pub fn app(state: AppState) -> Router {
             get(read::read)
                 .put(update::update)
                 .delete(delete::delete)
-                .patch(unsupported::patch),
+                .patch(patch::patch),
         )
         .route(
             "/fhir/{resource_type}/{id}/_history",

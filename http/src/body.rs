@@ -15,7 +15,11 @@ use crate::error::ApiError;
 ///
 /// # Errors
 /// 413 for an oversized body; 400 when the body cannot be read (client disconnected).
-async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())

@@ -85,6 +85,7 @@ fn classify(category: Category) -> (StatusCode, &'static str, Option<u32>) {
         Category::Gone => (StatusCode::GONE, "deleted", None),
         Category::Conflict => (StatusCode::CONFLICT, "conflict", None),
         Category::PreconditionFailed => (StatusCode::PRECONDITION_FAILED, "conflict", None),
+        Category::Unprocessable => (StatusCode::UNPROCESSABLE_ENTITY, "processing", None),
         Category::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too-costly", None),
         Category::NotSupported => (StatusCode::NOT_IMPLEMENTED, "not-supported", None),
         // A writer queue drains within about a second (see actors::writer::MAX_PENDING).

@@ -173,12 +173,6 @@ pub(crate) fn written_response(
     resource_type: ResourceType,
     written: Written,
 ) -> Result<Response, ApiError> {
-    let location = version_url(
-        &base_url(configured_base, request_headers),
-        resource_type,
-        &written.id,
-        written.version_id,
-    );
     let verb = if status == StatusCode::CREATED {
         "Created"
     } else {
@@ -188,10 +182,38 @@ pub(crate) fn written_response(
         "{verb} {resource_type}/{} at version {}",
         written.id, written.version_id
     );
+    version_response_with_location(
+        status,
+        &message,
+        format,
+        request_headers,
+        configured_base,
+        resource_type,
+        written,
+    )
+}
+
+/// A version with ETag, Last-Modified, Location and the body `Prefer` asks for, where
+/// `message` is what `Prefer: return=OperationOutcome` reports.
+pub(crate) fn version_response_with_location(
+    status: StatusCode,
+    message: &str,
+    format: ResponseFormat,
+    request_headers: &HeaderMap,
+    configured_base: Option<&str>,
+    resource_type: ResourceType,
+    written: Written,
+) -> Result<Response, ApiError> {
+    let location = version_url(
+        &base_url(configured_base, request_headers),
+        resource_type,
+        &written.id,
+        written.version_id,
+    );
     let body = write_body(
         PreferReturn::from_headers(request_headers),
         written.body,
-        &message,
+        message,
     );
     let mut response = optional_json_response(status, format, body)?;
     version_headers(

@@ -9,10 +9,11 @@ use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
 
 use crate::support::{assert_fhir_json, Reply, TestApp};
 
-const TYPE_INTERACTIONS: [&str; 8] = [
+const TYPE_INTERACTIONS: [&str; 9] = [
     "read",
     "vread",
     "update",
+    "patch",
     "delete",
     "history-instance",
     "history-type",
@@ -85,14 +86,29 @@ async fn metadata_lists_every_r4_resource_type_with_the_implemented_interactions
 }
 
 #[tokio::test]
-async fn metadata_claims_no_batch_transaction_or_patch() {
+async fn metadata_claims_no_batch_or_transaction() {
     let app = TestApp::start().await;
 
     let rest = check(&app).await;
 
     let text = sonic_rs::to_string(&rest).unwrap();
-    for unclaimed in ["\"batch\"", "\"transaction\"", "patch", "\"operation\""] {
+    for unclaimed in ["\"batch\"", "\"transaction\"", "\"operation\""] {
         assert!(!text.contains(unclaimed), "{unclaimed} is claimed");
+    }
+}
+
+// capabilitystatement.html: conditionalCreate, conditionalUpdate and conditionalDelete say
+// what the server does with If-None-Exist and with criteria on PUT and DELETE.
+#[tokio::test]
+async fn metadata_claims_conditional_create_update_and_multiple_delete() {
+    let app = TestApp::start().await;
+
+    let rest = check(&app).await;
+
+    for resource in rest["resource"].as_array().unwrap().iter() {
+        assert_eq!(resource["conditionalCreate"].as_bool(), Some(true));
+        assert_eq!(resource["conditionalUpdate"].as_bool(), Some(true));
+        assert_eq!(resource["conditionalDelete"].as_str(), Some("multiple"));
     }
 }
 
@@ -103,6 +119,13 @@ async fn perform(app: &TestApp, interaction: &str, id: &str) -> Reply {
         "read" => app.get(&format!("/fhir/Patient/{id}")).await,
         "vread" => app.get(&format!("/fhir/Patient/{id}/_history/1")).await,
         "update" => app.put(&format!("/fhir/Patient/{id}"), &patient).await,
+        "patch" => {
+            app.request(Method::PATCH, &format!("/fhir/Patient/{id}"))
+                .header("content-type", "application/json-patch+json")
+                .body(r#"[{"op":"add","path":"/active","value":true}]"#)
+                .send()
+                .await
+        }
         "delete" => app.delete(&format!("/fhir/Patient/{id}")).await,
         "history-instance" => app.get(&format!("/fhir/Patient/{id}/_history")).await,
         "history-type" => app.get("/fhir/Patient/_history").await,
@@ -187,6 +210,10 @@ async fn every_claimed_interaction_answers() {
         );
         assert_ne!(reply.status, StatusCode::NOT_IMPLEMENTED);
     }
-    let unclaimed = app.request(Method::PATCH, "/fhir/Patient/x").send().await;
+    let unclaimed = app
+        .request(Method::POST, "/fhir")
+        .json(r#"{"resourceType":"Bundle","type":"batch"}"#)
+        .send()
+        .await;
     assert_eq!(unclaimed.status, StatusCode::NOT_IMPLEMENTED);
 }

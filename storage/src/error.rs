@@ -41,6 +41,10 @@ pub enum Error {
         current: Option<engine::VersionId>,
     },
 
+    /// A conditional write waited too long for another with the same criteria.
+    #[error("another conditional write with the same criteria is taking too long; retry")]
+    LockTimeout,
+
     /// A search's paging cursor was not one Ember wrote for this search.
     #[error("the paging cursor is not valid for this search; start again from the first page")]
     InvalidCursor,
@@ -55,6 +59,7 @@ impl Error {
     pub fn category(&self) -> Category {
         match self {
             Error::Pool(_) => Category::Unavailable,
+            Error::LockTimeout => Category::Busy,
             Error::PreconditionFailed { .. } => Category::PreconditionFailed,
             Error::InvalidCursor => Category::Invalid,
             Error::Database(error) if error.is_closed() => Category::Unavailable,

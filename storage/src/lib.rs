@@ -4,6 +4,7 @@
 //! **API Boundary.** Callers see [`Store`] and the value types in [`model`]; SQL and the
 //! schema stay private. Storage knows nothing of HTTP, status codes or actors.
 
+mod condition_lock;
 mod embedded;
 mod error;
 mod history;
@@ -17,6 +18,7 @@ mod tenant;
 mod write;
 mod write_statement;
 
+pub use condition_lock::ConditionLock;
 pub use embedded::{EmbeddedOptions, EmbeddedPostgres};
 pub use error::Error;
 pub use search::{FoundResource, SearchPage};

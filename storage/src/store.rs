@@ -7,12 +7,18 @@ use engine::{Id, ResourceType, VersionId};
 use tokio_postgres::NoTls;
 
 use crate::model::{HistoryPage, HistoryQuery, StoredVersion, WriteOutcome, WriteRequest};
-use crate::{history, migrate, read, write, Error, TenantKey};
+use crate::{condition_lock, history, migrate, read, write, ConditionLock, Error, TenantKey};
 
 /// A handle to one database; cheap to clone (the pool is shared).
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    /// Connections that hold the advisory locks of conditional writes (see
+    /// `condition_lock.rs`). Apart from `pool` because a holder keeps its connection while
+    /// its write waits for a connection of the writer: from one pool, enough concurrent
+    /// conditional writes would take every connection and leave none for the writes they
+    /// wait on.
+    locks: Pool,
 }
 
 /// How many connections a pool holds and how many are idle, for `/metrics`.
@@ -30,24 +36,15 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Pool`] when the pool cannot be built from `config`.
+    ///
+    /// Conditional writes hold their locks on a second pool of a quarter as many connections
+    /// (at least two), so the database sees up to `max_connections * 5 / 4` of them.
     pub fn connect(config: tokio_postgres::Config, max_connections: usize) -> Result<Store, Error> {
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            // Fast recycling skips a test query on checkout: a broken connection surfaces
-            // as a query error instead, which the caller sees as 503 and retries.
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(max_connections)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(Duration::from_secs(10)))
-            .create_timeout(Some(Duration::from_secs(10)))
-            .build()
-            .map_err(|error| Error::Pool(error.to_string()))?;
-        Ok(Store { pool })
+        let lock_connections = (max_connections / 4).max(2);
+        Ok(Store {
+            pool: build_pool(config.clone(), max_connections)?,
+            locks: build_pool(config, lock_connections)?,
+        })
     }
 
     /// Brings the schema up to date; safe to call from several processes at once.
@@ -131,6 +128,21 @@ impl Store {
         crate::search::search(&self.pool, tenant, query, page_size).await
     }
 
+    /// Takes the lock that serialises conditional writes with the same `criteria` (normalised
+    /// by the caller) on `resource_type`, waiting up to ten seconds for another holder.
+    /// Hold it from before the search that decides the write until after the write commits.
+    ///
+    /// # Errors
+    /// [`Error::LockTimeout`] after ten seconds of waiting; database and pool errors.
+    pub async fn lock_condition(
+        &self,
+        tenant: TenantKey,
+        resource_type: ResourceType,
+        criteria: &str,
+    ) -> Result<ConditionLock, Error> {
+        condition_lock::acquire(&self.locks, tenant, &format!("{resource_type}?{criteria}")).await
+    }
+
     pub fn pool_usage(&self) -> PoolUsage {
         let status = self.pool.status();
         PoolUsage {
@@ -140,4 +152,23 @@ impl Store {
             waiting: status.waiting,
         }
     }
+}
+
+fn build_pool(config: tokio_postgres::Config, max_size: usize) -> Result<Pool, Error> {
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        // Fast recycling skips a test query on checkout: a broken connection surfaces
+        // as a query error instead, which the caller sees as 503 and retries.
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(max_size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(Duration::from_secs(10)))
+        .create_timeout(Some(Duration::from_secs(10)))
+        .build()
+        .map_err(|error| Error::Pool(error.to_string()))
 }

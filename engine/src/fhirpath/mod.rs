@@ -66,6 +66,13 @@ pub struct Node<'a> {
 }
 
 impl Node<'_> {
+    /// Where the type table lists this node's children, for [`crate::definitions::child_element`]:
+    /// the type name (`HumanName`), or for a backbone element its path (`Patient.contact`);
+    /// empty for a primitive.
+    pub fn children_owner(&self) -> &'static str {
+        self.children
+    }
+
     /// What makes two nodes the same element of the resource (not merely equal JSON).
     fn identity(&self) -> (*const Value, &'static str) {
         (self.value, self.fhir_type)

@@ -58,7 +58,10 @@ pub fn coverage_report(refuse: impl Fn(&SearchParameterDefinition) -> Option<Str
                 // No FHIRPath: Ember extracts these itself as full-text documents
                 // (engine::index::extract) and searches them with PostgreSQL full text.
                 if crate::search::is_full_text(&definition.code) {
-                    return (definition, Ok(vec!["full text (narrative or whole resource)"]));
+                    return (
+                        definition,
+                        Ok(vec!["full text (narrative or whole resource)"]),
+                    );
                 }
                 let verdict = support(definition)
                     .and_then(|()| selected_types(definition))

@@ -5,12 +5,12 @@
 
 /// Deeper than any R4 resource nests (contained resources and Questionnaire items included),
 /// and far below the depth at which the parser overflows a 2 MiB stack.
-pub(super) const MAX_DEPTH: usize = 128;
+pub(crate) const MAX_DEPTH: usize = 128;
 
 /// True when `json` opens more than `MAX_DEPTH` arrays or objects inside one another.
 ///
 /// Brackets inside strings do not count. Invalid JSON may pass; the parser rejects it.
-pub(super) fn nests_too_deep(json: &[u8]) -> bool {
+pub(crate) fn nests_too_deep(json: &[u8]) -> bool {
     // A body with fewer opening brackets than the limit cannot exceed it; counting bytes
     // vectorises, so small resources skip the byte-by-byte walk below.
     let openings = json

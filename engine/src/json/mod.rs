@@ -5,7 +5,7 @@
 //! FHIR decimals carry their precision in their text: `1.50` and `1.5` are different values.
 //! See docs/adr/0001-json-parser.md for why sonic-rs.
 
-mod depth;
+pub(crate) mod depth;
 mod ingest;
 mod structure;
 

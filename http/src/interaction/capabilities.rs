@@ -23,6 +23,7 @@ pub(crate) const TYPE_INTERACTIONS: &[&str] = &[
     "read",
     "vread",
     "update",
+    "patch",
     "delete",
     "history-instance",
     "history-type",
@@ -54,7 +55,7 @@ fn capability_statement(base: &str) -> Bytes {
             let search_params = search_params(resource_type);
             let _ = write!(
                 json,
-                r#"{{"type":"{resource_type}","interaction":[{interactions}],"versioning":"versioned-update","readHistory":true,"updateCreate":true,"conditionalCreate":false,"conditionalRead":"full-support","conditionalUpdate":false,"conditionalDelete":"not-supported","searchInclude":["*"],"searchRevInclude":["*"],"searchParam":[{search_params}]}}"#
+                r#"{{"type":"{resource_type}","interaction":[{interactions}],"versioning":"versioned-update","readHistory":true,"updateCreate":true,"conditionalCreate":true,"conditionalRead":"full-support","conditionalUpdate":true,"conditionalDelete":"multiple","searchInclude":["*"],"searchRevInclude":["*"],"searchParam":[{search_params}]}}"#
             );
         }
         json

@@ -1,21 +1,23 @@
-//! FHIR create interaction: POST [base]/[type], with a server-assigned id.
-//! Spec: https://hl7.org/fhir/R4/http.html#create
+//! FHIR create interaction: POST [base]/[type], with a server-assigned id; conditional with
+//! `If-None-Exist`.
+//! Spec: https://hl7.org/fhir/R4/http.html#create, http.html#ccreate
 // PERF: hot path; the body is parsed once here, off the writer actor.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use engine::{Category, Id};
-use storage::model::{WriteAction, WriteOutcome, WriteRequest};
+use engine::{Category, Id, PreparedResource, ResourceType};
+use storage::model::{StoredVersion, WriteAction, WriteOutcome, WriteRequest, Written};
 use storage::TenantKey;
 
+use super::conditional::{exclusively, primary, too_many_matches, Condition};
 use super::resource_type_from_path;
 use crate::body::read_resource;
 use crate::error::ApiError;
 use crate::negotiation::{check_request_content_type, response_format};
 use crate::query::QueryParams;
-use crate::respond::written_response;
+use crate::respond::{base_url, version_response_with_location, written_response};
 use crate::state::AppState;
 
 pub(crate) async fn create(
@@ -28,13 +30,13 @@ pub(crate) async fn create(
     let resource_type = resource_type_from_path(&type_name)?;
     let format = response_format(&headers, &query)?;
     check_request_content_type(&headers)?;
-    if headers.contains_key("if-none-exist") {
-        // Ignoring the header would create a duplicate the client explicitly asked to avoid.
-        return Err(ApiError::new(
-            Category::NotSupported,
-            "Conditional create (If-None-Exist) is not supported yet",
-        ));
-    }
+    let condition = match headers.get("if-none-exist") {
+        Some(header) => {
+            let base = base_url(state.settings().base_url.as_deref(), &headers);
+            Some(Condition::from_if_none_exist(resource_type, header, &base)?)
+        }
+        None => None,
+    };
     let resource = read_resource(
         body,
         &headers,
@@ -42,6 +44,90 @@ pub(crate) async fn create(
         resource_type,
     )
     .await?;
+    let Some(condition) = condition else {
+        let written = write(&state, resource_type, resource).await?;
+        return written_response(
+            StatusCode::CREATED,
+            format,
+            &headers,
+            state.settings().base_url.as_deref(),
+            resource_type,
+            written,
+        );
+    };
+    let work_state = state.clone();
+    let found = exclusively(&state, condition, move |condition| async move {
+        let store = primary(&work_state);
+        match condition.matches(&store, 1).await?.as_slice() {
+            [] => write(&work_state, resource_type, resource)
+                .await
+                .map(Found::Created),
+            [found] => {
+                let id = Id::parse(&found.id)?;
+                let current = store.read(TenantKey::DEFAULT, resource_type, &id).await?;
+                match current {
+                    Some(StoredVersion {
+                        version_id,
+                        last_updated,
+                        body: Some(body),
+                    }) => Ok(Found::Existing(Written {
+                        id,
+                        version_id,
+                        last_updated,
+                        body: Some(body),
+                    })),
+                    _ => Err(ApiError::new(
+                        Category::Conflict,
+                        format!(
+                            "{resource_type}/{id} was deleted during the conditional create; retry"
+                        ),
+                    )),
+                }
+            }
+            _ => Err(too_many_matches(&condition, "a conditional create")),
+        }
+    })
+    .await?;
+    let base = state.settings().base_url.as_deref();
+    match found {
+        Found::Created(written) => written_response(
+            StatusCode::CREATED,
+            format,
+            &headers,
+            base,
+            resource_type,
+            written,
+        ),
+        // The spec: one match, "the server ignores the post and returns 200 OK".
+        Found::Existing(written) => {
+            let message = format!(
+                "{resource_type}/{} already matches If-None-Exist; nothing was created",
+                written.id
+            );
+            version_response_with_location(
+                StatusCode::OK,
+                &message,
+                format,
+                &headers,
+                base,
+                resource_type,
+                written,
+            )
+        }
+    }
+}
+
+/// What a conditional create did.
+enum Found {
+    Created(Written),
+    Existing(Written),
+}
+
+async fn write(
+    state: &AppState,
+    resource_type: ResourceType,
+    resource: PreparedResource,
+) -> Result<Written, ApiError> {
     // The spec: "If an id is provided, the server SHALL ignore it."
     let request = WriteRequest {
         id: Id::generate(),
@@ -51,18 +137,11 @@ pub(crate) async fn create(
         .ember()
         .write(TenantKey::DEFAULT, resource_type, request)
         .await?;
-    let WriteOutcome::Created(written) = outcome else {
-        return Err(ApiError::new(
+    match outcome {
+        WriteOutcome::Created(written) => Ok(written),
+        _ => Err(ApiError::new(
             Category::Fault,
             "a create did not produce a first version",
-        ));
-    };
-    written_response(
-        StatusCode::CREATED,
-        format,
-        &headers,
-        state.settings().base_url.as_deref(),
-        resource_type,
-        written,
-    )
+        )),
+    }
 }

@@ -1,18 +1,21 @@
-//! FHIR delete interaction: DELETE [base]/[type]/[id]. The deletion is a new version, so
-//! history keeps it and a later read answers 410 Gone.
-//! Spec: https://hl7.org/fhir/R4/http.html#delete
+//! FHIR delete interaction: DELETE [base]/[type]/[id], and conditional delete,
+//! DELETE [base]/[type]?[criteria]. A deletion is a new version, so history keeps it and a
+//! later read answers 410 Gone.
+//! Spec: https://hl7.org/fhir/R4/http.html#delete, http.html#cdelete
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use engine::{Category, Id};
 use storage::model::{WriteAction, WriteOutcome, WriteRequest};
 use storage::TenantKey;
 
+use super::conditional::{exclusively, primary, Condition};
 use super::{id_from_path, resource_type_from_path};
 use crate::error::ApiError;
 use crate::negotiation::response_format;
 use crate::query::QueryParams;
-use crate::respond::{optional_json_response, version_headers, write_body, PreferReturn};
+use crate::respond::{base_url, optional_json_response, version_headers, write_body, PreferReturn};
 use crate::state::AppState;
 
 pub(crate) async fn delete(
@@ -58,6 +61,100 @@ pub(crate) async fn delete(
     };
     let mut response = optional_json_response(status, format, body)?;
     if let Some(written) = version {
+        version_headers(
+            response.headers_mut(),
+            written.version_id,
+            written.last_updated,
+        );
+    }
+    Ok(response)
+}
+
+/// The most resources one conditional delete removes (`conditionalDelete: multiple`). More
+/// matches are refused with 412 and nothing is deleted, so that criteria broader than meant
+/// cannot empty a type; 100 deletions are a few batched commits of the type's writer.
+pub(crate) const MAX_CONDITIONAL_DELETES: usize = 100;
+
+/// DELETE [base]/[type]?[criteria]: deletes every match, up to [`MAX_CONDITIONAL_DELETES`].
+pub(crate) async fn conditional_delete(
+    State(state): State<AppState>,
+    Path(type_name): Path<String>,
+    headers: HeaderMap,
+    query: QueryParams,
+) -> Result<Response, ApiError> {
+    let resource_type = resource_type_from_path(&type_name)?;
+    let format = response_format(&headers, &query)?;
+    let base = base_url(state.settings().base_url.as_deref(), &headers);
+    let condition = Condition::parse(resource_type, query.into_pairs(), &base)?;
+    let work_state = state.clone();
+    let deleted = exclusively(&state, condition, move |condition| async move {
+        let matches = condition
+            .matches(&primary(&work_state), MAX_CONDITIONAL_DELETES)
+            .await?;
+        if matches.len() > MAX_CONDITIONAL_DELETES {
+            return Err(ApiError::new(
+                Category::PreconditionFailed,
+                format!(
+                    "The criteria {} match more than {MAX_CONDITIONAL_DELETES} resources; nothing was deleted",
+                    condition.describe()
+                ),
+            ));
+        }
+        // Sent together so the writer can commit them in one batch rather than one by one.
+        let mut deletions = tokio::task::JoinSet::new();
+        for found in matches {
+            let id = Id::parse(&found.id)?;
+            let state = work_state.clone();
+            deletions.spawn(async move {
+                let request = WriteRequest {
+                    id,
+                    action: WriteAction::Delete,
+                };
+                state
+                    .ember()
+                    .write(TenantKey::DEFAULT, resource_type, request)
+                    .await
+            });
+        }
+        let mut deleted = Vec::new();
+        let mut first_error = None;
+        while let Some(joined) = deletions.join_next().await {
+            match joined {
+                Ok(Ok(WriteOutcome::Deleted(written))) => deleted.push(written),
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => {
+                    first_error.get_or_insert(ApiError::from(error));
+                }
+                Err(error) => {
+                    first_error.get_or_insert(ApiError::new(
+                        Category::Fault,
+                        format!("a deletion task failed: {error}"),
+                    ));
+                }
+            }
+        }
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(deleted),
+        }
+    })
+    .await?;
+    let message = format!(
+        "Deleted {} {resource_type} resource(s) matching the criteria",
+        deleted.len()
+    );
+    let preference = PreferReturn::from_headers(&headers);
+    let body = match preference {
+        PreferReturn::OperationOutcome => write_body(preference, None, &message),
+        _ => None,
+    };
+    let status = if body.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::NO_CONTENT
+    };
+    let mut response = optional_json_response(status, format, body)?;
+    if let [written] = deleted.as_slice() {
         version_headers(
             response.headers_mut(),
             written.version_id,

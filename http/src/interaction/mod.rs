@@ -2,9 +2,11 @@
 //! Spec: https://hl7.org/fhir/R4/http.html
 
 pub(crate) mod capabilities;
+mod conditional;
 pub(crate) mod create;
 pub(crate) mod delete;
 pub(crate) mod history;
+pub(crate) mod patch;
 pub(crate) mod read;
 pub(crate) mod search;
 pub(crate) mod unsupported;

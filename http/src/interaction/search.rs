@@ -290,7 +290,7 @@ fn prefers_strict_handling(headers: &HeaderMap) -> bool {
 }
 
 /// A reference searched by an absolute URL on this server is a local reference.
-fn localise_references(criteria: &mut [Criterion], base: &str) {
+pub(crate) fn localise_references(criteria: &mut [Criterion], base: &str) {
     for criterion in criteria {
         match criterion {
             Criterion::Values { values, .. } => {

@@ -1,10 +1,8 @@
 //! Interactions Ember routes but does not implement yet: they answer 501 with an
 //! OperationOutcome, and the CapabilityStatement does not claim them.
 
-use axum::extract::Path;
 use engine::Category;
 
-use super::resource_type_from_path;
 use crate::error::ApiError;
 
 /// POST [base] with a batch or transaction Bundle.
@@ -13,12 +11,4 @@ pub(crate) async fn batch_or_transaction() -> ApiError {
         Category::NotSupported,
         "Batch and transaction Bundles are not supported yet",
     )
-}
-
-/// PATCH [base]/[type]/[id].
-pub(crate) async fn patch(Path((type_name, _id)): Path<(String, String)>) -> ApiError {
-    match resource_type_from_path(&type_name) {
-        Err(error) => error,
-        Ok(_) => ApiError::new(Category::NotSupported, "PATCH is not supported yet"),
-    }
 }

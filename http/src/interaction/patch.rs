@@ -1,0 +1,178 @@
+//! FHIR patch interaction: PATCH [base]/[type]/[id] and conditional PATCH [base]/[type]?…,
+//! with a JSON Patch or a FHIRPath Patch, written as an update of the version it was applied
+//! to.
+//! Spec: https://hl7.org/fhir/R4/http.html#patch, fhirpatch.html
+//!
+//! The patch is applied to the current version and written with `If-Match` set to that
+//! version, whatever the client sent: an update that lands between the read and the write
+//! makes the patch fail with 412 instead of being silently overwritten (a lost update).
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use engine::patch::{apply_patch, PatchFormat};
+use engine::{Category, Id, ResourceType, VersionId};
+use storage::model::{WriteAction, WriteOutcome, WriteRequest, Written};
+use storage::TenantKey;
+
+use super::conditional::{exclusively, primary, too_many_matches, Condition};
+use super::update::if_match;
+use super::{id_from_path, resource_type_from_path};
+use crate::body::read_body;
+use crate::error::ApiError;
+use crate::negotiation::response_format;
+use crate::query::QueryParams;
+use crate::respond::{base_url, written_response};
+use crate::state::AppState;
+
+/// PATCH [base]/[type]/[id].
+pub(crate) async fn patch(
+    State(state): State<AppState>,
+    Path((type_name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    query: QueryParams,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let resource_type = resource_type_from_path(&type_name)?;
+    let id = id_from_path(&id)?;
+    let format = response_format(&headers, &query)?;
+    let patch_format = patch_format(&headers)?;
+    let expected = if_match(&headers)?;
+    let patch = read_body(body, &headers, state.settings().max_body_bytes).await?;
+    let written =
+        apply_and_write(&state, resource_type, id, expected, patch_format, &patch).await?;
+    written_response(
+        StatusCode::OK,
+        format,
+        &headers,
+        state.settings().base_url.as_deref(),
+        resource_type,
+        written,
+    )
+}
+
+/// PATCH [base]/[type]?[criteria]: patches the one match; none is 404, several 412.
+pub(crate) async fn conditional_patch(
+    State(state): State<AppState>,
+    Path(type_name): Path<String>,
+    headers: HeaderMap,
+    query: QueryParams,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let resource_type = resource_type_from_path(&type_name)?;
+    let format = response_format(&headers, &query)?;
+    let base = base_url(state.settings().base_url.as_deref(), &headers);
+    let condition = Condition::parse(resource_type, query.into_pairs(), &base)?;
+    let patch_format = patch_format(&headers)?;
+    let expected = if_match(&headers)?;
+    let patch = read_body(body, &headers, state.settings().max_body_bytes).await?;
+    let work_state = state.clone();
+    let written = exclusively(&state, condition, move |condition| async move {
+        let matches = condition.matches(&primary(&work_state), 1).await?;
+        let id = match matches.as_slice() {
+            [] => {
+                return Err(ApiError::not_found(format!(
+                    "No resource matches {}",
+                    condition.describe()
+                )))
+            }
+            [found] => Id::parse(&found.id)?,
+            _ => return Err(too_many_matches(&condition, "a conditional patch")),
+        };
+        apply_and_write(
+            &work_state,
+            resource_type,
+            id,
+            expected,
+            patch_format,
+            &patch,
+        )
+        .await
+    })
+    .await?;
+    written_response(
+        StatusCode::OK,
+        format,
+        &headers,
+        state.settings().base_url.as_deref(),
+        resource_type,
+        written,
+    )
+}
+
+/// Reads the current version of `id`, applies `patch` to it and writes the result as the
+/// next version, on the condition that no other version came first.
+async fn apply_and_write(
+    state: &AppState,
+    resource_type: ResourceType,
+    id: Id,
+    expected: Option<VersionId>,
+    patch_format: PatchFormat,
+    patch: &[u8],
+) -> Result<Written, ApiError> {
+    let current = primary(state)
+        .read(TenantKey::DEFAULT, resource_type, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("{resource_type}/{id} is not known")))?;
+    let Some(body) = &current.body else {
+        return Err(ApiError::new(
+            Category::Gone,
+            format!("{resource_type}/{id} was deleted; a patch needs a current version"),
+        ));
+    };
+    if let Some(expected) = expected.filter(|expected| *expected != current.version_id) {
+        return Err(ApiError::new(
+            Category::PreconditionFailed,
+            format!(
+                "{resource_type}/{id} is at version {}, not the expected version {expected}",
+                current.version_id
+            ),
+        ));
+    }
+    let resource = apply_patch(body, patch_format, patch)?;
+    let request = WriteRequest {
+        id,
+        action: WriteAction::Update {
+            resource,
+            if_match: Some(current.version_id),
+        },
+    };
+    match state
+        .ember()
+        .write(TenantKey::DEFAULT, resource_type, request)
+        .await?
+    {
+        WriteOutcome::Updated(written) => Ok(written),
+        _ => Err(ApiError::new(
+            Category::Fault,
+            "a patch of a live resource did not produce its next version",
+        )),
+    }
+}
+
+/// The patch format the Content-Type names; anything else is 415.
+fn patch_format(headers: &HeaderMap) -> Result<PatchFormat, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "application/json-patch+json" => Ok(PatchFormat::JsonPatch),
+        "application/fhir+json" => Ok(PatchFormat::FhirPathPatch),
+        _ => Err(ApiError::http(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not-supported",
+            format!(
+                "A patch is application/json-patch+json (JSON Patch) or application/fhir+json \
+                 (FHIRPath Patch, a Parameters resource); got '{content_type}'"
+            ),
+        )),
+    }
+}

@@ -1,0 +1,85 @@
+//! Serialising conditional writes that share their criteria, with a PostgreSQL
+//! transaction-scoped advisory lock, so two concurrent conditional creates of the same
+//! resource cannot both find nothing and both create it.
+//! Spec: https://hl7.org/fhir/R4/http.html#ccreate, http.html#cond-update
+//!
+//! The check (a search) and the write (through the type's writer, in its batch transaction)
+//! run on other connections; the lock is held on its own connection, in an open transaction,
+//! from before the search until after the write has committed. A second writer with the same
+//! criteria waits in `pg_advisory_xact_lock` and searches only once the first has committed,
+//! so it sees what the first wrote. Advisory locks rather than a row lock because there is no
+//! row to lock when nothing matches yet; PostgreSQL rather than an in-process mutex so the
+//! guarantee holds across several Ember processes on one database.
+
+use deadpool_postgres::Pool;
+use tokio_postgres::error::SqlState;
+
+use crate::{Error, TenantKey};
+
+/// The first key of the two-key advisory lock space, set apart for conditional writes so they
+/// never wait on another use of advisory locks (migrations use the one-key space).
+const CONDITION_LOCK_NAMESPACE: i32 = 0x454d_4252; // "EMBR"
+
+/// How long a conditional write waits for another with the same criteria. A holder keeps the
+/// lock for one search and one commit (milliseconds); ten seconds means something is stuck,
+/// and the client gets a 503 to retry rather than a request that hangs.
+const LOCK_TIMEOUT: &str = "10s";
+
+/// The lock on one set of criteria; released by [`ConditionLock::release`].
+///
+/// Dropped without `release` (an error or a panic on the way), its connection is closed
+/// rather than returned to the pool, which ends the transaction and frees the lock: a pooled
+/// connection must never keep an open transaction.
+pub struct ConditionLock {
+    client: Option<deadpool_postgres::Object>,
+}
+
+impl ConditionLock {
+    /// Commits the lock's transaction, which frees the lock. Call it only after the guarded
+    /// write has committed.
+    ///
+    /// # Errors
+    /// Database errors; the lock is freed either way (the connection is then closed).
+    pub async fn release(mut self) -> Result<(), Error> {
+        if let Some(client) = self.client.take() {
+            client.batch_execute("COMMIT").await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ConditionLock {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            drop(deadpool_postgres::Object::take(client));
+        }
+    }
+}
+
+pub(crate) async fn acquire(
+    pool: &Pool,
+    tenant: TenantKey,
+    key: &str,
+) -> Result<ConditionLock, Error> {
+    let lock = ConditionLock {
+        client: Some(crate::connection(pool).await?),
+    };
+    let client = lock.client.as_ref().expect("set just above");
+    client
+        .batch_execute(&format!("BEGIN; SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+        .await?;
+    let key = format!("{tenant}\u{1f}{key}");
+    let locked = client
+        .execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+            &[&CONDITION_LOCK_NAMESPACE, &key],
+        )
+        .await;
+    match locked {
+        Ok(_) => Ok(lock),
+        Err(error) if error.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+            Err(Error::LockTimeout)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
