@@ -183,7 +183,11 @@ async fn try_batch(
     ];
     let replacing = !index.replaced_ids.is_empty();
     index.parameters(replacing, &mut params);
-    let statement_text: &str = if replacing { &WRITE_REPLACING } else { &WRITE_NEW };
+    let statement_text: &str = if replacing {
+        &WRITE_REPLACING
+    } else {
+        &WRITE_NEW
+    };
     let write_statement = client.prepare_cached(statement_text).await?;
     match (in_transaction, versions.ids.is_empty()) {
         (false, true) => {}

@@ -125,7 +125,11 @@ fn generate(replacing: bool) -> String {
     let mut sql = format!("WITH {WRITE_VERSIONS}");
     let mut next_parameter = if replacing { 10 } else { 9 };
     for index_table in INDEX_TABLES {
-        let IndexTable { table, arriving, inserted } = index_table;
+        let IndexTable {
+            table,
+            arriving,
+            inserted,
+        } = index_table;
         let short = table.trim_start_matches("search_");
         let columns: Vec<(&str, &str)> = COMMON.iter().chain(arriving.iter()).copied().collect();
         let arrays: Vec<String> = columns
@@ -162,7 +166,11 @@ fn generate(replacing: bool) -> String {
 impl IndexRows {
     /// Appends the index parameters to `params`, after the eight resource columns: `$9` the
     /// replaced resources when `replacing`, then every table's arrays, matching [`generate`].
-    pub(crate) fn parameters<'a>(&'a self, replacing: bool, params: &mut Vec<&'a (dyn ToSql + Sync)>) {
+    pub(crate) fn parameters<'a>(
+        &'a self,
+        replacing: bool,
+        params: &mut Vec<&'a (dyn ToSql + Sync)>,
+    ) {
         if replacing {
             params.push(&self.replaced_ids);
         }
@@ -171,7 +179,11 @@ impl IndexRows {
         params.extend([&strings.folded as &(dyn ToSql + Sync), &strings.exact]);
         let tokens = &self.tokens;
         push_common(&tokens.common, params);
-        params.extend([&tokens.systems as &(dyn ToSql + Sync), &tokens.codes, &tokens.displays]);
+        params.extend([
+            &tokens.systems as &(dyn ToSql + Sync),
+            &tokens.codes,
+            &tokens.displays,
+        ]);
         let dates = &self.dates;
         push_common(&dates.common, params);
         params.extend([&dates.lows as &(dyn ToSql + Sync), &dates.highs]);
@@ -180,7 +192,11 @@ impl IndexRows {
         let quantities = &self.quantities;
         push_common(&quantities.common, params);
         push_amounts(&quantities.amounts, params);
-        params.extend([&quantities.systems as &(dyn ToSql + Sync), &quantities.codes, &quantities.units]);
+        params.extend([
+            &quantities.systems as &(dyn ToSql + Sync),
+            &quantities.codes,
+            &quantities.units,
+        ]);
         let references = &self.references;
         push_common(&references.common, params);
         params.extend([
@@ -221,11 +237,16 @@ mod tests {
 
     #[test]
     fn placeholders_are_numbered_without_gaps_in_both_variants() {
-        for (statement, last) in [(&*WRITE_NEW, 73), (&*WRITE_REPLACING, 74)] {
+        for (statement, last) in [(&*WRITE_NEW, 72), (&*WRITE_REPLACING, 73)] {
             let used: std::collections::BTreeSet<usize> = statement
                 .split('$')
                 .skip(1)
-                .filter_map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+                .filter_map(|rest| {
+                    rest.split(|c: char| !c.is_ascii_digit())
+                        .next()?
+                        .parse()
+                        .ok()
+                })
                 .collect();
             assert_eq!(used, (1..=last).collect(), "{statement}");
         }
