@@ -9,8 +9,9 @@
 -- code; composite_component says which part, composite_element which element of the
 -- composite's expression they came from, so parts pair up within one element.
 --
--- Text columns use the C collation: comparisons are byte-wise, as FHIR codes and the folded
--- search strings expect, and a btree can serve LIKE 'prefix%'.
+-- Value columns use the C collation: comparisons are byte-wise, as FHIR codes and the folded
+-- search strings expect, and a btree can serve LIKE 'prefix%'. Columns joined to the
+-- resource key (id, target_type, target_id) keep the database's collation, as resource does.
 
 CREATE TABLE search_string (
     tenant_key          integer  NOT NULL,
@@ -103,8 +104,11 @@ CREATE TABLE search_reference (
     composite_component smallint,
     composite_element   smallint,
     entry_hash          bigint   NOT NULL,
-    target_type         text COLLATE "C",
-    target_id           text COLLATE "C",
+    -- The database's collation, like resource.resource_type and resource.id: chains,
+    -- _include and _has join these to the resource key, and a join across collations cannot
+    -- use the resource's primary key (measured: a sequential scan of a million resources).
+    target_type         text,
+    target_id           text,
     -- Absolute and canonical references, without the |version.
     url                 text COLLATE "C",
     version             text COLLATE "C",

@@ -10,7 +10,7 @@ mod values;
 
 use bytes::Bytes;
 use deadpool_postgres::{Client, Pool};
-use engine::search::{SearchQuery, Summary, Total};
+use engine::search::{Criterion, Modifier, SearchQuery, Summary, Total};
 use sonic_rs::JsonValueTrait;
 use tokio_postgres::Row;
 
@@ -74,14 +74,37 @@ pub(crate) async fn search(
             sort::beyond(&mut sql, &keys, &values, direction)
         );
     }
-    let key_columns: String = keys
+    // Two steps in one statement: the page's keys are found from the index tables and the
+    // resource's primary key alone, and only the page's rows are then read for their bodies.
+    // Reading the body of every match before sorting cost a heap fetch per match (a chain
+    // matching 58,000 Observations: 1.2 s for a page of 50).
+    let page_keys: String = keys
+        .iter()
+        .enumerate()
+        .map(|(index, key)| format!(", {} AS k{index}", key.expression))
+        .collect();
+    let limit = sql.bind(i64::try_from(page_size + 1).unwrap_or(i64::MAX));
+    let outer_keys: Vec<sort::OrderKey> = keys
+        .iter()
+        .enumerate()
+        .map(|(index, key)| sort::OrderKey {
+            expression: format!("page.k{index}"),
+            sql_type: key.sql_type,
+            descending: key.descending,
+        })
+        .collect();
+    let key_columns: String = outer_keys
         .iter()
         .map(|key| format!(", ({})::text", key.expression))
         .collect();
-    let limit = sql.bind(i64::try_from(page_size + 1).unwrap_or(i64::MAX));
     let text = format!(
-        "SELECT r.resource_type, r.id, r.body{key_columns} FROM resource r WHERE {condition} ORDER BY {} LIMIT {limit}",
-        sort::order_by(&keys, direction)
+        "SELECT r.resource_type, r.id, r.body{key_columns} FROM (
+            SELECT r.resource_type, r.id{page_keys} FROM resource r WHERE {condition}
+            ORDER BY {} LIMIT {limit}) page
+         JOIN resource r ON r.tenant_key = $1 AND r.resource_type = page.resource_type AND r.id = page.id
+         ORDER BY {}",
+        sort::order_by(&keys, direction),
+        sort::order_by(&outer_keys, direction)
     );
     let mut rows = client.query_typed(&text, &sql.typed_params()).await?;
     // One row more than the page shows whether the page has a neighbour on the far side.
@@ -177,7 +200,13 @@ fn filter(sql: &mut SqlBuilder, query: &SearchQuery) -> String {
         .iter()
         .map(|kind| kind.as_str().to_owned())
         .collect();
-    let mut conditions = vec!["r.tenant_key = $1".to_owned(), "NOT r.deleted".to_owned()];
+    let mut conditions = vec!["r.tenant_key = $1".to_owned()];
+    // Index rows exist only for live resources (a delete removes them), so a criterion that
+    // requires one already excludes deleted resources, and the resource's heap row need not be
+    // read to check: its primary key alone serves (an index-only scan once vacuumed).
+    if !query.criteria.iter().any(requires_index_row) {
+        conditions.push("NOT r.deleted".to_owned());
+    }
     if let [single] = types.as_slice() {
         conditions.push(format!("r.resource_type = {}", sql.bind(single.clone())));
     } else {
@@ -187,6 +216,20 @@ fn filter(sql: &mut SqlBuilder, query: &SearchQuery) -> String {
         conditions.push(sql::criterion(sql, "r", criterion));
     }
     conditions.join(" AND ")
+}
+
+/// Whether a resource meeting `criterion` must have a row in an index table.
+fn requires_index_row(criterion: &Criterion) -> bool {
+    match criterion {
+        Criterion::Values { param, modifier, .. } => {
+            *modifier != Modifier::Not && !matches!(param.code(), "_id" | "_lastUpdated")
+        }
+        Criterion::Missing { missing, .. } => !missing,
+        Criterion::Chain { .. } | Criterion::Has { .. } => true,
+        Criterion::AnyOf(criteria) => criteria.iter().all(requires_index_row),
+        // A List may name deleted resources; the compartment owner itself has no link row.
+        Criterion::List(_) | Criterion::Compartment { .. } => false,
+    }
 }
 
 fn found(row: &Row) -> FoundResource {
