@@ -221,9 +221,9 @@ fn filter(sql: &mut SqlBuilder, query: &SearchQuery) -> String {
 /// Whether a resource meeting `criterion` must have a row in an index table.
 fn requires_index_row(criterion: &Criterion) -> bool {
     match criterion {
-        Criterion::Values { param, modifier, .. } => {
-            *modifier != Modifier::Not && !matches!(param.code(), "_id" | "_lastUpdated")
-        }
+        Criterion::Values {
+            param, modifier, ..
+        } => *modifier != Modifier::Not && !matches!(param.code(), "_id" | "_lastUpdated"),
         Criterion::Missing { missing, .. } => !missing,
         Criterion::Chain { .. } | Criterion::Has { .. } => true,
         Criterion::AnyOf(criteria) => criteria.iter().all(requires_index_row),
