@@ -45,17 +45,22 @@ pub(crate) fn response_format(
     })
 }
 
-fn format_parameter(format: &str) -> Result<&'static str, ApiError> {
-    // A '+' in a query string decodes to a space, so `_format=application/fhir+json` sent
-    // unencoded arrives as "application/fhir json".
-    let format = format.trim().replace(' ', "+");
-    let essence = format
+/// The media type without its parameters, lower-cased: `application/fhir+json` for
+/// `Application/FHIR+JSON; charset=utf-8`.
+pub(crate) fn media_type_essence(media_type: &str) -> String {
+    media_type
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
-    match essence.as_str() {
+        .to_ascii_lowercase()
+}
+
+fn format_parameter(format: &str) -> Result<&'static str, ApiError> {
+    // A '+' in a query string decodes to a space, so `_format=application/fhir+json` sent
+    // unencoded arrives as "application/fhir json".
+    let format = format.trim().replace(' ', "+");
+    match media_type_essence(&format).as_str() {
         "json" | "application/fhir+json" => Ok(FHIR_JSON),
         "application/json" => Ok(PLAIN_JSON),
         _ => Err(not_acceptable(&format)),
@@ -123,13 +128,12 @@ pub(crate) fn check_request_content_type(headers: &HeaderMap) -> Result<(), ApiE
         return Ok(());
     };
     let text = value.to_str().unwrap_or("");
-    let mut parts = text.split(';');
-    let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = media_type_essence(text);
     let mut acceptable = matches!(
         essence.as_str(),
         "application/fhir+json" | "application/json"
     );
-    for parameter in parts {
+    for parameter in text.split(';').skip(1) {
         let (name, value) = parameter.split_once('=').unwrap_or((parameter, ""));
         let value = value.trim().trim_matches('"').to_ascii_lowercase();
         match name.trim().to_ascii_lowercase().as_str() {

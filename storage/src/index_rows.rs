@@ -234,15 +234,29 @@ impl IndexRows {
 /// matched by another. The id is part of it so that a batch's new rows can be told apart by
 /// hash alone (see `write_statement.rs`).
 fn entry_hash(id: &str, entry: &IndexEntry) -> i64 {
+    use std::fmt::Write as _;
+    let mut hasher = Fnv1a(Fnv1a::OFFSET);
+    // Formatting straight into the hasher: no string per index row on the write path.
+    let _ = write!(hasher, "{id}\u{0}{entry:?}");
+    i64::from_ne_bytes(hasher.0.to_ne_bytes())
+}
+
+/// The FNV-1a hash of everything written into it.
+struct Fnv1a(u64);
+
+impl Fnv1a {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let text = format!("{id}\u{0}{entry:?}");
-    let mut hash = OFFSET;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(PRIME);
+}
+
+impl std::fmt::Write for Fnv1a {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        for byte in text.bytes() {
+            self.0 ^= u64::from(byte);
+            self.0 = self.0.wrapping_mul(Fnv1a::PRIME);
+        }
+        Ok(())
     }
-    i64::from_ne_bytes(hash.to_ne_bytes())
 }
 
 #[cfg(test)]

@@ -20,8 +20,8 @@ pub use elements::{
 pub(crate) use resource_types::NOT_DOMAIN_RESOURCES;
 pub use resource_types::{is_resource_type, resource_types};
 pub use search_parameters::{
-    search_parameter, search_parameters, search_parameters_for, SearchParamType,
-    SearchParameterComponent, SearchParameterDefinition,
+    search_parameter, search_parameter_by_url, search_parameters, search_parameters_for,
+    SearchParamType, SearchParameterComponent, SearchParameterDefinition,
 };
 
 /// Gunzips one embedded definitions file into its JSON text.

@@ -104,6 +104,16 @@ static BY_TYPE: LazyLock<HashMap<&'static str, Vec<&'static SearchParameterDefin
         by_type
     });
 
+/// Every parameter by its canonical URL, for the components of composite parameters, which
+/// name their parts that way (looked up on every write of a resource with composites).
+static BY_URL: LazyLock<HashMap<&'static str, &'static SearchParameterDefinition>> =
+    LazyLock::new(|| {
+        search_parameters()
+            .iter()
+            .map(|parameter| (parameter.url.as_str(), parameter))
+            .collect()
+    });
+
 /// Whether `parameter`'s base names the concrete `resource_type` or an abstract type it derives from.
 fn applies_to(parameter: &SearchParameterDefinition, resource_type: &str) -> bool {
     parameter.base.iter().any(|base| match base.as_str() {
@@ -126,6 +136,12 @@ pub fn search_parameters_for(
     resource_type: &str,
 ) -> impl Iterator<Item = &'static SearchParameterDefinition> {
     BY_TYPE.get(resource_type).into_iter().flatten().copied()
+}
+
+/// The official parameter with canonical URL `url`, e.g. the `definition` of a composite's
+/// component.
+pub fn search_parameter_by_url(url: &str) -> Option<&'static SearchParameterDefinition> {
+    BY_URL.get(url).copied()
 }
 
 /// The parameter with query-string name `code` usable on `resource_type`, if any.

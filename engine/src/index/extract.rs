@@ -5,9 +5,8 @@
 use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
 
 use super::{values_of, CompositePart, IndexEntry, IndexValue};
-use crate::definitions::{search_parameters_for, SearchParamType};
+use crate::definitions::{search_parameter_by_url, search_parameters_for, SearchParamType};
 use crate::fhirpath::compiled;
-use crate::search::component_definition;
 use crate::ResourceType;
 
 /// The index entries of `resource`, a parsed resource of type `resource_type`.
@@ -52,7 +51,7 @@ pub fn extract(resource_type: ResourceType, resource: &Value) -> Vec<IndexEntry>
         for (element, node) in nodes.iter().enumerate() {
             let components = parameter.components.iter().zip(&definition.component);
             for (component, (expression, part)) in components.enumerate() {
-                let Some(part_definition) = component_definition(&part.definition) else {
+                let Some(part_definition) = search_parameter_by_url(&part.definition) else {
                     continue;
                 };
                 for part_node in expression.evaluate_on(node, resource) {

@@ -16,7 +16,7 @@ pub use criteria::{compartment_criterion, Criterion, ParamRef};
 pub use escape::{split_unescaped, unescape};
 pub use result::{Include, SortKey, Summary, Total};
 pub use subset::subset;
-pub use value::{component_definition, is_full_text, Modifier, Prefix, SearchValue, SystemMatch};
+pub use value::{is_full_text, Modifier, Prefix, SearchValue, SystemMatch};
 
 use crate::{Error, Issue, ResourceType};
 

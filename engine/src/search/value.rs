@@ -2,7 +2,7 @@
 //! Spec: https://hl7.org/fhir/R4/search.html#ptypes
 
 use super::escape::{split_unescaped, unescape};
-use crate::definitions::{search_parameters, SearchParamType, SearchParameterDefinition};
+use crate::definitions::{search_parameter_by_url, SearchParamType, SearchParameterDefinition};
 use crate::index::{fold, DateRange, Decimal};
 use crate::ResourceType;
 
@@ -325,7 +325,7 @@ fn parse_composite(
     }
     let mut values = Vec::with_capacity(parts.len());
     for (component, part) in parameter.component.iter().zip(parts) {
-        let definition = component_definition(&component.definition).ok_or_else(|| {
+        let definition = search_parameter_by_url(&component.definition).ok_or_else(|| {
             format!(
                 "component {} is not a known SearchParameter",
                 component.definition
@@ -344,13 +344,6 @@ fn parse_composite(
 /// Whether `code` is searched as full text (`_text`, the narrative; `_content`, everything).
 pub fn is_full_text(code: &str) -> bool {
     matches!(code, "_text" | "_content")
-}
-
-/// The definition a composite component refers to by canonical URL.
-pub fn component_definition(url: &str) -> Option<&'static SearchParameterDefinition> {
-    search_parameters()
-        .iter()
-        .find(|definition| definition.url == url)
 }
 
 #[cfg(test)]

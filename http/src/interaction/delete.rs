@@ -7,13 +7,13 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use engine::{Category, Id};
-use storage::model::{WriteAction, WriteOutcome, WriteRequest};
+use storage::model::{WriteAction, WriteOutcome, WriteRequest, Written};
 use storage::TenantKey;
 
 use super::conditional::{exclusively, primary, Condition};
 use super::{id_from_path, resource_type_from_path};
 use crate::error::ApiError;
-use crate::negotiation::response_format;
+use crate::negotiation::{response_format, ResponseFormat};
 use crate::query::QueryParams;
 use crate::respond::{base_url, optional_json_response, version_headers, write_body, PreferReturn};
 use crate::state::AppState;
@@ -49,25 +49,7 @@ pub(crate) async fn delete(
             None,
         ),
     };
-    let preference = PreferReturn::from_headers(&headers);
-    let body = match preference {
-        PreferReturn::OperationOutcome => write_body(preference, None, &message),
-        _ => None,
-    };
-    let status = if body.is_some() {
-        StatusCode::OK
-    } else {
-        StatusCode::NO_CONTENT
-    };
-    let mut response = optional_json_response(status, format, body)?;
-    if let Some(written) = version {
-        version_headers(
-            response.headers_mut(),
-            written.version_id,
-            written.last_updated,
-        );
-    }
-    Ok(response)
+    deletion_response(format, &headers, &message, version)
 }
 
 /// The most resources one conditional delete removes (`conditionalDelete: multiple`). More
@@ -143,9 +125,24 @@ pub(crate) async fn conditional_delete(
         "Deleted {} {resource_type} resource(s) matching the criteria",
         deleted.len()
     );
-    let preference = PreferReturn::from_headers(&headers);
+    let version = match deleted.as_slice() {
+        [written] => Some(written),
+        _ => None,
+    };
+    deletion_response(format, &headers, &message, version)
+}
+
+/// 204, or 200 with an OperationOutcome saying `message` when `Prefer` asks for one; with
+/// the deletion version's ETag when exactly one resource was deleted.
+fn deletion_response(
+    format: ResponseFormat,
+    headers: &HeaderMap,
+    message: &str,
+    version: Option<&Written>,
+) -> Result<Response, ApiError> {
+    let preference = PreferReturn::from_headers(headers);
     let body = match preference {
-        PreferReturn::OperationOutcome => write_body(preference, None, &message),
+        PreferReturn::OperationOutcome => write_body(preference, None, message),
         _ => None,
     };
     let status = if body.is_some() {
@@ -154,7 +151,7 @@ pub(crate) async fn conditional_delete(
         StatusCode::NO_CONTENT
     };
     let mut response = optional_json_response(status, format, body)?;
-    if let [written] = deleted.as_slice() {
+    if let Some(written) = version {
         version_headers(
             response.headers_mut(),
             written.version_id,

@@ -21,7 +21,7 @@ use super::update::if_match;
 use super::{id_from_path, resource_type_from_path};
 use crate::body::read_body;
 use crate::error::ApiError;
-use crate::negotiation::response_format;
+use crate::negotiation::{media_type_essence, response_format};
 use crate::query::QueryParams;
 use crate::respond::{base_url, written_response};
 use crate::state::AppState;
@@ -157,13 +157,7 @@ fn patch_format(headers: &HeaderMap) -> Result<PatchFormat, ApiError> {
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match essence.as_str() {
+    match media_type_essence(content_type).as_str() {
         "application/json-patch+json" => Ok(PatchFormat::JsonPatch),
         "application/fhir+json" => Ok(PatchFormat::FhirPathPatch),
         _ => Err(ApiError::http(

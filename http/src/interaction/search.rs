@@ -39,7 +39,7 @@ pub(crate) async fn type_get(
     query: QueryParams,
 ) -> Result<Response, ApiError> {
     let target = Target::Type(resource_type_from_path(&type_name)?);
-    search(state, target, uri, headers, query.into_pairs()).await
+    search(state, target, uri, headers, query).await
 }
 
 pub(crate) async fn type_post(
@@ -61,7 +61,7 @@ pub(crate) async fn system_get(
     headers: HeaderMap,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
-    search(state, Target::System, uri, headers, query.into_pairs()).await
+    search(state, Target::System, uri, headers, query).await
 }
 
 pub(crate) async fn system_post(
@@ -106,7 +106,7 @@ pub(crate) async fn compartment_get(
         },
         uri,
         headers,
-        query.into_pairs(),
+        query,
     )
     .await
 }
@@ -160,7 +160,7 @@ async fn everything(
         },
         uri,
         headers,
-        params,
+        QueryParams::from_pairs(params),
     )
     .await
 }
@@ -170,7 +170,7 @@ fn with_form_body(
     query: QueryParams,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Vec<(String, String)>, ApiError> {
+) -> Result<QueryParams, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -183,7 +183,7 @@ fn with_form_body(
     }
     let mut params = query.into_pairs();
     params.extend(form_urlencoded::parse(body).into_owned());
-    Ok(params)
+    Ok(QueryParams::from_pairs(params))
 }
 
 async fn search(
@@ -191,9 +191,10 @@ async fn search(
     target: Target,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
-    params: Vec<(String, String)>,
+    query: QueryParams,
 ) -> Result<Response, ApiError> {
-    let format = response_format(&headers, &QueryParams::from_pairs(params.clone()))?;
+    let format = response_format(&headers, &query)?;
+    let params = query.into_pairs();
     let settings = state.settings();
     let base = base_url(settings.base_url.as_deref(), &headers);
     let strict = prefers_strict_handling(&headers);
@@ -332,33 +333,32 @@ fn restrict_to_compartment(
     id: &str,
     searched: Option<ResourceType>,
 ) -> Result<(), ApiError> {
-    let types: Vec<ResourceType> = match (searched, &query.scope) {
+    let candidates: Vec<ResourceType> = match (searched, &query.scope) {
         (Some(kind), _) => vec![kind],
         // `_type` narrowed the search: those of its types that can be in the compartment.
-        (None, Scope::System(asked)) if !asked.is_empty() => asked
-            .iter()
-            .copied()
-            .filter(|kind| compartment_criterion(owner, id, *kind).is_some())
-            .collect(),
-        (None, _) => ResourceType::all()
-            .filter(|kind| compartment_criterion(owner, id, *kind).is_some())
-            .collect(),
+        (None, Scope::System(asked)) if !asked.is_empty() => asked.clone(),
+        (None, _) => ResourceType::all().collect(),
     };
-    if types.is_empty() {
-        return Err(ApiError::invalid(format!(
-            "None of the types asked for can be in the {owner} compartment"
-        )));
-    }
+    let mut types = Vec::new();
     let mut criteria = Vec::new();
-    for kind in &types {
-        match compartment_criterion(owner, id, *kind) {
-            Some(criterion) => criteria.push(criterion),
-            None => {
+    for kind in candidates {
+        match compartment_criterion(owner, id, kind) {
+            Some(criterion) => {
+                types.push(kind);
+                criteria.push(criterion);
+            }
+            None if searched.is_some() => {
                 return Err(ApiError::invalid(format!(
                     "{kind} resources are never in the {owner} compartment"
                 )));
             }
+            None => {}
         }
+    }
+    if types.is_empty() {
+        return Err(ApiError::invalid(format!(
+            "None of the types asked for can be in the {owner} compartment"
+        )));
     }
     if searched.is_none() {
         query.scope = Scope::System(types);

@@ -5,7 +5,7 @@
 use engine::definitions::SearchParamType;
 use engine::search::SortKey;
 
-use super::sql::{table_for, SqlBuilder};
+use super::sql::{same_resource, table_for, SqlBuilder};
 
 /// One ORDER BY key: its expression, the type it is compared as, and its direction.
 pub(crate) struct OrderKey {
@@ -26,34 +26,29 @@ pub(crate) fn order_keys(sql: &mut SqlBuilder, resource: &str, sort: &[SortKey])
             "_lastUpdated" => (format!("{resource}.last_updated"), "timestamptz"),
             code => {
                 let kind = key.param.kind();
+                let alias = sql.alias("o");
+                // The value a row sorts by, and the type its cursor value is compared as.
                 let (column, sql_type) = match (kind, key.descending) {
-                    (SearchParamType::Date, false) => ("low", "int8"),
-                    (SearchParamType::Date, true) => ("high", "int8"),
-                    (SearchParamType::String, _) => ("folded", "text"),
-                    (SearchParamType::Token, _) => ("code", "text"),
+                    (SearchParamType::Date, false) => (format!("{alias}.low"), "int8"),
+                    (SearchParamType::Date, true) => (format!("{alias}.high"), "int8"),
+                    (SearchParamType::String, _) => (format!("{alias}.folded"), "text"),
+                    (SearchParamType::Token, _) => (format!("{alias}.code"), "text"),
                     (SearchParamType::Number | SearchParamType::Quantity, false) => {
-                        ("COALESCE(v.value, v.low)", "numeric")
+                        (format!("COALESCE({alias}.value, {alias}.low)"), "numeric")
                     }
                     (SearchParamType::Number | SearchParamType::Quantity, true) => {
-                        ("COALESCE(v.value, v.high)", "numeric")
+                        (format!("COALESCE({alias}.value, {alias}.high)"), "numeric")
                     }
-                    (SearchParamType::Reference, _) => ("target_id", "text"),
-                    _ => ("value", "text"),
-                };
-                let column = if column.contains("v.") {
-                    column.to_owned()
-                } else {
-                    format!("v.{column}")
+                    (SearchParamType::Reference, _) => (format!("{alias}.target_id"), "text"),
+                    _ => (format!("{alias}.value"), "text"),
                 };
                 let aggregate = if key.descending { "max" } else { "min" };
-                let alias = sql.alias("o");
-                let column = column.replace("v.", &format!("{alias}."));
                 let code = sql.bind(code.to_owned());
                 (
                     format!(
-                        "(SELECT {aggregate}({column}) FROM {} {alias} WHERE {alias}.tenant_key = {resource}.tenant_key \
-                         AND {alias}.resource_type = {resource}.resource_type AND {alias}.id = {resource}.id AND {alias}.param = {code})",
-                        table_for(kind)
+                        "(SELECT {aggregate}({column}) FROM {} {alias} WHERE {} AND {alias}.param = {code})",
+                        table_for(kind),
+                        same_resource(&alias, resource)
                     ),
                     sql_type,
                 )

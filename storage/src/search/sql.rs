@@ -123,7 +123,7 @@ pub(crate) fn criterion(sql: &mut SqlBuilder, resource: &str, criterion: &Criter
         },
         Criterion::Missing { param, missing } => {
             let alias = sql.alias("m");
-            let code = sql.bind(missing_param_code(*param));
+            let code = sql.bind(param.code().to_owned());
             let exists = format!(
                 "EXISTS (SELECT 1 FROM {} {alias} WHERE {} AND {alias}.param = {code})",
                 table_of(*param),
@@ -229,11 +229,6 @@ pub(crate) fn criterion(sql: &mut SqlBuilder, resource: &str, criterion: &Criter
             )
         }
     }
-}
-
-/// The param code under which `:missing` looks: an identifier-only reference still counts.
-fn missing_param_code(param: ParamRef) -> String {
-    param.code().to_owned()
 }
 
 /// `EXISTS` a row of `param` matching any of `values` (for `:not` the caller negates it).

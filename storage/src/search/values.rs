@@ -2,7 +2,8 @@
 //! prefix semantics of the spec.
 //! Spec: https://hl7.org/fhir/R4/search.html#prefix
 
-use engine::search::{component_definition, Modifier, ParamRef, Prefix, SearchValue, SystemMatch};
+use engine::definitions::search_parameter_by_url;
+use engine::search::{Modifier, ParamRef, Prefix, SearchValue, SystemMatch};
 use time::OffsetDateTime;
 
 use super::sql::{same_resource, table_for, SqlBuilder};
@@ -222,7 +223,7 @@ pub(crate) fn composite(
     let mut from = Vec::new();
     let mut conditions = Vec::new();
     for (index, (component, part)) in param.definition.component.iter().zip(parts).enumerate() {
-        let Some(definition) = component_definition(&component.definition) else {
+        let Some(definition) = search_parameter_by_url(&component.definition) else {
             return "false".to_owned();
         };
         let alias = sql.alias("p");
