@@ -5,6 +5,7 @@
 //! `tokio_postgres`, `ractor` or `axum` type, so everything here is testable without a
 //! database and cheap to benchmark.
 
+pub mod bundle;
 pub mod definitions;
 mod error;
 pub mod fhirpath;

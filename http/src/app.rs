@@ -11,18 +11,38 @@ use tower_http::trace::TraceLayer;
 use crate::error::{panic_response, ApiError};
 use crate::health::{healthz, readyz};
 use crate::interaction::{
-    capabilities, create, delete, history, patch, read, search, unsupported, update, vread,
+    bundle, capabilities, create, delete, history, patch, read, search, update, vread,
 };
 use crate::observability::{metrics_endpoint, track};
 use crate::state::AppState;
 
 /// Builds the whole HTTP application; `main` serves it and tests drive it in-process.
 pub fn app(state: AppState) -> Router {
-    let routes = Router::new()
-        .route(
-            "/fhir",
-            post(unsupported::batch_or_transaction).get(search::system_get),
-        )
+    let routes = fhir_routes()
+        .route("/fhir", post(bundle::batch_or_transaction))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_endpoint))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
+    with_layers(routes).with_state(state)
+}
+
+/// The routes a batch or transaction entry is dispatched to: the FHIR interactions without
+/// the layers (the Bundle's own request is the one measured and logged), where a nested
+/// Bundle is refused.
+pub(crate) fn entry_routes(state: AppState) -> Router {
+    fhir_routes()
+        .route("/fhir", post(bundle::nested_bundle))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+/// Every FHIR interaction but POST to the base.
+fn fhir_routes() -> Router<AppState> {
+    Router::new()
+        .route("/fhir", get(search::system_get))
         .route("/fhir/_search", post(search::system_post))
         .route("/fhir/metadata", get(capabilities::capabilities))
         .route("/fhir/_history", get(history::system))
@@ -55,12 +75,6 @@ pub fn app(state: AppState) -> Router {
             "/fhir/{resource_type}/{id}/_history/{version_id}",
             get(vread::vread),
         )
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_endpoint))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed);
-    with_layers(routes).with_state(state)
 }
 
 /// The layers every request passes through, outermost last.

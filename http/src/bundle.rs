@@ -9,6 +9,37 @@ use storage::FoundResource;
 
 use crate::respond::version_url;
 
+/// The answer to one entry of a batch or transaction (`Bundle.entry.response`, with the
+/// entry's resource when `Prefer` asks for it).
+/// Spec: https://hl7.org/fhir/R4/bundle-definitions.html#Bundle.entry.response
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EntryResponse {
+    pub(crate) status: u16,
+    pub(crate) full_url: Option<String>,
+    pub(crate) location: Option<String>,
+    pub(crate) etag: Option<String>,
+    /// A FHIR instant.
+    pub(crate) last_modified: Option<String>,
+    /// JSON of the resource, written as it is.
+    pub(crate) resource: Option<Bytes>,
+    /// JSON of an OperationOutcome, written as it is.
+    pub(crate) outcome: Option<Bytes>,
+}
+
+impl EntryResponse {
+    /// `response.status`: the HTTP status code, and its reason phrase as the spec's examples
+    /// show it ("201 Created").
+    fn status_line(&self) -> String {
+        let reason = axum::http::StatusCode::from_u16(self.status)
+            .ok()
+            .and_then(|status| status.canonical_reason());
+        match reason {
+            Some(reason) => format!("{} {reason}", self.status),
+            None => self.status.to_string(),
+        }
+    }
+}
+
 /// Why a resource is in a searchset (`Bundle.entry.search.mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SearchMode {
@@ -138,6 +169,41 @@ impl BundleWriter {
             entry.last_updated,
         );
         self.json.extend_from_slice(tail.as_bytes());
+    }
+
+    /// Appends the answer to one entry of a batch or transaction.
+    pub(crate) fn push_response(&mut self, response: &EntryResponse) {
+        self.start_entry();
+        self.json.push(b'{');
+        if let Some(full_url) = &response.full_url {
+            self.json.extend_from_slice(br#""fullUrl":"#);
+            self.json
+                .extend_from_slice(json_string(full_url).as_bytes());
+            self.json.push(b',');
+        }
+        if let Some(resource) = &response.resource {
+            self.json.extend_from_slice(br#""resource":"#);
+            self.json.extend_from_slice(resource);
+            self.json.push(b',');
+        }
+        self.json.extend_from_slice(br#""response":{"status":"#);
+        self.json
+            .extend_from_slice(json_string(&response.status_line()).as_bytes());
+        for (name, value) in [
+            ("location", &response.location),
+            ("etag", &response.etag),
+            ("lastModified", &response.last_modified),
+        ] {
+            if let Some(value) = value {
+                self.json
+                    .extend_from_slice(format!(r#","{name}":{}"#, json_string(value)).as_bytes());
+            }
+        }
+        if let Some(outcome) = &response.outcome {
+            self.json.extend_from_slice(br#","outcome":"#);
+            self.json.extend_from_slice(outcome);
+        }
+        self.json.extend_from_slice(b"}}");
     }
 
     pub(crate) fn finish(mut self) -> Bytes {

@@ -22,6 +22,8 @@ pub struct Settings {
     pub base_url: Option<String>,
     /// Largest request body accepted; larger ones get 413.
     pub max_body_bytes: usize,
+    /// Most entries a batch or transaction Bundle may hold; more get 413.
+    pub max_bundle_entries: usize,
     /// Database connections in the pool.
     pub pool_size: usize,
     /// Entries per history page when the client sends no `_count`.
@@ -46,6 +48,9 @@ impl Default for Settings {
             // Large enough for a Synthea patient Bundle (a few MB), small enough that a few
             // hundred concurrent maximal bodies fit in memory.
             max_body_bytes: 16 * 1024 * 1024,
+            // A Synthea patient Bundle holds up to about 1,300 entries; a transaction's rows
+            // stay locked until it commits, so an unbounded one could block others for long.
+            max_bundle_entries: 10_000,
             // Two cores: more connections than this only queue inside PostgreSQL.
             pool_size: 16,
             default_page_size: 50,
@@ -111,6 +116,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "BYTES")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_body_bytes: Option<usize>,
+    /// Most entries in a batch or transaction Bundle; more get 413 [default: 10000; env: EMBER_MAX_BUNDLE_ENTRIES]
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_bundle_entries: Option<usize>,
     /// Database connections in the pool [default: 16; env: EMBER_POOL_SIZE]
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -71,9 +71,35 @@ impl ApiError {
         }
     }
 
-    #[cfg(test)]
+    /// The same error, located in entry `index` of a batch or transaction Bundle: the
+    /// diagnostics say which entry failed, and the issue's expression points at it.
+    #[cold]
+    pub(crate) fn in_entry(mut self, index: usize) -> ApiError {
+        for issue in &mut self.issues {
+            issue.diagnostics = format!("Bundle.entry[{index}]: {}", issue.diagnostics);
+            let entry = format!("Bundle.entry[{index}]");
+            // `Patient.name[0]` inside the entry is `Bundle.entry[3].resource.name[0]`.
+            let expression = match issue.expression.take() {
+                Some(inner) => match inner.split_once('.') {
+                    Some((first, rest)) if first.starts_with(char::is_uppercase) => {
+                        format!("{entry}.resource.{rest}")
+                    }
+                    _ => format!("{entry}.resource.{inner}"),
+                },
+                None => entry,
+            };
+            issue.expression = Some(expression);
+        }
+        self
+    }
+
     pub(crate) fn status(&self) -> StatusCode {
         self.status
+    }
+
+    /// The OperationOutcome this error answers with, as JSON.
+    pub(crate) fn outcome_json(&self) -> Vec<u8> {
+        operation_outcome(&self.issues).into()
     }
 }
 

@@ -199,11 +199,13 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
             let report = load(Arc::new(target(&server)?), &options).await?;
             let _ = writeln!(
                 stdout,
-                "{} loaded, {} failed, in {:.1} s ({:.0}/s)",
+                "{} loaded, {} failed, in {:.1} s ({:.0}/s); {} resources ({:.0} resources/s)",
                 report.loaded,
                 report.failed,
                 report.seconds,
-                report.loaded as f64 / report.seconds.max(1e-9)
+                report.loaded as f64 / report.seconds.max(1e-9),
+                report.resources,
+                report.resources as f64 / report.seconds.max(1e-9)
             );
             for error in &report.errors {
                 let _ = writeln!(stdout, "  {error}");

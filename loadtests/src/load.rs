@@ -6,6 +6,7 @@
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,7 +35,10 @@ pub struct LoadOptions {
 
 #[derive(Debug, Clone, Default)]
 pub struct LoadReport {
+    /// Requests that succeeded: resources, or whole transaction Bundles.
     pub loaded: u64,
+    /// Resources written: one per resource request, the entries of each transaction.
+    pub resources: u64,
     pub failed: u64,
     pub seconds: f64,
     /// The first few failures, verbatim.
@@ -137,7 +141,10 @@ async fn load_file(
     let reader_path = path.to_path_buf();
     // Reading is blocking IO; a plain thread keeps it off the runtime's workers.
     let reader = std::thread::spawn(move || -> Result<(), String> {
-        let mut batch = Vec::with_capacity(BATCH);
+        // A Bundle is a request's worth of work on its own: handing out 64 at once would
+        // leave most workers idle on a few hundred Bundles.
+        let batch_size = if kind == Kind::Transactions { 1 } else { BATCH };
+        let mut batch = Vec::with_capacity(batch_size);
         let lines_of_file = std::io::BufReader::with_capacity(1 << 20, file).lines();
         for line in lines_of_file.skip(lines.start).take(lines.len()) {
             let line = line.map_err(|error| format!("{}: {error}", reader_path.display()))?;
@@ -145,7 +152,9 @@ async fn load_file(
                 continue;
             }
             batch.push(Bytes::from(line));
-            if batch.len() == BATCH && sender.blocking_send(std::mem::take(&mut batch)).is_err() {
+            if batch.len() == batch_size
+                && sender.blocking_send(std::mem::take(&mut batch)).is_err()
+            {
                 return Ok(());
             }
         }
@@ -156,6 +165,7 @@ async fn load_file(
     });
     let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
     let live = Arc::new(Live::default());
+    let resources = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(Mutex::new(Vec::new()));
     let name = path
         .file_name()
@@ -170,6 +180,7 @@ async fn load_file(
                 kind,
                 Arc::clone(&receiver),
                 Arc::clone(&live),
+                Arc::clone(&resources),
                 Arc::clone(&errors),
             ))
         })
@@ -181,9 +192,10 @@ async fn load_file(
     reader
         .join()
         .map_err(|_| "the file reader panicked".to_owned())??;
-    let requests = live.requests.load(std::sync::atomic::Ordering::Relaxed);
-    let failed = live.failures.load(std::sync::atomic::Ordering::Relaxed);
+    let requests = live.requests.load(Ordering::Relaxed);
+    let failed = live.failures.load(Ordering::Relaxed);
     report.loaded += requests - failed;
+    report.resources += resources.load(Ordering::Relaxed);
     report.failed += failed;
     let mut kept = errors
         .lock()
@@ -208,6 +220,7 @@ async fn load_worker(
     kind: Kind,
     receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<Vec<Bytes>>>>,
     live: Arc<Live>,
+    resources: Arc<AtomicU64>,
     errors: Arc<Mutex<Vec<String>>>,
 ) {
     loop {
@@ -219,6 +232,13 @@ async fn load_worker(
                 Ok(call) => send_with_retries(&mut connection, &call).await,
                 Err(error) => Err(error),
             };
+            if let Ok(body) = &outcome {
+                let written = match kind {
+                    Kind::Resources => 1,
+                    Kind::Transactions => entries_answered(body),
+                };
+                resources.fetch_add(written, Ordering::Relaxed);
+            }
             if let Err(error) = &outcome {
                 let mut kept = errors
                     .lock()
@@ -244,11 +264,20 @@ fn call_for(target: &Target, kind: Kind, line: Bytes) -> Result<Call, String> {
     }
 }
 
-async fn send_with_retries(connection: &mut Connection, call: &Call) -> Result<(), String> {
+/// The entries a transaction-response answers: each has exactly one `response` element.
+fn entries_answered(body: &[u8]) -> u64 {
+    let needle = br#""response":{"#;
+    body.windows(needle.len())
+        .filter(|window| window == needle)
+        .count() as u64
+}
+
+/// Sends `call` until it succeeds or fails for good; returns the response body.
+async fn send_with_retries(connection: &mut Connection, call: &Call) -> Result<Bytes, String> {
     let mut backoff = Duration::from_millis(50);
     for attempt in 1..=ATTEMPTS {
         let failure = match connection.send(call).await {
-            Ok(reply) if call.expect.contains(&reply.status) => return Ok(()),
+            Ok(reply) if call.expect.contains(&reply.status) => return Ok(reply.body),
             Ok(reply) => {
                 let transient = matches!(reply.status, 429 | 503);
                 if !transient || attempt == ATTEMPTS {

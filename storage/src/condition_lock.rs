@@ -65,21 +65,53 @@ pub(crate) async fn acquire(
         client: Some(crate::connection(pool).await?),
     };
     let client = lock.client.as_ref().expect("set just above");
-    client
-        .batch_execute(&format!("BEGIN; SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-        .await?;
-    let key = format!("{tenant}\u{1f}{key}");
-    let locked = client
-        .execute(
-            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
-            &[&CONDITION_LOCK_NAMESPACE, &key],
-        )
-        .await;
-    match locked {
-        Ok(_) => Ok(lock),
-        Err(error) if error.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
-            Err(Error::LockTimeout)
-        }
-        Err(error) => Err(error.into()),
+    client.batch_execute("BEGIN").await?;
+    lock_in_transaction(client, tenant, &[key.to_owned()]).await?;
+    Ok(lock)
+}
+
+/// Takes the locks of `keys` inside the transaction open on `client`; they are freed when it
+/// ends. Keys are locked in sorted order, so two holders of overlapping sets cannot deadlock.
+/// A transaction Bundle takes the locks of its conditional entries this way, so it is
+/// serialised with single conditional writes on the same criteria.
+pub(crate) async fn lock_in_transaction(
+    client: &deadpool_postgres::Client,
+    tenant: TenantKey,
+    keys: &[String],
+) -> Result<(), Error> {
+    let mut keys: Vec<String> = keys
+        .iter()
+        .map(|key| format!("{tenant}\u{1f}{key}"))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    if keys.is_empty() {
+        return Ok(());
     }
+    client
+        .batch_execute(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+        .await?;
+    for key in &keys {
+        let locked = client
+            .execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                &[&CONDITION_LOCK_NAMESPACE, key],
+            )
+            .await;
+        match locked {
+            Ok(_) => {}
+            Err(error) if error.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+                return Err(Error::LockTimeout)
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    // Row locks taken later in the transaction wait as long as PostgreSQL's default allows.
+    client.batch_execute("SET LOCAL lock_timeout = 0").await?;
+    Ok(())
+}
+
+/// The lock key of conditional writes on `resource_type` with normalised `criteria`.
+pub(crate) fn condition_key(resource_type: engine::ResourceType, criteria: &str) -> String {
+    format!("{resource_type}?{criteria}")
 }

@@ -1,6 +1,7 @@
 //! The storage crate's one error type, with the category `http` maps to a status code.
 
 use engine::Category;
+use tokio_postgres::error::SqlState;
 
 /// Everything that can go wrong below the REST layer and above PostgreSQL.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +64,18 @@ impl Error {
             Error::PreconditionFailed { .. } => Category::PreconditionFailed,
             Error::InvalidCursor => Category::Invalid,
             Error::Database(error) if error.is_closed() => Category::Unavailable,
+            // Two writers raced for the same resource (a deadlock PostgreSQL broke, or two
+            // first versions of one new id): the loser may retry.
+            Error::Database(error)
+                if matches!(
+                    error.code(),
+                    Some(&SqlState::T_R_DEADLOCK_DETECTED)
+                        | Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+                        | Some(&SqlState::UNIQUE_VIOLATION)
+                ) =>
+            {
+                Category::Conflict
+            }
             _ => Category::Fault,
         }
     }

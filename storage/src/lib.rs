@@ -15,6 +15,7 @@ mod read;
 mod search;
 mod store;
 mod tenant;
+mod transaction;
 mod write;
 mod write_statement;
 
@@ -24,6 +25,7 @@ pub use error::Error;
 pub use search::{FoundResource, SearchPage};
 pub use store::{PoolUsage, Store};
 pub use tenant::TenantKey;
+pub use transaction::{LockedResource, Transaction};
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -7,7 +7,9 @@ use engine::{Id, ResourceType, VersionId};
 use tokio_postgres::NoTls;
 
 use crate::model::{HistoryPage, HistoryQuery, StoredVersion, WriteOutcome, WriteRequest};
-use crate::{condition_lock, history, migrate, read, write, ConditionLock, Error, TenantKey};
+use crate::{
+    condition_lock, history, migrate, read, write, ConditionLock, Error, TenantKey, Transaction,
+};
 
 /// A handle to one database; cheap to clone (the pool is shared).
 #[derive(Clone)]
@@ -140,7 +142,20 @@ impl Store {
         resource_type: ResourceType,
         criteria: &str,
     ) -> Result<ConditionLock, Error> {
-        condition_lock::acquire(&self.locks, tenant, &format!("{resource_type}?{criteria}")).await
+        condition_lock::acquire(
+            &self.locks,
+            tenant,
+            &condition_lock::condition_key(resource_type, criteria),
+        )
+        .await
+    }
+
+    /// Opens a database transaction on a connection of its own, for a transaction Bundle.
+    ///
+    /// # Errors
+    /// Database and pool errors.
+    pub async fn begin_transaction(&self, tenant: TenantKey) -> Result<Transaction, Error> {
+        Transaction::begin(crate::connection(&self.pool).await?, tenant).await
     }
 
     pub fn pool_usage(&self) -> PoolUsage {

@@ -22,9 +22,9 @@ use crate::{Error, TenantKey};
 
 /// The state of a resource as the batch sees it: locked rows, then the batch's own writes.
 #[derive(Clone, Copy)]
-struct CurrentState {
-    version_id: VersionId,
-    deleted: bool,
+pub(crate) struct CurrentState {
+    pub(crate) version_id: VersionId,
+    pub(crate) deleted: bool,
 }
 
 /// Columns of the rows to insert, in `unnest` form: one array per column.
@@ -131,6 +131,37 @@ async fn try_batch(
     }
 
     let now = Instant::from_datetime(OffsetDateTime::now_utc());
+    let (results, planned) = plan(requests, &mut current, now);
+    match (in_transaction, planned.is_empty()) {
+        (false, true) => {}
+        (false, false) => planned.execute(&client, tenant, resource_type).await?,
+        // Every write failed its precondition or had nothing to delete: release the locks.
+        (true, true) => client.batch_execute("COMMIT").await?,
+        (true, false) => {
+            let (written, committed) = tokio::join!(
+                planned.execute(&client, tenant, resource_type),
+                client.batch_execute("COMMIT"),
+            );
+            written?;
+            committed?;
+        }
+    }
+    Ok(results)
+}
+
+/// The rows one batch writes for one resource type: versions, current rows and index rows.
+pub(crate) struct PlannedWrites {
+    versions: VersionRows,
+    index: IndexRows,
+}
+
+/// Decides every write of a batch against `current` (the locked rows, updated as the batch's
+/// own writes apply) and gathers the rows the successful ones write.
+pub(crate) fn plan(
+    requests: &[WriteRequest],
+    current: &mut HashMap<String, CurrentState>,
+    now: Instant,
+) -> (Vec<Result<WriteOutcome, Error>>, PlannedWrites) {
     let mut versions = VersionRows::default();
     let mut results = Vec::with_capacity(requests.len());
     // The index rows follow the newest version each resource gets in this batch.
@@ -169,43 +200,49 @@ async fn try_batch(
             index.push_resource(id, resource.index_entries());
         }
     }
+    (results, PlannedWrites { versions, index })
+}
 
-    let bodies: Vec<Option<&[u8]>> = versions.bodies.iter().map(|body| body.as_deref()).collect();
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![
-        &tenant_key,
-        &type_name,
-        &versions.ids,
-        &versions.version_ids,
-        &versions.last_updated,
-        &versions.methods,
-        &versions.statuses,
-        &bodies,
-    ];
-    let replacing = !index.replaced_ids.is_empty();
-    index.parameters(replacing, &mut params);
-    let statement_text: &str = if replacing {
-        &WRITE_REPLACING
-    } else {
-        &WRITE_NEW
-    };
-    let write_statement = client.prepare_cached(statement_text).await?;
-    match (in_transaction, versions.ids.is_empty()) {
-        (false, true) => {}
-        (false, false) => {
-            client.query_one(&write_statement, &params).await?;
-        }
-        // Every write failed its precondition or had nothing to delete: release the locks.
-        (true, true) => client.batch_execute("COMMIT").await?,
-        (true, false) => {
-            let (written, committed) = tokio::join!(
-                client.query_one(&write_statement, &params),
-                client.batch_execute("COMMIT"),
-            );
-            written?;
-            committed?;
-        }
+impl PlannedWrites {
+    /// True when no write of the batch produced a version.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.versions.ids.is_empty()
     }
-    Ok(results)
+
+    /// Runs the write statement for these rows on `client`, inside whatever transaction the
+    /// caller holds (or in autocommit).
+    pub(crate) async fn execute(
+        &self,
+        client: &deadpool_postgres::Client,
+        tenant: TenantKey,
+        resource_type: ResourceType,
+    ) -> Result<(), Error> {
+        let tenant_key = tenant.get();
+        let type_name = resource_type.as_str();
+        let versions = &self.versions;
+        let bodies: Vec<Option<&[u8]>> =
+            versions.bodies.iter().map(|body| body.as_deref()).collect();
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![
+            &tenant_key,
+            &type_name,
+            &versions.ids,
+            &versions.version_ids,
+            &versions.last_updated,
+            &versions.methods,
+            &versions.statuses,
+            &bodies,
+        ];
+        let replacing = !self.index.replaced_ids.is_empty();
+        self.index.parameters(replacing, &mut params);
+        let statement_text: &str = if replacing {
+            &WRITE_REPLACING
+        } else {
+            &WRITE_NEW
+        };
+        let statement = client.prepare_cached(statement_text).await?;
+        client.query_one(&statement, &params).await?;
+        Ok(())
+    }
 }
 
 /// Ends a transaction that failed before its COMMIT was sent, so the connection goes back to

@@ -13,7 +13,7 @@ use std::future::Future;
 
 use engine::search::{parse_search, Scope, SearchQuery};
 use engine::{Category, ResourceType};
-use storage::{FoundResource, Store, TenantKey};
+use storage::{FoundResource, Store, TenantKey, Transaction};
 
 use super::search::localise_references;
 use crate::error::ApiError;
@@ -110,6 +110,25 @@ impl Condition {
             .search(TenantKey::DEFAULT, &self.query, limit + 1)
             .await?;
         Ok(page.matches)
+    }
+
+    /// The same search inside a transaction Bundle's database transaction.
+    pub(crate) async fn matches_in(
+        &self,
+        transaction: &Transaction,
+        limit: usize,
+    ) -> Result<Vec<FoundResource>, ApiError> {
+        Ok(transaction.search(&self.query, limit + 1).await?.matches)
+    }
+
+    /// What [`Transaction::lock_conditions`] takes to serialise this condition with every
+    /// other conditional write on the same criteria.
+    pub(crate) fn lock_key(&self) -> (ResourceType, String) {
+        (self.resource_type, self.normalised.clone())
+    }
+
+    pub(crate) fn resource_type(&self) -> ResourceType {
+        self.resource_type
     }
 
     /// The criteria as the client can read them back in an error message.

@@ -1,6 +1,7 @@
 //! The FHIR RESTful interactions, one module each.
 //! Spec: https://hl7.org/fhir/R4/http.html
 
+pub(crate) mod bundle;
 pub(crate) mod capabilities;
 mod conditional;
 pub(crate) mod create;
@@ -9,7 +10,6 @@ pub(crate) mod history;
 pub(crate) mod patch;
 pub(crate) mod read;
 pub(crate) mod search;
-pub(crate) mod unsupported;
 pub(crate) mod update;
 pub(crate) mod vread;
 

@@ -47,11 +47,22 @@ pub(crate) async fn search(
     page_size: usize,
 ) -> Result<SearchPage, Error> {
     let client = connection(pool).await?;
+    search_on(&client, tenant, query, page_size).await
+}
+
+/// A search on a connection the caller holds: a transaction Bundle's conditions are
+/// searched inside its own database transaction.
+pub(crate) async fn search_on(
+    client: &Client,
+    tenant: TenantKey,
+    query: &SearchQuery,
+    page_size: usize,
+) -> Result<SearchPage, Error> {
     let total = match (query.total, query.summary) {
         (_, Summary::Count) | (Total::Accurate, _) => {
-            Some(count(&client, tenant, query, false).await?)
+            Some(count(client, tenant, query, false).await?)
         }
-        (Total::Estimate, _) => Some(count(&client, tenant, query, true).await?),
+        (Total::Estimate, _) => Some(count(client, tenant, query, true).await?),
         (Total::None, _) => None,
     };
     if query.summary == Summary::Count || page_size == 0 {
@@ -140,7 +151,7 @@ pub(crate) async fn search(
     let total = total.or_else(|| {
         (!more && query.cursor.is_none()).then(|| i64::try_from(matches.len()).unwrap_or(i64::MAX))
     });
-    let included = include::included(&client, tenant, query, &matches).await?;
+    let included = include::included(client, tenant, query, &matches).await?;
     Ok(SearchPage {
         matches,
         included,

@@ -1,0 +1,257 @@
+//! Rewriting references between the entries of a transaction: every string that names an
+//! entry by its `fullUrl` (`urn:uuid:…`, `urn:oid:…`, or the URL a POST entry had) becomes
+//! the `Type/id` the server gave that entry, and every conditional reference
+//! (`Patient?identifier=…`) becomes the one resource it matched.
+//! Spec: https://hl7.org/fhir/R4/http.html#trules ("the server SHALL update all references
+//! … in the resource and any narrative"), bundle.html#references
+//!
+//! The rewrite works on the entry's raw JSON, string by string, without building a tree:
+//! a string is replaced when it is exactly a mapped URL, wherever it stands (a Reference, a
+//! `uri`, `url` or `canonical` element, an extension value), and inside the narrative `div`
+//! the `href` and `src` attributes that name a mapped URL are replaced.
+
+use std::collections::HashMap;
+
+use crate::ResourceType;
+
+/// Rewrites the strings of `json` that `targets` maps (old URL to new `Type/id`).
+/// Returns `None` when nothing changed, so the caller keeps the original bytes.
+///
+/// ```
+/// let targets = std::collections::HashMap::from([
+///     ("urn:uuid:7".to_string(), "Patient/abc".to_string()),
+/// ]);
+/// let json = r#"{"resourceType":"Observation","subject":{"reference":"urn:uuid:7"}}"#;
+/// assert_eq!(
+///     engine::bundle::rewrite_references(json, &targets).unwrap(),
+///     r#"{"resourceType":"Observation","subject":{"reference":"Patient/abc"}}"#
+/// );
+/// ```
+pub fn rewrite_references(json: &str, targets: &HashMap<String, String>) -> Option<String> {
+    if targets.is_empty() {
+        return None;
+    }
+    let mut rewritten: Option<String> = None;
+    // Bytes of `json` already copied into `rewritten`.
+    let mut copied = 0;
+    for literal in string_literals(json) {
+        let replacement = if literal.member.as_deref() == Some("div") {
+            rewrite_narrative(literal.raw, targets)
+        } else {
+            unescaped(literal.raw)
+                .and_then(|value| targets.get(value.as_ref()))
+                .map(|target| target.replace('\\', "\\\\").replace('"', "\\\""))
+        };
+        if let Some(replacement) = replacement {
+            let output = rewritten.get_or_insert_with(|| String::with_capacity(json.len()));
+            output.push_str(&json[copied..literal.start]);
+            output.push_str(&replacement);
+            copied = literal.start + literal.raw.len();
+        }
+    }
+    let mut output = rewritten?;
+    output.push_str(&json[copied..]);
+    Some(output)
+}
+
+/// The conditional references of `json`: `reference` values of the form
+/// `[type]?[search parameters]`, which a transaction resolves to the one resource they match.
+///
+/// ```
+/// let json = r#"{"subject":{"reference":"Patient?identifier=http://x|1"}}"#;
+/// assert_eq!(engine::bundle::conditional_references(json), ["Patient?identifier=http://x|1"]);
+/// ```
+pub fn conditional_references(json: &str) -> Vec<String> {
+    string_literals(json)
+        .filter(|literal| literal.member.as_deref() == Some("reference"))
+        .filter_map(|literal| unescaped(literal.raw).map(|value| value.into_owned()))
+        .filter(|value| {
+            value.split_once('?').is_some_and(|(type_name, criteria)| {
+                !criteria.is_empty() && ResourceType::parse(type_name).is_some()
+            })
+        })
+        .collect()
+}
+
+/// Inside a narrative's XHTML (as JSON string content, quotes escaped), the `href` and `src`
+/// attribute values that `targets` maps, replaced; `None` when none is.
+fn rewrite_narrative(raw: &str, targets: &HashMap<String, String>) -> Option<String> {
+    let mut output: Option<String> = None;
+    let mut copied = 0;
+    let mut position = 0;
+    while let Some(found) = find_attribute(&raw[position..]) {
+        let value_start = position + found;
+        let rest = &raw[value_start..];
+        // The value ends at its closing quote: `\"` in JSON text, or `'`.
+        let value_end = rest.find(['\\', '\'', '"', ' ', '>']).unwrap_or(rest.len());
+        let value = &rest[..value_end];
+        let (url, fragment) = value
+            .split_once('#')
+            .map_or((value, None), |(url, fragment)| (url, Some(fragment)));
+        if let Some(target) = targets.get(url) {
+            let output = output.get_or_insert_with(|| String::with_capacity(raw.len()));
+            output.push_str(&raw[copied..value_start]);
+            output.push_str(target);
+            if let Some(fragment) = fragment {
+                output.push('#');
+                output.push_str(fragment);
+            }
+            copied = value_start + value_end;
+        }
+        position = value_start + value_end.max(1);
+    }
+    let mut output = output?;
+    output.push_str(&raw[copied..]);
+    Some(output)
+}
+
+/// The offset just after the next `href=` or `src=` and its opening quote.
+fn find_attribute(text: &str) -> Option<usize> {
+    let mut from = 0;
+    loop {
+        let rest = &text[from..];
+        let at = rest.find("href=").map(|at| (at, 5));
+        let at_src = rest.find("src=").map(|at| (at, 4));
+        let (at, length) = match (at, at_src) {
+            (Some(a), Some(b)) => {
+                if a.0 <= b.0 {
+                    a
+                } else {
+                    b
+                }
+            }
+            (Some(found), None) | (None, Some(found)) => found,
+            (None, None) => return None,
+        };
+        let after = from + at + length;
+        let tail = &text[after..];
+        if let Some(quoted) = tail.strip_prefix("\\\"") {
+            return Some(text.len() - quoted.len());
+        }
+        if let Some(quoted) = tail.strip_prefix('\'') {
+            return Some(text.len() - quoted.len());
+        }
+        from = after;
+    }
+}
+
+/// A string literal's content when it has no escapes (the common case, borrowed), or
+/// decoded; `None` for an escape sequence that is not valid JSON.
+fn unescaped(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if !raw.contains('\\') {
+        return Some(std::borrow::Cow::Borrowed(raw));
+    }
+    sonic_rs::from_str::<String>(&format!("\"{raw}\""))
+        .ok()
+        .map(std::borrow::Cow::Owned)
+}
+
+/// A JSON string value, with the name of the member it is the value of (or an element of,
+/// for arrays).
+struct Literal<'a> {
+    /// Byte offset of the content (after the opening quote).
+    start: usize,
+    /// The content as written, escapes included.
+    raw: &'a str,
+    member: Option<&'a str>,
+}
+
+/// Every string value in `json` (member names excluded), in order. `json` is assumed to be
+/// valid JSON (the Bundle was parsed before); on anything else the scan just ends.
+fn string_literals(json: &str) -> impl Iterator<Item = Literal<'_>> {
+    let bytes = json.as_bytes();
+    let mut position = 0;
+    let mut member: Option<&str> = None;
+    std::iter::from_fn(move || loop {
+        let offset = bytes[position..].iter().position(|&byte| byte == b'"')?;
+        let start = position + offset + 1;
+        let mut end = start;
+        while end < bytes.len() && bytes[end] != b'"' {
+            end += if bytes[end] == b'\\' { 2 } else { 1 };
+        }
+        if end >= bytes.len() {
+            return None;
+        }
+        let raw = &json[start..end];
+        position = end + 1;
+        let is_name = bytes[position..]
+            .iter()
+            .find(|byte| !byte.is_ascii_whitespace())
+            == Some(&b':');
+        if is_name {
+            member = Some(raw);
+        } else {
+            return Some(Literal { start, raw, member });
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn targets(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(from, to)| ((*from).to_owned(), (*to).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_reference_to_a_urn_uuid_becomes_the_assigned_id() {
+        let json = r#"{"subject":{"reference":"urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a"}}"#;
+        let map = targets(&[(
+            "urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a",
+            "Patient/p1",
+        )]);
+        assert_eq!(
+            rewrite_references(json, &map).unwrap(),
+            r#"{"subject":{"reference":"Patient/p1"}}"#
+        );
+    }
+
+    #[test]
+    fn uri_and_canonical_elements_are_rewritten_too() {
+        let json = r#"{"url":"urn:oid:1.2.3","instantiatesCanonical":["urn:oid:1.2.3"]}"#;
+        let map = targets(&[("urn:oid:1.2.3", "PlanDefinition/d1")]);
+        assert_eq!(
+            rewrite_references(json, &map).unwrap(),
+            r#"{"url":"PlanDefinition/d1","instantiatesCanonical":["PlanDefinition/d1"]}"#
+        );
+    }
+
+    #[test]
+    fn member_names_and_partial_matches_are_left_alone() {
+        let json = r#"{"urn:uuid:1":"x","note":"see urn:uuid:1","reference":"urn:uuid:10"}"#;
+        assert_eq!(
+            rewrite_references(json, &targets(&[("urn:uuid:1", "Patient/p")])),
+            None
+        );
+    }
+
+    #[test]
+    fn narrative_links_and_images_are_rewritten_with_their_fragment() {
+        let json = r#"{"text":{"div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><a href=\"urn:uuid:1#x\">p</a><img src='urn:uuid:2'/></div>"}}"#;
+        let map = targets(&[("urn:uuid:1", "Patient/p"), ("urn:uuid:2", "Binary/b")]);
+        assert_eq!(
+            rewrite_references(json, &map).unwrap(),
+            r#"{"text":{"div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><a href=\"Patient/p#x\">p</a><img src='Binary/b'/></div>"}}"#
+        );
+    }
+
+    #[test]
+    fn escaped_strings_are_compared_by_their_value() {
+        let json = r#"{"reference":"urn:uuid:\u0031"}"#;
+        assert_eq!(
+            rewrite_references(json, &targets(&[("urn:uuid:1", "Patient/p")])).unwrap(),
+            r#"{"reference":"Patient/p"}"#
+        );
+    }
+
+    #[test]
+    fn conditional_references_are_found_only_in_reference_members() {
+        let json = r#"{"subject":{"reference":"Patient?identifier=a|1"},"note":[{"text":"Patient?x=1"}],
+            "performer":[{"reference":"Practitioner/1"},{"reference":"NotAType?x=1"}]}"#;
+        assert_eq!(conditional_references(json), ["Patient?identifier=a|1"]);
+    }
+}
