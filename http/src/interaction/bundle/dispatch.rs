@@ -178,7 +178,10 @@ pub(crate) fn local_path(base: &str, url: &str) -> Result<String, ApiError> {
         }
         None => url,
     };
-    Ok(format!("/fhir/{}", relative.trim_start_matches('/')))
+    match relative.trim_start_matches('/') {
+        "" => Ok("/fhir".to_owned()),
+        relative => Ok(format!("/fhir/{relative}")),
+    }
 }
 
 /// A PATCH entry's patch document and the media type its handler expects.

@@ -1,0 +1,118 @@
+//! Batches: each entry on its own, answered in order.
+//! Spec: https://hl7.org/fhir/R4/http.html#transaction ("For a batch, … each entry is
+//! treated as if it were an individual interaction")
+
+use axum::http::StatusCode;
+use sonic_rs::JsonValueTrait;
+
+use super::{bare_entry, bundle, post_bundle, statuses, write_entry};
+use crate::support::{entries, TestApp};
+
+const PATIENT: &str = r#"{"resourceType":"Patient","active":true}"#;
+
+// http.html#transaction: "there SHALL be no interdependencies between the different entries
+// … failure of one entry does not cause the others to fail".
+#[tokio::test]
+async fn batch_entries_succeed_or_fail_each_on_their_own() {
+    let app = TestApp::start().await;
+    let body = bundle(
+        "batch",
+        &[
+            write_entry("urn:uuid:1", "POST", "Patient", PATIENT),
+            write_entry(
+                "urn:uuid:2",
+                "POST",
+                "Patient",
+                r#"{"resourceType":"Observation","status":"final"}"#,
+            ),
+            bare_entry("GET", "Patient/does-not-exist"),
+            write_entry("urn:uuid:4", "POST", "Patient", PATIENT),
+        ],
+    );
+
+    let reply = post_bundle(&app, &body).await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let answer = reply.json();
+    assert_eq!(answer["type"].as_str(), Some("batch-response"));
+    assert_eq!(
+        statuses(&reply),
+        [
+            "201 Created",
+            "400 Bad Request",
+            "404 Not Found",
+            "201 Created"
+        ]
+    );
+    let answered = entries(&answer);
+    assert_eq!(
+        answered[1]["response"]["outcome"]["resourceType"].as_str(),
+        Some("OperationOutcome")
+    );
+    assert_eq!(app.versions_written().await, 2);
+}
+
+// bundle-definitions.html#Bundle.entry.request.ifMatch: the entry's conditional headers
+// apply as they would to the request alone.
+#[tokio::test]
+async fn an_entry_if_match_is_checked_like_the_header() {
+    let app = TestApp::start().await;
+    let id = app.create(PATIENT).await;
+    let update = |etag: &str| {
+        format!(
+            r#"{{"resource":{{"resourceType":"Patient","id":"{id}"}},"request":{{"method":"PUT","url":"Patient/{id}","ifMatch":"W/\"{etag}\""}}}}"#
+        )
+    };
+    let body = bundle("batch", &[update("7"), update("1")]);
+
+    let reply = post_bundle(&app, &body).await;
+
+    assert_eq!(
+        statuses(&reply),
+        ["412 Precondition Failed", "200 OK"],
+        "{}",
+        reply.text()
+    );
+}
+
+// http.html#transaction: read and search entries answer with their resource in the entry.
+#[tokio::test]
+async fn read_and_search_entries_answer_with_their_resources() {
+    let app = TestApp::start().await;
+    let id = app.create(PATIENT).await;
+    let body = bundle(
+        "batch",
+        &[
+            bare_entry("GET", &format!("Patient/{id}")),
+            bare_entry("GET", "Patient?active=true"),
+        ],
+    );
+
+    let reply = post_bundle(&app, &body).await;
+
+    assert_eq!(statuses(&reply), ["200 OK", "200 OK"], "{}", reply.text());
+    let answered = entries(&reply.json());
+    assert_eq!(answered[0]["resource"]["id"].as_str(), Some(id.as_str()));
+    assert_eq!(answered[0]["response"]["etag"].as_str(), Some(r#"W/"1""#));
+    assert_eq!(answered[1]["resource"]["type"].as_str(), Some("searchset"));
+}
+
+// Bundles do not nest: a batch entry that posts another Bundle fails on its own.
+#[tokio::test]
+async fn a_nested_bundle_entry_is_400() {
+    let app = TestApp::start().await;
+    let inner = bundle("batch", &[]);
+    let body = bundle("batch", &[write_entry("urn:uuid:1", "POST", "", &inner)]);
+
+    let reply = post_bundle(&app, &body).await;
+
+    assert_eq!(
+        reply.status,
+        StatusCode::BAD_REQUEST,
+        "an empty url is refused: {}",
+        reply.text()
+    );
+    let body = bundle("batch", &[write_entry("urn:uuid:1", "POST", "/", &inner)]);
+    let reply = post_bundle(&app, &body).await;
+    assert_eq!(statuses(&reply), ["400 Bad Request"], "{}", reply.text());
+}
