@@ -22,11 +22,16 @@ const WRITE_VERSIONS: &str = "written AS (
         INSERT INTO resource (tenant_key, resource_type, id, version_id, last_updated, deleted, body)
         SELECT DISTINCT ON (id) $1, $2, id, version_id, last_updated, body IS NULL, body
         FROM written ORDER BY id, version_id DESC
-        ON CONFLICT (tenant_key, resource_type, id) DO UPDATE
-        SET version_id = excluded.version_id, last_updated = excluded.last_updated,
-            deleted = excluded.deleted, body = excluded.body
+        {on_conflict}
         RETURNING 1
     )";
+
+/// Only when the batch writes resources that existed before it; a batch of new resources
+/// cannot conflict, and without `ON CONFLICT` PostgreSQL skips the probe of the unique index
+/// it makes before each speculative insert.
+const REPLACE_CURRENT: &str = "ON CONFLICT (tenant_key, resource_type, id) DO UPDATE
+        SET version_id = excluded.version_id, last_updated = excluded.last_updated,
+            deleted = excluded.deleted, body = excluded.body";
 
 /// One index table: the columns its rows arrive in (after the tenant and type, which are
 /// `$1` and `$2`), and what is inserted from them.
@@ -122,7 +127,17 @@ pub(crate) static WRITE_NEW: LazyLock<String> = LazyLock::new(|| generate(false)
 pub(crate) static WRITE_REPLACING: LazyLock<String> = LazyLock::new(|| generate(true));
 
 fn generate(replacing: bool) -> String {
-    let mut sql = format!("WITH {WRITE_VERSIONS}");
+    let on_conflict = if replacing { REPLACE_CURRENT } else { "" };
+    let mut sql = format!(
+        "WITH {}",
+        WRITE_VERSIONS.replace("{on_conflict}", on_conflict)
+    );
+    // Unchanged index rows of a replaced resource stay; a new resource has none to meet.
+    let keep_unchanged = if replacing {
+        " ON CONFLICT DO NOTHING"
+    } else {
+        ""
+    };
     let mut next_parameter = if replacing { 10 } else { 9 };
     for index_table in INDEX_TABLES {
         let IndexTable {
@@ -156,7 +171,7 @@ fn generate(replacing: bool) -> String {
         let inserted = inserted.replace("{amount}", AMOUNT_BOUNDS);
         let _ = write!(
             sql,
-            ",\n    {short}_new AS (INSERT INTO {table} SELECT $1, $2, {inserted} FROM {short}_rows n ON CONFLICT DO NOTHING)"
+            ",\n    {short}_new AS (INSERT INTO {table} SELECT $1, $2, {inserted} FROM {short}_rows n{keep_unchanged})"
         );
     }
     sql.push_str("\n    SELECT count(*) FROM current_rows");

@@ -118,6 +118,10 @@ pub(crate) fn spawn_postmaster(
             "-c",
             "max_connections=300",
         ]);
+    } else {
+        for (name, value) in super::tuning::serving_settings(super::tuning::available_memory()) {
+            command.arg("-c").arg(format!("{name}={value}"));
+        }
     }
     prepare(&mut command, layout, user)?;
     command.spawn().map_err(Error::io(format!(

@@ -14,6 +14,7 @@ mod guardian;
 mod layout;
 mod os_user;
 mod postmaster;
+mod tuning;
 
 use std::ffi::OsString;
 use std::fs::File;
