@@ -7,6 +7,7 @@ Each check names the behaviour and cites the section of the spec that requires i
 """
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -236,6 +237,31 @@ def test_update_with_a_stale_if_match_is_412_and_changes_nothing(fhirpy, fhirpy_
     assert current["active"] is False
 
 
+def test_concurrent_updates_from_the_same_version_let_exactly_one_win(fhirpy, fhirpy_with_headers, tag):
+    """https://hl7.org/fhir/R4/http.html#concurrency
+
+    Version-aware updates exist to prevent lost updates: of several clients that all update
+    from version 1 with If-Match: W/"1" at the same time, exactly one succeeds and the others
+    get 412.
+    """
+    patient = new_patient(fhirpy, tag)
+    clients = [fhirpy_with_headers({"If-Match": 'W/"1"'}) for _ in range(6)]
+
+    def update(index):
+        copy = clients[index].resource("Patient", **dict(patient))
+        copy["name"] = [{"family": tag, "given": [f"Writer{index}"]}]
+        try:
+            copy.save()
+            return "ok"
+        except MultipleResourcesFound:  # fhirpy's name for any 412
+            return "412"
+
+    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+        outcomes = list(pool.map(update, range(len(clients))))
+    assert sorted(outcomes) == ["412"] * (len(clients) - 1) + ["ok"]
+    assert fhirpy.get("Patient", patient.id)["meta"]["versionId"] == "2"
+
+
 # --- conditional create and update (http.html#ccreate, #cond-update) ---
 
 
@@ -258,6 +284,28 @@ def test_conditional_create_with_no_match_creates_and_with_one_match_returns_it(
     assert second["name"][0]["family"] == tag  # the stored resource, not the one posted
     found = fhirpy.resources("Patient").search(identifier=f"{IDENTIFIER_SYSTEM}|{tag}").fetch_all()
     assert ids(found) == {first.id}
+
+
+def test_concurrent_conditional_creates_create_one_resource(fhirpy, fhirpy_with_headers, tag):
+    """https://hl7.org/fhir/R4/http.html#ccreate
+
+    Conditional create "can be used to avoid the risk of two clients creating duplicate
+    resources for the same record": several clients posting the same If-None-Exist at once
+    end up with one resource.
+    """
+    criteria = f"identifier={IDENTIFIER_SYSTEM}|{tag}"
+    clients = [fhirpy_with_headers({"If-None-Exist": criteria}) for _ in range(6)]
+
+    def create(client):
+        patient = client.resource("Patient", identifier=[{"system": IDENTIFIER_SYSTEM, "value": tag}])
+        patient.save()
+        return patient.id
+
+    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+        created = set(pool.map(create, clients))
+    assert len(created) == 1
+    found = fhirpy.resources("Patient").search(identifier=f"{IDENTIFIER_SYSTEM}|{tag}").fetch_all()
+    assert ids(found) == created
 
 
 def test_conditional_create_with_several_matches_is_412(fhirpy, fhirpy_with_headers, tag):
