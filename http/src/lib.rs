@@ -5,6 +5,9 @@
 //! Start reading at [`app`] (the router) and `interaction/read.rs`.
 
 mod app;
+/// For `benches/` only (`bundle_assembly`); not part of the API.
+#[doc(hidden)]
+pub mod bench_support;
 mod body;
 mod bundle;
 pub mod config;
