@@ -99,7 +99,7 @@ impl ApiError {
 
     /// The OperationOutcome this error answers with, as JSON.
     pub(crate) fn outcome_json(&self) -> Vec<u8> {
-        operation_outcome(&self.issues).into()
+        operation_outcome(&self.issues)
     }
 }
 

@@ -4,6 +4,8 @@
 //! **API Boundary.** Callers see [`Store`] and the value types in [`model`]; SQL and the
 //! schema stay private. Storage knows nothing of HTTP, status codes or actors.
 
+#[doc(hidden)]
+pub mod bench_support;
 mod condition_lock;
 mod embedded;
 mod error;

@@ -35,7 +35,7 @@ pub fn rewrite_references(json: &str, targets: &HashMap<String, String>) -> Opti
     // Bytes of `json` already copied into `rewritten`.
     let mut copied = 0;
     for literal in string_literals(json) {
-        let replacement = if literal.member.as_deref() == Some("div") {
+        let replacement = if literal.member == Some("div") {
             rewrite_narrative(literal.raw, targets)
         } else {
             unescaped(literal.raw)
@@ -63,7 +63,7 @@ pub fn rewrite_references(json: &str, targets: &HashMap<String, String>) -> Opti
 /// ```
 pub fn conditional_references(json: &str) -> Vec<String> {
     string_literals(json)
-        .filter(|literal| literal.member.as_deref() == Some("reference"))
+        .filter(|literal| literal.member == Some("reference"))
         .filter_map(|literal| unescaped(literal.raw).map(|value| value.into_owned()))
         .filter(|value| {
             value.split_once('?').is_some_and(|(type_name, criteria)| {

@@ -40,7 +40,7 @@ use crate::state::AppState;
 /// Which resource an update, patch or delete acts on.
 enum Target {
     Id(Id),
-    Condition(Condition),
+    Condition(Box<Condition>),
 }
 
 /// What an entry asks for, read from its method and URL.
@@ -49,7 +49,7 @@ enum Interaction<'a> {
     Read,
     Create {
         resource: Cow<'a, str>,
-        if_none_exist: Option<Condition>,
+        if_none_exist: Option<Box<Condition>>,
     },
     Update {
         target: Target,
@@ -315,9 +315,9 @@ fn read_entry<'a>(
     };
     let target = match (segments.as_slice(), query.is_empty()) {
         ([_], true) if request.method == Method::Post => None,
-        ([_], false) if request.method != Method::Post => Some(Target::Condition(
+        ([_], false) if request.method != Method::Post => Some(Target::Condition(Box::new(
             Condition::parse(resource_type, params(), base)?,
-        )),
+        ))),
         ([_, id], true) if request.method != Method::Post => {
             Some(Target::Id(super::super::id_from_path(id)?))
         }
@@ -354,7 +354,7 @@ fn read_entry<'a>(
                     let params = form_urlencoded::parse(criteria.as_bytes())
                         .into_owned()
                         .collect();
-                    Condition::parse(resource_type, params, base)
+                    Condition::parse(resource_type, params, base).map(Box::new)
                 })
                 .transpose()?,
         },
@@ -404,7 +404,7 @@ fn entry_condition<'c>(interaction: &'c Interaction<'_>) -> Option<&'c Condition
         | Interaction::Delete {
             target: Target::Condition(condition),
             ..
-        } => Some(condition),
+        } => Some(condition.as_ref()),
         _ => None,
     }
 }
