@@ -4,6 +4,7 @@
 // PERF: hot path (every search); see docs/benchmarks.md.
 
 mod include;
+mod probe;
 mod sort;
 mod sql;
 mod values;
@@ -76,14 +77,14 @@ pub(crate) async fn search_on(
     let mut condition = filter(&mut sql, query);
     let keys = sort::order_keys(&mut sql, "r", &query.sort);
     let mut direction = Direction::After;
+    let mut cursor_condition = None;
     if let Some(cursor) = &query.cursor {
         let (cursor_direction, values) =
             sort::decode_cursor(cursor, keys.len()).ok_or(Error::InvalidCursor)?;
         direction = cursor_direction;
-        condition = format!(
-            "{condition} AND {}",
-            sort::beyond(&mut sql, &keys, &values, direction)
-        );
+        let beyond = sort::beyond(&mut sql, &keys, &values, direction);
+        condition = format!("{condition} AND {beyond}");
+        cursor_condition = Some(beyond);
     }
     // Two steps in one statement: the page's keys are found from the index tables and the
     // resource's primary key alone, and only the page's rows are then read for their bodies.
@@ -108,16 +109,36 @@ pub(crate) async fn search_on(
         .iter()
         .map(|key| format!(", ({})::text", key.expression))
         .collect();
-    let text = format!(
-        "SELECT r.resource_type, r.id, r.body{key_columns} FROM (
-            SELECT r.resource_type, r.id{page_keys} FROM resource r WHERE {condition}
-            ORDER BY {} LIMIT {limit}) page
-         JOIN resource r ON r.tenant_key = $1 AND r.resource_type = page.resource_type AND r.id = page.id
-         ORDER BY {}",
-        sort::order_by(&keys, direction),
-        sort::order_by(&outer_keys, direction)
-    );
-    let mut rows = client.query_typed(&text, &sql.typed_params()).await?;
+    let page_query = |candidates: &str| {
+        format!(
+            "SELECT r.resource_type, r.id, r.body{key_columns} FROM (
+                SELECT r.resource_type, r.id{page_keys} FROM {candidates} r WHERE {condition}
+                ORDER BY {} LIMIT {limit}) page
+             JOIN resource r ON r.tenant_key = $1 AND r.resource_type = page.resource_type AND r.id = page.id
+             ORDER BY {}",
+            sort::order_by(&keys, direction),
+            sort::order_by(&outer_keys, direction)
+        )
+    };
+    let mut rows = Vec::new();
+    if let Some(probe) = probe::candidates(
+        &mut sql,
+        query,
+        &keys,
+        direction,
+        cursor_condition.as_deref(),
+    ) {
+        rows = client
+            .query_typed(&page_query(&probe), &sql.typed_params())
+            .await?;
+    }
+    // The probe found less than a page among its candidates: the criteria are selective,
+    // and the plan PostgreSQL picks for the whole search is the right one.
+    if rows.len() <= page_size {
+        rows = client
+            .query_typed(&page_query("resource"), &sql.typed_params())
+            .await?;
+    }
     // One row more than the page shows whether the page has a neighbour on the far side.
     let more = rows.len() > page_size;
     rows.truncate(page_size);
