@@ -26,10 +26,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "search index",
         sql: include_str!("migrations/0002_search_index.sql"),
     },
+    Migration {
+        version: 3,
+        name: "index order",
+        sql: include_str!("migrations/0003_index_order.sql"),
+    },
 ];
 
 /// The schema version this binary expects.
-pub(crate) const LATEST_VERSION: i64 = 2;
+pub(crate) const LATEST_VERSION: i64 = 3;
 
 /// Applies every migration the database lacks; returns how many were applied.
 pub(crate) async fn migrate(client: &mut Client) -> Result<usize, Error> {
