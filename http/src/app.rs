@@ -20,6 +20,7 @@ use crate::state::AppState;
 pub fn app(state: AppState) -> Router {
     let routes = fhir_routes()
         .route("/fhir", post(bundle::batch_or_transaction))
+        .route("/fhir/", post(bundle::batch_or_transaction))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_endpoint))
@@ -34,6 +35,7 @@ pub fn app(state: AppState) -> Router {
 pub(crate) fn entry_routes(state: AppState) -> Router {
     fhir_routes()
         .route("/fhir", post(bundle::nested_bundle))
+        .route("/fhir/", post(bundle::nested_bundle))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -43,6 +45,9 @@ pub(crate) fn entry_routes(state: AppState) -> Router {
 fn fhir_routes() -> Router<AppState> {
     Router::new()
         .route("/fhir", get(search::system_get))
+        // The base has no trailing slash (http.html#root), but some clients add one
+        // (fhir-kit-client's transaction() and system search): the same base either way.
+        .route("/fhir/", get(search::system_get))
         .route("/fhir/_search", post(search::system_post))
         .route("/fhir/metadata", get(capabilities::capabilities))
         .route("/fhir/_history", get(history::system))

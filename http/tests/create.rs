@@ -190,3 +190,37 @@ async fn create_of_another_type_than_the_url_is_400_and_writes_nothing() {
     reply.outcome(StatusCode::BAD_REQUEST);
     assert_eq!(app.versions_written().await, 0);
 }
+
+// http.html#create: `POST [base]/[type] {?_format=[mime-type]}` takes no search parameters;
+// criteria for a conditional create go in If-None-Exist (http.html#ccreate). Ignoring them
+// would create a duplicate each time a client sends them in the URL.
+#[tokio::test]
+async fn create_with_search_parameters_in_the_url_is_400_and_writes_nothing() {
+    let app = TestApp::start().await;
+
+    let reply = app
+        .post(
+            "/fhir/Patient?identifier=urn:x|1",
+            r#"{"resourceType":"Patient"}"#,
+        )
+        .await;
+
+    let issue = reply.outcome(StatusCode::BAD_REQUEST);
+    assert!(issue["diagnostics"]
+        .as_str()
+        .unwrap()
+        .contains("If-None-Exist"));
+    assert_eq!(app.versions_written().await, 0);
+    let formatted = app
+        .post(
+            "/fhir/Patient?_format=json",
+            r#"{"resourceType":"Patient"}"#,
+        )
+        .await;
+    assert_eq!(
+        formatted.status,
+        StatusCode::CREATED,
+        "{}",
+        formatted.text()
+    );
+}

@@ -30,6 +30,7 @@ pub(crate) async fn create(
     let resource_type = resource_type_from_path(&type_name)?;
     let format = response_format(&headers, &query)?;
     check_request_content_type(&headers)?;
+    refuse_criteria_in_url(&query)?;
     let condition = match headers.get("if-none-exist") {
         Some(header) => {
             let base = base_url(state.settings().base_url.as_deref(), &headers);
@@ -114,6 +115,23 @@ pub(crate) async fn create(
                 written,
             )
         }
+    }
+}
+
+/// A create's URL takes no search parameters (http.html#create: `POST [base]/[type]
+/// {?_format=[mime-type]}`). Some clients put the criteria of a conditional create there
+/// instead of in `If-None-Exist`; ignoring them would create a duplicate on every call, so
+/// they are refused with a pointer to the header.
+fn refuse_criteria_in_url(query: &QueryParams) -> Result<(), ApiError> {
+    match query
+        .iter()
+        .find(|(name, _)| !matches!(*name, "_format" | "_pretty"))
+    {
+        Some((name, _)) => Err(ApiError::invalid(format!(
+            "A create takes no search parameters in its URL (found '{name}'); for a conditional \
+             create, send the criteria in the If-None-Exist header"
+        ))),
+        None => Ok(()),
     }
 }
 

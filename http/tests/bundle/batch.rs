@@ -116,3 +116,20 @@ async fn a_nested_bundle_entry_is_400() {
     let reply = post_bundle(&app, &body).await;
     assert_eq!(statuses(&reply), ["400 Bad Request"], "{}", reply.text());
 }
+
+// http.html#root: the base has no trailing slash, but some clients add one (fhir-kit-client
+// posts Bundles to `[base]/`); it is the same base.
+#[tokio::test]
+async fn a_bundle_posted_to_the_base_with_a_trailing_slash_is_processed() {
+    let app = TestApp::start().await;
+    let body = bundle(
+        "batch",
+        &[write_entry("urn:uuid:1", "POST", "Patient", PATIENT)],
+    );
+
+    let reply = app.post("/fhir/", &body).await;
+
+    assert_eq!(statuses(&reply), ["201 Created"], "{}", reply.text());
+    let search = app.get("/fhir/?_type=Patient").await;
+    assert_eq!(entries(&search.json()).len(), 1, "{}", search.text());
+}
