@@ -46,6 +46,13 @@ pub(crate) fn statuses(reply: &Reply) -> Vec<String> {
         .collect()
 }
 
+/// The diagnostics of an OperationOutcome issue.
+pub(crate) fn diagnostics(issue: &Value) -> &str {
+    issue["diagnostics"]
+        .as_str()
+        .expect("an issue has diagnostics")
+}
+
 /// The id in an entry response's `location` (`…/Type/id/_history/n`).
 pub(crate) fn located_id(entry: &Value) -> String {
     let location = entry["response"]["location"].as_str().expect("a location");

@@ -6,7 +6,7 @@
 use axum::http::{Method, StatusCode};
 use sonic_rs::JsonValueTrait;
 
-use super::{bare_entry, bundle, located_id, post_bundle, statuses, write_entry};
+use super::{bare_entry, bundle, diagnostics, located_id, post_bundle, statuses, write_entry};
 use crate::support::{entries, TestApp};
 
 const PATIENT_URN: &str = "urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a";
@@ -155,10 +155,7 @@ async fn an_invalid_entry_fails_the_whole_transaction_naming_its_index() {
 
     let issue = reply.outcome(StatusCode::BAD_REQUEST);
     assert!(
-        issue["diagnostics"]
-            .as_str()
-            .unwrap()
-            .starts_with("Bundle.entry[1]"),
+        diagnostics(&issue).starts_with("Bundle.entry[1]"),
         "{}",
         reply.text()
     );
@@ -194,10 +191,7 @@ async fn a_stale_if_match_fails_the_transaction_with_412_and_writes_nothing() {
     let reply = post_bundle(&app, &body).await;
 
     let issue = reply.outcome(StatusCode::PRECONDITION_FAILED);
-    assert!(issue["diagnostics"]
-        .as_str()
-        .unwrap()
-        .starts_with("Bundle.entry[1]"));
+    assert!(diagnostics(&issue).starts_with("Bundle.entry[1]"));
     assert_eq!(
         app.versions_written().await,
         2,
@@ -221,10 +215,7 @@ async fn two_entries_updating_one_resource_fail_the_transaction() {
     let reply = post_bundle(&app, &body).await;
 
     let issue = reply.outcome(StatusCode::BAD_REQUEST);
-    assert!(issue["diagnostics"]
-        .as_str()
-        .unwrap()
-        .contains("Patient/twice"));
+    assert!(diagnostics(&issue).contains("Patient/twice"));
     assert_eq!(app.versions_written().await, 0);
 }
 
@@ -501,10 +492,7 @@ async fn a_bundle_over_the_entry_limit_is_413() {
         .await
         .outcome(StatusCode::PAYLOAD_TOO_LARGE);
 
-    assert!(issue["diagnostics"]
-        .as_str()
-        .unwrap()
-        .contains("max_bundle_entries"));
+    assert!(diagnostics(&issue).contains("max_bundle_entries"));
     assert_eq!(app.versions_written().await, 0);
 }
 
@@ -539,10 +527,7 @@ async fn an_entry_url_of_another_server_or_an_operation_is_400() {
         let issue = post_bundle(&app, &body)
             .await
             .outcome(StatusCode::BAD_REQUEST);
-        assert!(issue["diagnostics"]
-            .as_str()
-            .unwrap()
-            .starts_with("Bundle.entry[0]"));
+        assert!(diagnostics(&issue).starts_with("Bundle.entry[0]"));
     }
     assert_eq!(app.versions_written().await, 0);
 }

@@ -1,0 +1,191 @@
+//! What each transaction entry writes (step 6): its resource with references rewritten and
+//! prepared, its preconditions checked against the locked rows.
+//! Spec: https://hl7.org/fhir/R4/http.html#transaction, http.html#concurrency
+
+use std::collections::HashMap;
+
+use engine::bundle::rewrite_references;
+use engine::patch::apply_patch;
+use engine::{Category, Id, PreparedResource, ResourceType, VersionId};
+use storage::model::{WriteAction, WriteRequest, Written};
+use storage::LockedResource;
+
+use crate::error::ApiError;
+
+use super::entry::{Entry, Interaction, Target};
+use super::resolve::Resolved;
+
+/// What an entry does inside the transaction, decided before anything is written.
+pub(super) enum EntryPlan {
+    Read,
+    /// Answered with this existing version (a conditional create that matched).
+    Existing(ResourceType, Written),
+    /// This many consecutive writes of the batch are the entry's.
+    Writes(ResourceType, usize),
+}
+
+/// Step 6 for one entry: its resource with references rewritten and prepared, its
+/// preconditions checked against the locked rows, and its writes added to `writes`.
+pub(super) fn plan_entry(
+    entry: &Entry<'_>,
+    resolved: Resolved,
+    locked: &HashMap<(ResourceType, String), LockedResource>,
+    targets: &HashMap<String, String>,
+    writes: &mut Vec<(ResourceType, WriteRequest)>,
+) -> Result<EntryPlan, ApiError> {
+    let Some(resource_type) = entry.resource_type else {
+        return Ok(EntryPlan::Read);
+    };
+    let current = |id: &Id| locked.get(&(resource_type, id.as_str().to_owned()));
+    let live = |id: &Id| current(id).filter(|version| version.body.is_some());
+    let request = match (&entry.interaction, resolved) {
+        (_, Resolved::Read) => return Ok(EntryPlan::Read),
+        (_, Resolved::Existing { id }) => {
+            let version = live(&id).ok_or_else(|| {
+                ApiError::new(
+                    Category::Conflict,
+                    format!(
+                        "{resource_type}/{id} was deleted during the conditional create; retry"
+                    ),
+                )
+            })?;
+            return Ok(EntryPlan::Existing(
+                resource_type,
+                Written {
+                    id,
+                    version_id: version.version_id,
+                    last_updated: version.last_updated,
+                    body: version.body.clone(),
+                },
+            ));
+        }
+        (Interaction::Create { resource, .. }, Resolved::Create { id }) => WriteRequest {
+            id,
+            action: WriteAction::Create(prepare(resource, resource_type, targets)?),
+        },
+        (
+            Interaction::Update {
+                target,
+                resource,
+                if_match,
+            },
+            Resolved::Update { id },
+        ) => {
+            let prepared = prepare(resource, resource_type, targets)?;
+            match (prepared.claimed_id(), target) {
+                (Some(claimed), _) if claimed != id.as_str() => {
+                    return Err(ApiError::invalid(format!(
+                        "The resource's id '{claimed}' does not match the resource the entry updates ({resource_type}/{id})"
+                    )))
+                }
+                (None, Target::Id(_)) => {
+                    return Err(ApiError::invalid(format!(
+                        "The resource must carry the id of the URL ('{id}') in its 'id' element"
+                    )))
+                }
+                _ => {}
+            }
+            WriteRequest {
+                id,
+                action: WriteAction::Update {
+                    resource: prepared,
+                    if_match: *if_match,
+                },
+            }
+        }
+        (
+            Interaction::Patch {
+                format,
+                document,
+                if_match,
+                ..
+            },
+            Resolved::Patch { id },
+        ) => {
+            let version = current(&id)
+                .ok_or_else(|| ApiError::not_found(format!("{resource_type}/{id} is not known")))?;
+            let Some(body) = &version.body else {
+                return Err(ApiError::new(
+                    Category::Gone,
+                    format!("{resource_type}/{id} was deleted; a patch needs a current version"),
+                ));
+            };
+            check_if_match(resource_type, &id, *if_match, version.version_id)?;
+            WriteRequest {
+                id,
+                action: WriteAction::Update {
+                    resource: apply_patch(body, *format, document)?,
+                    if_match: Some(version.version_id),
+                },
+            }
+        }
+        (Interaction::Delete { if_match, .. }, Resolved::Delete { ids }) => {
+            let count = ids.len();
+            for id in ids {
+                if let Some(expected) = if_match {
+                    let current = live(&id).map(|version| version.version_id);
+                    if current != Some(*expected) {
+                        return Err(ApiError::new(
+                            Category::PreconditionFailed,
+                            format!(
+                                "{resource_type}/{id} is not at the expected version {expected}"
+                            ),
+                        ));
+                    }
+                }
+                writes.push((
+                    resource_type,
+                    WriteRequest {
+                        id,
+                        action: WriteAction::Delete,
+                    },
+                ));
+            }
+            return Ok(EntryPlan::Writes(resource_type, count));
+        }
+        _ => {
+            return Err(ApiError::new(
+                Category::Fault,
+                "an entry resolved to another interaction",
+            ))
+        }
+    };
+    writes.push((resource_type, request));
+    Ok(EntryPlan::Writes(resource_type, 1))
+}
+
+pub(super) fn check_if_match(
+    resource_type: ResourceType,
+    id: &Id,
+    expected: Option<VersionId>,
+    current: VersionId,
+) -> Result<(), ApiError> {
+    match expected {
+        Some(expected) if expected != current => Err(ApiError::new(
+            Category::PreconditionFailed,
+            format!(
+                "{resource_type}/{id} is at version {current}, not the expected version {expected}"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// An entry's resource with its references to other entries rewritten, validated and
+/// indexed like the body of a single write, and of the type its URL names.
+pub(super) fn prepare(
+    resource: &str,
+    resource_type: ResourceType,
+    targets: &HashMap<String, String>,
+) -> Result<PreparedResource, ApiError> {
+    let rewritten = rewrite_references(resource, targets);
+    let text = rewritten.as_deref().unwrap_or(resource);
+    let prepared = engine::prepare_resource(text.as_bytes())?;
+    if prepared.resource_type() != resource_type {
+        return Err(ApiError::invalid(format!(
+            "The resource is a {} but the entry's URL is for {resource_type}",
+            prepared.resource_type()
+        )));
+    }
+    Ok(prepared)
+}
