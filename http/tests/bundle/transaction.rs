@@ -334,6 +334,31 @@ async fn a_conditional_update_updates_its_one_match() {
     assert_eq!(answered[0]["response"]["etag"].as_str(), Some(r#"W/"2""#));
 }
 
+// http.html#cond-update in a transaction: with no match, a body id that belongs to another
+// resource is refused, as for the single request; nothing of the transaction is written.
+#[tokio::test]
+async fn a_conditional_update_without_match_may_not_take_an_existing_id() {
+    let app = TestApp::start().await;
+    let other = app.create(&patient("someone-else")).await;
+    let resource = format!(
+        r#"{{"resourceType":"Patient","id":"{other}","identifier":[{{"system":"urn:x","value":"mrn-9"}}]}}"#
+    );
+    let body = bundle(
+        "transaction",
+        &[write_entry(
+            PATIENT_URN,
+            "PUT",
+            "Patient?identifier=urn:x|mrn-9",
+            &resource,
+        )],
+    );
+
+    let issue = post_bundle(&app, &body).await.outcome(StatusCode::CONFLICT);
+
+    assert!(diagnostics(&issue).contains(&other));
+    assert_eq!(app.versions_written().await, 1);
+}
+
 // http.html#transaction: DELETE is processed before POST, so a conditional create whose
 // criteria match only what the same transaction deletes creates a new resource.
 #[tokio::test]

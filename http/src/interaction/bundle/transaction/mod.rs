@@ -126,7 +126,7 @@ async fn write_entries(
         let id = match resolved {
             Resolved::Create { id }
             | Resolved::Existing { id }
-            | Resolved::Update { id }
+            | Resolved::Update { id, .. }
             | Resolved::Patch { id } => id,
             Resolved::Read | Resolved::Delete { .. } => continue,
         };
@@ -142,7 +142,9 @@ async fn write_entries(
         .flat_map(|(entry, resolved)| {
             let resource_type = entry.resource_type;
             let ids: Vec<&Id> = match resolved {
-                Resolved::Existing { id } | Resolved::Update { id } | Resolved::Patch { id } => {
+                Resolved::Existing { id }
+                | Resolved::Update { id, .. }
+                | Resolved::Patch { id } => {
                     vec![id]
                 }
                 Resolved::Delete { ids } => ids.iter().collect(),

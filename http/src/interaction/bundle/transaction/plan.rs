@@ -69,8 +69,19 @@ pub(super) fn plan_entry(
                 resource,
                 if_match,
             },
-            Resolved::Update { id },
+            Resolved::Update { id, unmatched },
         ) => {
+            // As for a single conditional update (http.html#cond-update): with no match, a
+            // body id in use by a resource the criteria did not match is refused.
+            if unmatched && live(&id).is_some() {
+                return Err(ApiError::new(
+                    Category::Conflict,
+                    format!(
+                        "Nothing matches the entry's criteria, but {resource_type}/{id} exists; \
+                         the body's id must be unused or match"
+                    ),
+                ));
+            }
             let prepared = prepare(resource, resource_type, targets)?;
             match (prepared.claimed_id(), target) {
                 (Some(claimed), _) if claimed != id.as_str() => {

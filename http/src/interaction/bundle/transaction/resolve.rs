@@ -28,6 +28,9 @@ pub(super) enum Resolved {
     /// An update of `id`, or its first version when it does not exist.
     Update {
         id: Id,
+        /// A conditional update whose criteria matched nothing: `id` (the body's, or a new
+        /// one) must not belong to a live resource the criteria did not pick.
+        unmatched: bool,
     },
     Patch {
         id: Id,
@@ -130,7 +133,10 @@ pub(super) async fn resolve(
             Interaction::Update {
                 target, resource, ..
             } => match target {
-                Target::Id(id) => Resolved::Update { id: id.clone() },
+                Target::Id(id) => Resolved::Update {
+                    id: id.clone(),
+                    unmatched: false,
+                },
                 Target::Condition(condition) => {
                     match live_matches(transaction, condition, &deleted)
                         .await
@@ -141,8 +147,12 @@ pub(super) async fn resolve(
                             id: claimed_id(resource)
                                 .map_err(at)?
                                 .unwrap_or_else(Id::generate),
+                            unmatched: true,
                         },
-                        [id] => Resolved::Update { id: id.clone() },
+                        [id] => Resolved::Update {
+                            id: id.clone(),
+                            unmatched: false,
+                        },
                         _ => return Err(at(too_many(condition, "a conditional update"))),
                     }
                 }
@@ -231,7 +241,7 @@ pub(super) fn refuse_repeated_targets(
         let ids: Vec<&Id> = match resolved {
             Resolved::Create { id }
             | Resolved::Existing { id }
-            | Resolved::Update { id }
+            | Resolved::Update { id, .. }
             | Resolved::Patch { id } => vec![id],
             Resolved::Delete { ids } => ids.iter().collect(),
             Resolved::Read => Vec::new(),
