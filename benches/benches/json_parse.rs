@@ -9,6 +9,9 @@
 //   parse/sonic_value         sonic_rs::from_slice::<sonic_rs::Value> (arbitrary_precision)
 //   parse/serde_json_value    serde_json::from_slice::<Value> (feature serde-json-baseline)
 //   ingest/<path>             parse + set id/meta + compact serialise, see ember_benches::ingest_*
+//   ingest/engine_prepare     engine::prepare_resource: what Ember does per write before the
+//                             database (nesting guard, parse, structure and element checks,
+//                             canonical members, search-index extraction)
 //
 // Run: cargo bench -p ember-benches --bench json_parse -- --warm-up-time 1 --measurement-time 3
 
@@ -69,6 +72,13 @@ fn bench_json(c: &mut Criterion) {
             })
         });
 
+        g.bench_function("ingest/engine_prepare", |b| {
+            b.iter(|| {
+                let prepared =
+                    engine::prepare_resource(black_box(body)).expect("an official example");
+                black_box(prepared);
+            })
+        });
         for (label, ingest) in ingest_paths() {
             g.bench_function(format!("ingest/{label}"), |b| {
                 b.iter(|| {

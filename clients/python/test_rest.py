@@ -422,15 +422,6 @@ def test_body_of_another_type_than_the_url_is_400(smart):
     assert_operation_outcome(error.value.response.json())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,  # only "DID NOT RAISE": any other failure is a real one
-    reason="Ember bug: POST /fhir/Patient with {\"active\":\"yes\"} is 201 Created and the "
-    "invalid value is stored and served back; R4 json.html represents a boolean as JSON "
-    "true/false and http.html#create answers 400 for a resource that 'failed basic FHIR "
-    "validation rules'. Ember checks JSON structure, not element types, so strict clients "
-    "(fhirclient's models) then fail to read the resource",
-)
 def test_elements_of_the_wrong_json_type_are_400_and_nothing_is_written(fhirpy, tag):
     """https://hl7.org/fhir/R4/http.html#create
 
@@ -441,7 +432,9 @@ def test_elements_of_the_wrong_json_type_are_400_and_nothing_is_written(fhirpy, 
     patient = fhirpy.resource("Patient", name=[{"family": tag}], active="yes")
     with pytest.raises(OperationOutcome) as error:
         patient.save()
-    assert_operation_outcome(outcome_of(error.value))
+    outcome = outcome_of(error.value)
+    assert_operation_outcome(outcome)
+    assert [issue.get("expression") for issue in outcome["issue"]] == [["Patient.active"]], outcome
     assert fhirpy.resources("Patient").search(family=tag).fetch() == []
 
 

@@ -17,6 +17,9 @@ The script reads:
                                 elements.tsv.gz (every element path with its types, for FHIRPath)
   * CompartmentDefinition-{patient,encounter,relatedPerson,practitioner,device}.json,
     only to check that the standalone copies agree with the bundle.
+  * every resource file        -> examples.json.gz (a test fixture, not embedded in Ember:
+                                  one example of each resource type and a few chosen for
+                                  the JSON features they use, text unchanged)
 
 Each output is minified JSON or tab-separated text (trimmed to the fields Ember uses), gzip
 level 9 with a zero mtime and no file name, so running the script twice on the same package gives identical bytes.
@@ -52,6 +55,21 @@ COMPONENT_FIELDS = ["definition", "expression"]
 TYPE_KINDS = ["resource", "complex-type", "primitive-type"]
 EXPECTED_TYPES = {"resource": 148, "complex-type": 41, "primitive-type": 20}
 EXPECTED_ELEMENTS = 7406
+# examples.json.gz: per resource type, the largest example of at most this many bytes (its
+# smallest if every one is larger), so that the set stays small but not trivial ...
+EXAMPLE_MAX_BYTES = 8000
+# ... and these, for what they exercise in json/structure.rs.
+NAMED_EXAMPLES = [
+    "ActivityDefinition-heart-valve-replacement.json",  # `_name` arrays aligned with values
+    "Basic-referral.json",                               # modifierExtension
+    "Bundle-3a0707d3-549e-4467-b8b8-5a2ab3800efe.json",  # a message: Bundle.entry.resource
+    "Bundle-bundle-response.json",                       # Bundle.entry.response.outcome
+    "Bundle-bundle-transaction.json",                    # request entries, contained
+    "Observation-blood-pressure.json",                   # component.value[x]
+    "Patient-example.json",                              # `_birthDate` with an extension
+    "Questionnaire-3141.json",                           # items nested six deep (contentReference)
+]
+EXPECTED_EXAMPLES = 147
 FHIR_TYPE_EXTENSION = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
 SYSTEM_TYPE_PREFIX = "http://hl7.org/fhirpath/System."
 
@@ -195,6 +213,30 @@ def elements_table(definitions):
     return rows
 
 
+def examples(package):
+    """[file name, text] pairs: one example of each resource type in the package and the
+    NAMED_EXAMPLES, in file-name order, each file's text unchanged."""
+    names = sorted(
+        name for name in os.listdir(package)
+        if name.endswith(".json") and name != "package.json" and not name.startswith(".")
+    )
+    by_type = {}
+    texts = {}
+    for name in names:
+        with open(os.path.join(package, name), encoding="utf-8") as f:
+            texts[name] = f.read()
+        resource_type = json.loads(texts[name])["resourceType"]
+        by_type.setdefault(resource_type, []).append((len(texts[name].encode("utf-8")), name))
+    chosen = set(NAMED_EXAMPLES)
+    for sizes in by_type.values():
+        small = [entry for entry in sizes if entry[0] <= EXAMPLE_MAX_BYTES]
+        chosen.add(max(small)[1] if small else min(sizes)[1])
+    check(all(name in texts for name in NAMED_EXAMPLES), "a named example is missing")
+    check(len(chosen) == EXPECTED_EXAMPLES,
+          f"expected {EXPECTED_EXAMPLES} examples, chose {len(chosen)}")
+    return [[name, texts[name]] for name in sorted(chosen)]
+
+
 def compartments(package, resources):
     definitions = [r for r in resources if r["resourceType"] == "CompartmentDefinition"]
     check(len(definitions) == len(COMPARTMENT_FILES),
@@ -233,6 +275,7 @@ def main():
     write_tsv("types.tsv.gz", ["name", "kind", "base"], types_table(definitions))
     write_tsv("elements.tsv.gz", ["path", "types", "max", "content_reference"],
               elements_table(definitions))
+    write("examples.json.gz", examples(package))
 
 
 if __name__ == "__main__":

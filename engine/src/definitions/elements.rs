@@ -5,6 +5,7 @@
 //! https://hl7.org/fhir/R4/formats.html#choice (choice elements, `value[x]`).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::LazyLock;
 
 /// What a type is, from `StructureDefinition.kind`.
@@ -60,7 +61,60 @@ impl ElementDefinition {
 struct Tables {
     types: HashMap<&'static str, TypeDefinition>,
     /// Keyed by the owner (a type name, or the path of a backbone element) and the element name.
-    elements: HashMap<&'static str, HashMap<&'static str, ElementDefinition>>,
+    elements: NameMap<Children>,
+}
+
+/// The elements listed under one owner (a type, or a backbone element's path), by name
+/// without `[x]`: what [`children`] returns, so that a walk over an object looks its owner
+/// up once rather than once per member.
+#[derive(Debug, Default)]
+pub(crate) struct Children(NameMap<ElementDefinition>);
+
+impl Children {
+    /// The element `name` (without `[x]`) among these, as [`child_element`] finds it.
+    pub(crate) fn get(&'static self, name: &str) -> Option<&'static ElementDefinition> {
+        self.0.get(name)
+    }
+}
+
+/// A map from names to what they name, hashed with [`NameHasher`].
+type NameMap<V> = HashMap<&'static str, V, BuildHasherDefault<NameHasher>>;
+
+/// The multiply-rotate hash of rustc's `FxHasher`, for the lookups ingest makes for every
+/// object and member of every body (`json/structure.rs`). SipHash, the default, resists
+/// collision attacks, which these maps do not need: they are built once from the vendored
+/// definitions, and a client's names are only looked up in them, never inserted. Measured
+/// with the instruction counts of docs/benchmarks.md, "Element type checks at ingest".
+#[derive(Debug, Default)]
+struct NameHasher {
+    hash: u64,
+}
+
+impl NameHasher {
+    fn add(&mut self, word: u64) {
+        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            self.add(u64::from_le_bytes(word.try_into().expect("8 bytes")));
+        }
+        let mut last = [0; 8];
+        last[..words.remainder().len()].copy_from_slice(words.remainder());
+        self.add(u64::from_le_bytes(last));
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    fn finish(&self) -> u64 {
+        self.hash
+    }
 }
 
 static TYPES_TSV: LazyLock<String> = LazyLock::new(|| {
@@ -91,8 +145,7 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| {
         .iter()
         .map(|&[path, types, _, _]| (path, types))
         .collect();
-    let mut elements: HashMap<&'static str, HashMap<&'static str, ElementDefinition>> =
-        HashMap::new();
+    let mut elements: NameMap<Children> = NameMap::default();
     for &[path, types, max, reference] in &listed {
         let (owner, name) = path.rsplit_once('.').expect("element paths have an owner");
         let name = name.strip_suffix("[x]").unwrap_or(name);
@@ -113,7 +166,7 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| {
             content_reference,
             children,
         };
-        elements.entry(owner).or_default().insert(name, element);
+        elements.entry(owner).or_default().0.insert(name, element);
     }
     Tables { types, elements }
 });
@@ -131,11 +184,23 @@ pub fn type_definition(name: &str) -> Option<&'static TypeDefinition> {
     TABLES.types.get(name)
 }
 
+/// Every R4 type (209: resources, complex datatypes, primitives), in no particular order.
+#[cfg(test)]
+pub(crate) fn type_definitions() -> impl Iterator<Item = &'static TypeDefinition> {
+    TABLES.types.values()
+}
+
 /// The element `name` (without `[x]`) listed under `owner`, which is a type name (`HumanName`,
 /// `Patient`) or the path of a backbone element (`Observation.component`). Inherited elements
 /// are listed under each type: `Patient`/`meta` is found.
 pub fn child_element(owner: &str, name: &str) -> Option<&'static ElementDefinition> {
-    TABLES.elements.get(owner)?.get(name)
+    children(owner)?.get(name)
+}
+
+/// Every element listed under `owner` (see [`child_element`]); `None` for an owner that has
+/// no elements, such as a primitive type or an unknown name.
+pub(crate) fn children(owner: &str) -> Option<&'static Children> {
+    TABLES.elements.get(owner)
 }
 
 /// The element at `path`, a type name followed by element names, resolving through datatypes,
@@ -261,11 +326,35 @@ mod tests {
 
     #[test]
     fn every_listed_type_and_child_scope_is_defined() {
-        for element in TABLES.elements.values().flat_map(HashMap::values) {
+        for element in TABLES
+            .elements
+            .values()
+            .flat_map(|children| children.0.values())
+        {
             for name in &element.types {
                 assert!(type_definition(name).is_some(), "{}: {name}", element.path);
             }
         }
         assert_eq!(TABLES.types.len(), 209);
+    }
+
+    #[test]
+    fn the_only_resource_type_an_element_has_is_resource() {
+        // json/member.rs writes `Resource` elements as resources and every other type by the
+        // case of its first letter; no element names a concrete resource type.
+        for element in TABLES
+            .elements
+            .values()
+            .flat_map(|children| children.0.values())
+        {
+            for name in &element.types {
+                let kind = type_definition(name).unwrap().kind;
+                assert!(
+                    kind != TypeKind::Resource || *name == "Resource",
+                    "{}",
+                    element.path
+                );
+            }
+        }
     }
 }

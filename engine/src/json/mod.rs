@@ -7,7 +7,10 @@
 
 pub(crate) mod depth;
 mod ingest;
+mod member;
 mod structure;
+#[cfg(test)]
+mod tests;
 
 pub use ingest::{prepare_resource, PreparedResource};
 
