@@ -401,14 +401,6 @@ def test_summary_text_and_data(fhirpy, patients, tag):
         assert any(t["code"] == "SUBSETTED" for t in subset["meta"]["tag"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="Ember deviation (documented in docs/search.md: 'true currently returns what data "
-    "returns'): GET /fhir/Patient?family=…&_summary=true answers the Patient with maritalStatus "
-    "and contact, elements that are not isSummary in R4; search.html#summary: the subset SHOULD "
-    "consist solely of the elements marked as summary",
-)
 def test_summary_true_returns_only_summary_elements(fhirpy, patients, tag):
     """https://hl7.org/fhir/R4/search.html#summary
 

@@ -14,7 +14,9 @@ The script reads:
   * Bundle-searchParams.json -> search-parameters.json.gz (all 1,375 SearchParameters)
   * Bundle-resources.json and
     Bundle-types.json        -> types.tsv.gz    (every resource, datatype and primitive type)
-                                elements.tsv.gz (every element path with its types, for FHIRPath)
+                                elements.tsv.gz (every element path with its types and
+                                cardinality, for FHIRPath and ingest, and its isSummary and
+                                isModifier flags, for _summary=true)
   * CompartmentDefinition-{patient,encounter,relatedPerson,practitioner,device}.json,
     only to check that the standalone copies agree with the bundle.
   * every resource file        -> examples.json.gz (a test fixture, not embedded in Ember:
@@ -186,7 +188,8 @@ def element_type_codes(element):
 
 def elements_table(definitions):
     """One row per element of every resource and complex datatype (snapshots, so inherited
-    elements such as Patient.meta are listed under each type): path, types, max, content reference.
+    elements such as Patient.meta are listed under each type): path, types, max, content
+    reference, isSummary (for _summary=true), isModifier.
     Primitive types are left out: their only elements are id, extension and the JSON value."""
     rows = []
     for name, d in sorted(definitions.items()):
@@ -204,7 +207,10 @@ def elements_table(definitions):
             check(path.endswith("[x]") == (len(codes) > 1), f"{path}: choice without [x] or vice versa")
             check(element["max"] in ("0", "1", "*"), f"{path}: max {element['max']}")
             repeats = "*" if element["max"] == "*" else "1"
-            rows.append([path, "|".join(codes), repeats, reference.removeprefix("#")])
+            summary = "true" if element.get("isSummary", False) else "false"
+            modifier = "true" if element.get("isModifier", False) else "false"
+            rows.append([path, "|".join(codes), repeats, reference.removeprefix("#"),
+                         summary, modifier])
     check(len(rows) == EXPECTED_ELEMENTS, f"expected {EXPECTED_ELEMENTS} elements, found {len(rows)}")
     paths = {row[0] for row in rows}
     check(len(paths) == len(rows), "duplicate element paths")
@@ -273,7 +279,8 @@ def main():
     write("compartments.json.gz", comps)
     definitions = type_definitions(package, resources)
     write_tsv("types.tsv.gz", ["name", "kind", "base"], types_table(definitions))
-    write_tsv("elements.tsv.gz", ["path", "types", "max", "content_reference"],
+    write_tsv("elements.tsv.gz",
+              ["path", "types", "max", "content_reference", "summary", "modifier"],
               elements_table(definitions))
     write("examples.json.gz", examples(package))
 

@@ -43,6 +43,10 @@ pub struct ElementDefinition {
     pub types: Vec<&'static str>,
     /// Whether the element may repeat (`max` = `*`), so that JSON holds it in an array.
     pub repeats: bool,
+    /// `isSummary`: whether `_summary=true` returns the element (search.html#summary).
+    pub summary: bool,
+    /// `isModifier`: whether the element can change the meaning of the element holding it.
+    pub modifier: bool,
     /// For an element that reuses another's definition (`Questionnaire.item.item` →
     /// `Questionnaire.item`), the path of that other element.
     pub content_reference: Option<&'static str>,
@@ -129,7 +133,7 @@ static ELEMENTS_TSV: LazyLock<String> = LazyLock::new(|| {
 
 static TABLES: LazyLock<Tables> = LazyLock::new(|| {
     let types: HashMap<&'static str, TypeDefinition> = rows(TYPES_TSV.as_str())
-        .map(|[name, kind, base, _]| {
+        .map(|[name, kind, base, ..]| {
             let kind = match kind {
                 "resource" => TypeKind::Resource,
                 "complex-type" => TypeKind::Complex,
@@ -140,13 +144,13 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| {
             (name, TypeDefinition { name, kind, base })
         })
         .collect();
-    let listed: Vec<[&'static str; 4]> = rows(ELEMENTS_TSV.as_str()).collect();
+    let listed: Vec<[&'static str; 6]> = rows(ELEMENTS_TSV.as_str()).collect();
     let types_of: HashMap<&'static str, &'static str> = listed
         .iter()
-        .map(|&[path, types, _, _]| (path, types))
+        .map(|&[path, types, ..]| (path, types))
         .collect();
     let mut elements: NameMap<Children> = NameMap::default();
-    for &[path, types, max, reference] in &listed {
+    for &[path, types, max, reference, summary, modifier] in &listed {
         let (owner, name) = path.rsplit_once('.').expect("element paths have an owner");
         let name = name.strip_suffix("[x]").unwrap_or(name);
         let content_reference = (!reference.is_empty()).then_some(reference);
@@ -163,6 +167,8 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| {
             name,
             types,
             repeats: max == "*",
+            summary: summary == "true",
+            modifier: modifier == "true",
             content_reference,
             children,
         };
@@ -171,8 +177,8 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| {
     Tables { types, elements }
 });
 
-/// The data rows of a vendored TSV table (the first line is its header), padded to 4 columns.
-fn rows(tsv: &'static str) -> impl Iterator<Item = [&'static str; 4]> {
+/// The data rows of a vendored TSV table (the first line is its header), padded to 6 columns.
+fn rows(tsv: &'static str) -> impl Iterator<Item = [&'static str; 6]> {
     tsv.lines().skip(1).map(|line| {
         let mut cells = line.split('\t');
         std::array::from_fn(|_| cells.next().unwrap_or(""))
@@ -301,6 +307,26 @@ mod tests {
             Some(&["Resource"][..])
         );
         assert!(child_element("HumanName", "extension").unwrap().repeats);
+    }
+
+    #[test]
+    fn summary_and_modifier_flags_come_from_the_definitions() {
+        let flags = |path| {
+            let element = element(path).unwrap();
+            (element.summary, element.modifier)
+        };
+        assert_eq!(flags("Patient.name"), (true, false));
+        assert_eq!(flags("Patient.active"), (true, true));
+        assert_eq!(flags("Patient.maritalStatus"), (false, false));
+        assert_eq!(flags("Patient.modifierExtension"), (false, true));
+        assert_eq!(flags("Observation.component.code"), (true, false));
+        assert_eq!(
+            flags("Observation.component.interpretation"),
+            (false, false)
+        );
+        assert_eq!(flags("Attachment.data"), (false, false));
+        assert_eq!(flags("Questionnaire.item.item"), (false, false));
+        assert_eq!(flags("Questionnaire.item.modifierExtension"), (true, true));
     }
 
     #[test]

@@ -7,19 +7,19 @@ use crate::definitions::{Children, ElementDefinition};
 
 /// What a member of a JSON object stands for, resolved against the definitions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Member {
-    pub(super) element: &'static ElementDefinition,
+pub(crate) struct Member {
+    pub(crate) element: &'static ElementDefinition,
     /// The one FHIR type of this member: the element's type, or for a choice element the type
     /// its JSON name ends with (`valueQuantity` → `Quantity`).
-    pub(super) type_name: &'static str,
+    pub(crate) type_name: &'static str,
     /// `_birthDate`: the id and extensions of a primitive, not its value.
-    pub(super) primitive_extension: bool,
+    pub(crate) primitive_extension: bool,
 }
 
 impl Member {
     /// Where the children of an object of this member are listed: a backbone element's own
     /// path, a content reference's target, or the datatype's name.
-    pub(super) fn children(&self) -> &'static str {
+    pub(crate) fn children(&self) -> &'static str {
         if self.primitive_extension {
             // `_name` holds what every primitive has besides its value: `id` and `extension`.
             "Element"
@@ -32,11 +32,11 @@ impl Member {
     }
 
     /// Whether the element's type is a primitive (also for its `_name` member).
-    pub(super) fn is_primitive(&self) -> bool {
+    pub(crate) fn is_primitive(&self) -> bool {
         !matches!(kind(self.type_name), Kind::Object | Kind::Resource)
     }
 
-    pub(super) fn kind(&self) -> Kind {
+    pub(crate) fn kind(&self) -> Kind {
         if self.primitive_extension {
             Kind::Object
         } else {
@@ -47,7 +47,7 @@ impl Member {
 
 /// How JSON writes a value of a FHIR type (json.html#primitive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kind {
+pub(crate) enum Kind {
     /// `boolean`: `true` or `false`.
     Boolean,
     /// `integer`, `positiveInt`, `unsignedInt`: a number without fraction or exponent.
@@ -65,7 +65,7 @@ pub(super) enum Kind {
 
 impl Kind {
     /// How a diagnostic names this kind, after "which JSON writes as".
-    pub(super) fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Kind::Boolean => "true or false",
             Kind::Integer => "a whole number",
@@ -80,7 +80,7 @@ impl Kind {
 /// The JSON kind of the FHIR type `type_name`. FHIR names its primitives in lower camel case
 /// and every complex type and resource in upper camel case, so the first letter decides
 /// without a table lookup (the tests check this against the definitions).
-pub(super) fn kind(type_name: &str) -> Kind {
+pub(crate) fn kind(type_name: &str) -> Kind {
     match type_name {
         "boolean" => Kind::Boolean,
         "integer" | "positiveInt" | "unsignedInt" => Kind::Integer,
@@ -93,7 +93,7 @@ pub(super) fn kind(type_name: &str) -> Kind {
 
 /// Why a member is not an element of its owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Unknown {
+pub(crate) enum Unknown {
     /// No element of that name, with or without a type suffix.
     Name,
     /// A choice element named without its type (`value` for `valueQuantity`).
@@ -104,7 +104,7 @@ pub(super) enum Unknown {
 
 /// Resolves `key`, a member of an object whose elements are `children` (those of a type or
 /// of a backbone element).
-pub(super) fn resolve(children: &'static Children, key: &str) -> Result<Member, Unknown> {
+pub(crate) fn resolve(children: &'static Children, key: &str) -> Result<Member, Unknown> {
     match key.strip_prefix('_') {
         Some(name) => {
             let member = resolve_name(children, name)?;
@@ -171,7 +171,7 @@ fn is_capitalised(type_name: &str, suffix: &str) -> bool {
 }
 
 /// A choice element's JSON name for its first type, to show in a diagnostic: `valueQuantity`.
-pub(super) fn example_choice_name(element: &ElementDefinition) -> String {
+pub(crate) fn example_choice_name(element: &ElementDefinition) -> String {
     let type_name = element.types.first().copied().unwrap_or_default();
     let mut name = String::from(element.name);
     let mut letters = type_name.chars();

@@ -7,7 +7,7 @@
 
 pub(crate) mod depth;
 mod ingest;
-mod member;
+pub(crate) mod member;
 mod structure;
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,7 @@ mod criteria;
 mod escape;
 mod result;
 mod subset;
+mod summary;
 mod value;
 
 pub use criteria::{compartment_criterion, Criterion, ParamRef};

@@ -1,9 +1,11 @@
 //! `_summary` and `_elements`: the only case where search parses a stored resource on the
-//! way out, to drop the elements the client did not ask for and mark the result SUBSETTED.
+//! way out, to drop the elements the client did not ask for and mark the result SUBSETTED
+//! (`_summary=true`, which reads the definitions' summary flags, is in `summary.rs`).
 //! Spec: https://hl7.org/fhir/R4/search.html#summary and #elements
 
 use sonic_rs::{JsonContainerTrait, Value};
 
+use super::summary::write_summary;
 use super::Summary;
 
 /// Elements every subset keeps: the spec requires the mandatory ones, and these let a
@@ -21,8 +23,13 @@ pub fn subset(stored: &[u8], summary: Summary, elements: &[String]) -> Option<Ve
     } else {
         match summary {
             Summary::False | Summary::Count => return None,
-            // Without the summary flags of each element, `true` keeps what `data` keeps.
-            Summary::True | Summary::Data => Box::new(|name: &str| name != "text"),
+            Summary::True => {
+                let value: Value = sonic_rs::from_slice(stored).ok()?;
+                let mut out = Vec::with_capacity(stored.len());
+                write_summary(value.as_object()?, &mut out)?;
+                return Some(out);
+            }
+            Summary::Data => Box::new(|name: &str| name != "text"),
             Summary::Text => Box::new(|name: &str| name == "text"),
         }
     };
@@ -51,7 +58,8 @@ pub fn subset(stored: &[u8], summary: Summary, elements: &[String]) -> Option<Ve
     Some(out)
 }
 
-fn write_meta_with_subsetted(meta: &Value, out: &mut Vec<u8>) {
+/// Writes `meta` with the SUBSETTED tag added to its `tag`s.
+pub(super) fn write_meta_with_subsetted(meta: &Value, out: &mut Vec<u8>) {
     out.push(b'{');
     let mut wrote_tag = false;
     if let Some(object) = meta.as_object() {

@@ -122,6 +122,31 @@ async fn elements_returns_a_subsetted_resource() {
     assert!(resource["id"].as_str().is_some());
 }
 
+// search.html#summary: _summary=true keeps the elements marked isSummary in R4
+#[tokio::test]
+async fn summary_true_returns_only_the_summary_elements_tagged_subsetted() {
+    let app = TestApp::start().await;
+    app.create(
+        r#"{"resourceType":"Patient","gender":"female","name":[{"family":"Summary"}],"maritalStatus":{"text":"married"},"contact":[{"name":{"family":"Other"}}],"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"}}"#,
+    )
+    .await;
+    let bundle = searchset(&app, "/fhir/Patient?family=Summary&_summary=true").await;
+    let resource = &entries(&bundle)[0]["resource"];
+    assert_eq!(resource["gender"].as_str(), Some("female"));
+    assert_eq!(resource["name"][0]["family"].as_str(), Some("Summary"));
+    for dropped in ["maritalStatus", "contact", "text"] {
+        assert!(
+            resource.get(dropped).is_none(),
+            "{dropped} is not a summary element"
+        );
+    }
+    assert!(resource["id"].as_str().is_some() && resource["meta"]["versionId"].as_str().is_some());
+    assert_eq!(
+        resource["meta"]["tag"][0]["code"].as_str(),
+        Some("SUBSETTED")
+    );
+}
+
 // search.html#include: _include, _revinclude and :iterate
 #[tokio::test]
 async fn include_and_revinclude_add_the_linked_resources_once() {
