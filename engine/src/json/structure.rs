@@ -280,15 +280,7 @@ impl<'a> Walk<'a, '_> {
                 }
             }
             (Kind::Object, JsonType::Object) => {
-                let object = value.as_object().expect("JsonType::Object is an object");
-                if object.is_empty() {
-                    self.report(
-                        "structure",
-                        "Empty objects are not allowed in FHIR JSON".into(),
-                    );
-                } else {
-                    self.check_object(object, Scope::Element(member.children()));
-                }
+                self.check_non_empty_object(value, Scope::Element(member.children()));
             }
             (Kind::Resource, JsonType::Object) => {
                 self.check_resource(value.as_object().expect("JsonType::Object is an object"));
@@ -375,23 +367,26 @@ impl<'a> Walk<'a, '_> {
         }
     }
 
+    /// An object value: empty ones are refused, others checked member by member in `scope`.
+    fn check_non_empty_object(&mut self, value: &'a Value, scope: Scope) {
+        let object = value.as_object().expect("JsonType::Object is an object");
+        if object.is_empty() {
+            self.report(
+                "structure",
+                "Empty objects are not allowed in FHIR JSON".into(),
+            );
+        } else {
+            self.check_object(object, scope);
+        }
+    }
+
     /// What is left to check of a value whose element is not known: its structure.
     fn check_untyped(&mut self, value: &'a Value) {
         if self.is_full() {
             return;
         }
         match value.get_type() {
-            JsonType::Object => {
-                let object = value.as_object().expect("JsonType::Object is an object");
-                if object.is_empty() {
-                    self.report(
-                        "structure",
-                        "Empty objects are not allowed in FHIR JSON".into(),
-                    );
-                } else {
-                    self.check_object(object, Scope::Unchecked);
-                }
-            }
+            JsonType::Object => self.check_non_empty_object(value, Scope::Unchecked),
             JsonType::Array => {
                 let array = value.as_array().expect("JsonType::Array is an array");
                 if array.is_empty() {
