@@ -73,6 +73,79 @@ pub(crate) async fn search_on(
         });
     }
 
+    let page = page_statements(tenant, query, page_size)?;
+    let (keys, direction) = (&page.keys, page.direction);
+    let mut rows = Vec::new();
+    if let Some(probe) = &page.probe {
+        rows = client.query_typed(probe, &page.sql.typed_params()).await?;
+    }
+    // The probe found less than a page among its candidates: the criteria are selective,
+    // and the plan PostgreSQL picks for the whole search is the right one.
+    if rows.len() <= page_size {
+        rows = client
+            .query_typed(&page.statement, &page.sql.typed_params())
+            .await?;
+    }
+    // One row more than the page shows whether the page has a neighbour on the far side.
+    let more = rows.len() > page_size;
+    rows.truncate(page_size);
+    if direction == Direction::Before {
+        rows.reverse();
+    }
+    let cursor_at = |row: Option<&Row>, towards: Direction| {
+        row.map(|row| {
+            let values: Vec<Option<String>> =
+                (0..keys.len()).map(|index| row.get(3 + index)).collect();
+            sort::encode_cursor(towards, &values)
+        })
+    };
+    // Read forwards, a page has a previous one when it was reached by a cursor; read
+    // backwards from a `previous` link, it always has a next one.
+    let (has_next, has_previous) = match direction {
+        Direction::After => (more, query.cursor.is_some()),
+        Direction::Before => (true, more),
+    };
+    let next_cursor = if has_next {
+        cursor_at(rows.last(), Direction::After)
+    } else {
+        None
+    };
+    let previous_cursor = if has_previous {
+        cursor_at(rows.first(), Direction::Before)
+    } else {
+        None
+    };
+    let matches: Vec<FoundResource> = rows.iter().map(found).collect();
+    let total = total.or_else(|| {
+        (!more && query.cursor.is_none()).then(|| i64::try_from(matches.len()).unwrap_or(i64::MAX))
+    });
+    let included = include::included(client, tenant, query, &matches).await?;
+    Ok(SearchPage {
+        matches,
+        included,
+        next_cursor,
+        previous_cursor,
+        total,
+    })
+}
+
+/// The SQL of one page of a search, with its bound values: the statement PostgreSQL plans,
+/// and the id-order probe to try first when the criteria are worth it (`probe.rs`).
+pub(crate) struct PageStatements {
+    pub(crate) sql: SqlBuilder,
+    pub(crate) statement: String,
+    pub(crate) probe: Option<String>,
+    keys: Vec<sort::OrderKey>,
+    direction: Direction,
+}
+
+/// Builds the page statements of `query`; pure, so the planning cost can be measured
+/// (`benches/benches/search_planning.rs`).
+pub(crate) fn page_statements(
+    tenant: TenantKey,
+    query: &SearchQuery,
+    page_size: usize,
+) -> Result<PageStatements, Error> {
     let mut sql = SqlBuilder::new(tenant.get());
     let mut condition = filter(&mut sql, query);
     let keys = sort::order_keys(&mut sql, "r", &query.sort);
@@ -120,65 +193,21 @@ pub(crate) async fn search_on(
             sort::order_by(&outer_keys, direction)
         )
     };
-    let mut rows = Vec::new();
-    if let Some(probe) = probe::candidates(
+    let probe = probe::candidates(
         &mut sql,
         query,
         &keys,
         direction,
         cursor_condition.as_deref(),
-    ) {
-        rows = client
-            .query_typed(&page_query(&probe), &sql.typed_params())
-            .await?;
-    }
-    // The probe found less than a page among its candidates: the criteria are selective,
-    // and the plan PostgreSQL picks for the whole search is the right one.
-    if rows.len() <= page_size {
-        rows = client
-            .query_typed(&page_query("resource"), &sql.typed_params())
-            .await?;
-    }
-    // One row more than the page shows whether the page has a neighbour on the far side.
-    let more = rows.len() > page_size;
-    rows.truncate(page_size);
-    if direction == Direction::Before {
-        rows.reverse();
-    }
-    let cursor_at = |row: Option<&Row>, towards: Direction| {
-        row.map(|row| {
-            let values: Vec<Option<String>> =
-                (0..keys.len()).map(|index| row.get(3 + index)).collect();
-            sort::encode_cursor(towards, &values)
-        })
-    };
-    // Read forwards, a page has a previous one when it was reached by a cursor; read
-    // backwards from a `previous` link, it always has a next one.
-    let (has_next, has_previous) = match direction {
-        Direction::After => (more, query.cursor.is_some()),
-        Direction::Before => (true, more),
-    };
-    let next_cursor = if has_next {
-        cursor_at(rows.last(), Direction::After)
-    } else {
-        None
-    };
-    let previous_cursor = if has_previous {
-        cursor_at(rows.first(), Direction::Before)
-    } else {
-        None
-    };
-    let matches: Vec<FoundResource> = rows.iter().map(found).collect();
-    let total = total.or_else(|| {
-        (!more && query.cursor.is_none()).then(|| i64::try_from(matches.len()).unwrap_or(i64::MAX))
-    });
-    let included = include::included(client, tenant, query, &matches).await?;
-    Ok(SearchPage {
-        matches,
-        included,
-        next_cursor,
-        previous_cursor,
-        total,
+    )
+    .map(|candidates| page_query(&candidates));
+    let statement = page_query("resource");
+    Ok(PageStatements {
+        sql,
+        statement,
+        probe,
+        keys,
+        direction,
     })
 }
 
