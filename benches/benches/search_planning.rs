@@ -75,14 +75,20 @@ const SHAPES: &[(&str, &str, Pairs)] = &[
     ),
 ];
 
+/// The searched type and the owned name/value pairs of a shape, as the handler has them.
+fn decoded(type_name: &str, pairs: Pairs) -> (ResourceType, Vec<(String, String)>) {
+    let resource_type = ResourceType::parse(type_name).expect("an R4 resource type");
+    let params = pairs
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
+    (resource_type, params)
+}
+
 fn bench_parse(c: &mut Criterion) {
     let mut group = c.benchmark_group("search_parse");
     for (shape, type_name, pairs) in SHAPES {
-        let resource_type = ResourceType::parse(type_name).expect("an R4 resource type");
-        let params: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(name, value)| (name.to_string(), value.to_string()))
-            .collect();
+        let (resource_type, params) = decoded(type_name, pairs);
         // Lenient, the default without `Prefer: handling=strict`; nothing is ignored (checked).
         let query = parse_search(Scope::Type(resource_type), &params, false)
             .unwrap_or_else(|error| panic!("{shape}: {error:?}"));
@@ -100,11 +106,7 @@ fn bench_parse(c: &mut Criterion) {
 fn bench_sql(c: &mut Criterion) {
     let mut group = c.benchmark_group("search_sql");
     for (shape, type_name, pairs) in SHAPES {
-        let resource_type = ResourceType::parse(type_name).expect("an R4 resource type");
-        let params: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(name, value)| (name.to_string(), value.to_string()))
-            .collect();
+        let (resource_type, params) = decoded(type_name, pairs);
         let query = parse_search(Scope::Type(resource_type), &params, false)
             .unwrap_or_else(|error| panic!("{shape}: {error:?}"));
         storage::bench_support::search_statements(&query, 50)

@@ -90,6 +90,15 @@ impl Condition {
         let text = header
             .to_str()
             .map_err(|_| ApiError::invalid("If-None-Exist is not a valid header value"))?;
+        Condition::from_if_none_exist_text(resource_type, text, base)
+    }
+
+    /// The same from the text of `If-None-Exist` or of a Bundle entry's `ifNoneExist`.
+    pub(crate) fn from_if_none_exist_text(
+        resource_type: ResourceType,
+        text: &str,
+        base: &str,
+    ) -> Result<Condition, ApiError> {
         // Some clients send the whole query part, `?identifier=…`, or a URL ending in it.
         let query = text.rsplit_once('?').map_or(text, |(_, query)| query);
         let params = form_urlencoded::parse(query.as_bytes())

@@ -6,6 +6,7 @@
 //! of each interaction: a batch entry gets exactly the checks, conditional headers and
 //! errors of the same request sent alone.
 
+use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use axum::body::Body;
@@ -21,6 +22,7 @@ use tower::ServiceExt;
 use crate::bundle::EntryResponse;
 use crate::error::ApiError;
 use crate::negotiation::FHIR_JSON;
+use crate::state::AppState;
 
 /// Request headers an entry inherits from the Bundle's own request: those that decide the
 /// base URL and what a write answers with.
@@ -33,19 +35,15 @@ const INHERITED_HEADERS: [HeaderName; 4] = [
 
 /// Turns entries into requests to the FHIR routes and their responses into entry responses.
 pub(crate) struct Dispatcher {
-    routes: Router,
+    state: AppState,
+    /// Built on the first entry dispatched: a transaction without read entries needs none.
+    routes: OnceLock<Router>,
     inherited: HeaderMap,
     base: String,
-    max_body_bytes: usize,
 }
 
 impl Dispatcher {
-    pub(crate) fn new(
-        routes: Router,
-        outer: &HeaderMap,
-        base: &str,
-        max_body_bytes: usize,
-    ) -> Dispatcher {
+    pub(crate) fn new(state: &AppState, outer: &HeaderMap, base: &str) -> Dispatcher {
         let mut inherited = HeaderMap::new();
         for name in INHERITED_HEADERS {
             for value in outer.get_all(&name) {
@@ -53,10 +51,10 @@ impl Dispatcher {
             }
         }
         Dispatcher {
-            routes,
+            state: state.clone(),
+            routes: OnceLock::new(),
             inherited,
             base: base.to_owned(),
-            max_body_bytes,
         }
     }
 
@@ -67,7 +65,10 @@ impl Dispatcher {
             Ok(request) => request,
             Err(error) => return failure(&error),
         };
-        let response = match self.routes.clone().oneshot(request).await {
+        let routes = self
+            .routes
+            .get_or_init(|| crate::app::entry_routes(self.state.clone()));
+        let response = match routes.clone().oneshot(request).await {
             Ok(response) => response,
             Err(infallible) => match infallible {},
         };
@@ -127,7 +128,7 @@ impl Dispatcher {
             ),
             (None, _) => (Bytes::new(), String::new()),
         };
-        if body.len() > self.max_body_bytes {
+        if body.len() > self.state.settings().max_body_bytes {
             return Err(ApiError::new(
                 engine::Category::TooLarge,
                 "The entry's resource is larger than this server accepts (see max_body_bytes)",

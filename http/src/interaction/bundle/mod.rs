@@ -52,12 +52,7 @@ pub(crate) async fn batch_or_transaction(
         ));
     }
     let base = base_url(state.settings().base_url.as_deref(), &headers);
-    let dispatcher = Dispatcher::new(
-        crate::app::entry_routes(state.clone()),
-        &headers,
-        &base,
-        state.settings().max_body_bytes,
-    );
+    let dispatcher = Dispatcher::new(&state, &headers, &base);
     let responses = match bundle.kind {
         BundleKind::Batch => {
             let in_flight = Semaphore::new(BATCH_ENTRIES_IN_FLIGHT);

@@ -124,13 +124,7 @@ pub(super) fn read_entry<'a>(
                 .if_none_exist
                 .as_deref()
                 .map(|criteria| {
-                    let criteria = criteria
-                        .rsplit_once('?')
-                        .map_or(criteria, |(_, query)| query);
-                    let params = form_urlencoded::parse(criteria.as_bytes())
-                        .into_owned()
-                        .collect();
-                    Condition::parse(resource_type, params, base).map(Box::new)
+                    Condition::from_if_none_exist_text(resource_type, criteria, base).map(Box::new)
                 })
                 .transpose()?,
         },

@@ -9,7 +9,7 @@ use engine::{Category, Id, ResourceType};
 use storage::Transaction;
 
 use crate::error::ApiError;
-use crate::interaction::conditional::Condition;
+use crate::interaction::conditional::{too_many_matches, Condition};
 use crate::interaction::delete::MAX_CONDITIONAL_DELETES;
 
 use super::entry::{claimed_id, Entry, Interaction, Target};
@@ -127,7 +127,7 @@ pub(super) async fn resolve(
                 {
                     [] => Resolved::Create { id: Id::generate() },
                     [id] => Resolved::Existing { id: id.clone() },
-                    _ => return Err(at(too_many(condition, "a conditional create"))),
+                    _ => return Err(at(too_many_matches(condition, "a conditional create"))),
                 },
             },
             Interaction::Update {
@@ -153,7 +153,7 @@ pub(super) async fn resolve(
                             id: id.clone(),
                             unmatched: false,
                         },
-                        _ => return Err(at(too_many(condition, "a conditional update"))),
+                        _ => return Err(at(too_many_matches(condition, "a conditional update"))),
                     }
                 }
             },
@@ -172,7 +172,7 @@ pub(super) async fn resolve(
                             ))))
                         }
                         [id] => Resolved::Patch { id: id.clone() },
-                        _ => return Err(at(too_many(condition, "a conditional patch"))),
+                        _ => return Err(at(too_many_matches(condition, "a conditional patch"))),
                     }
                 }
             },
@@ -213,18 +213,8 @@ pub(super) async fn single_match(
             "The conditional reference {} matches no resource",
             condition.describe()
         ))),
-        _ => Err(too_many(condition, "a conditional reference")),
+        _ => Err(too_many_matches(condition, "a conditional reference")),
     }
-}
-
-pub(super) fn too_many(condition: &Condition, what: &str) -> ApiError {
-    ApiError::new(
-        Category::PreconditionFailed,
-        format!(
-            "The criteria {} match more than one resource; {what} needs them to match at most one",
-            condition.describe()
-        ),
-    )
 }
 
 /// Step 5, the spec's identity rule: two entries that touch the same resource fail the
