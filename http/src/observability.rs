@@ -77,6 +77,9 @@ pub async fn metrics_endpoint(State(state): State<AppState>) -> Response {
     metrics::gauge!("ember_db_pool_connections", "state" => "idle").set(usage.available as f64);
     metrics::gauge!("ember_db_pool_connections", "state" => "max").set(usage.max_size as f64);
     metrics::gauge!("ember_db_pool_waiting_requests").set(usage.waiting as f64);
+    let batching = state.ember().routing().for_reads().read_batching();
+    metrics::counter!("ember_reads_by_id_total").absolute(batching.reads);
+    metrics::counter!("ember_read_by_id_queries_total").absolute(batching.queries);
     state.metrics().run_upkeep();
     let mut response = state.metrics().render().into_response();
     response.headers_mut().insert(

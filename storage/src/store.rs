@@ -1,5 +1,6 @@
 //! The `Store`: a connection pool to one PostgreSQL database and every query Ember runs on it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -7,6 +8,7 @@ use engine::{Id, ResourceType, VersionId};
 use tokio_postgres::NoTls;
 
 use crate::model::{HistoryPage, HistoryQuery, StoredVersion, WriteOutcome, WriteRequest};
+use crate::read_batch::ReadBatcher;
 use crate::{
     condition_lock, history, migrate, read, write, ConditionLock, Error, TenantKey, Transaction,
 };
@@ -21,6 +23,8 @@ pub struct Store {
     /// conditional writes would take every connection and leave none for the writes they
     /// wait on.
     locks: Pool,
+    /// Reads by id, gathered into shared queries under load (`read_batch.rs`).
+    reads: Arc<ReadBatcher>,
 }
 
 /// How many connections a pool holds and how many are idle, for `/metrics`.
@@ -43,8 +47,10 @@ impl Store {
     /// (at least two), so the database sees up to `max_connections * 5 / 4` of them.
     pub fn connect(config: tokio_postgres::Config, max_connections: usize) -> Result<Store, Error> {
         let lock_connections = (max_connections / 4).max(2);
+        let pool = build_pool(config.clone(), max_connections)?;
         Ok(Store {
-            pool: build_pool(config.clone(), max_connections)?,
+            reads: ReadBatcher::new(pool.clone()),
+            pool,
             locks: build_pool(config, lock_connections)?,
         })
     }
@@ -76,7 +82,7 @@ impl Store {
         resource_type: ResourceType,
         id: &Id,
     ) -> Result<Option<StoredVersion>, Error> {
-        read::read_current(&self.pool, tenant, resource_type, id).await
+        self.reads.read(tenant, resource_type, id).await
     }
 
     /// One version of a resource; `None` if that version does not exist.
@@ -156,6 +162,11 @@ impl Store {
     /// Database and pool errors.
     pub async fn begin_transaction(&self, tenant: TenantKey) -> Result<Transaction, Error> {
         Transaction::begin(crate::connection(&self.pool).await?, tenant).await
+    }
+
+    /// How many reads by id were answered and in how many queries (`read_batch.rs`).
+    pub fn read_batching(&self) -> crate::ReadBatching {
+        self.reads.statistics()
     }
 
     pub fn pool_usage(&self) -> PoolUsage {

@@ -2,3 +2,4 @@
 
 mod embedded;
 mod index_maintenance;
+mod reads;
