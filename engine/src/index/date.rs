@@ -20,6 +20,10 @@ impl DateRange {
         high: i64::MAX,
     };
 
+    /// `high - low` of the widest range one `date`, `dateTime` or `instant` stands for: a
+    /// bare year, at most 366 days. Lets search bound `low` from a bound on `high` and back.
+    pub const WIDEST_POINT: i64 = 366 * 24 * 60 * 60 * 1_000_000;
+
     /// Parses a FHIR `date`, `dateTime` or `instant` (and the `hh:mm` form search values may
     /// use) into the range its precision covers. A time without a zone is taken as UTC: the
     /// spec leaves it to the server, and UTC is the one every replica agrees on.

@@ -23,6 +23,55 @@ impl ParamRef {
     pub fn kind(&self) -> SearchParamType {
         self.definition.kind
     }
+
+    /// Whether, on resources of `resource_type`, this is a date parameter with at most one
+    /// value, and that value a `date`, `dateTime` or `instant` (not a Period or Timing): one
+    /// index row per resource, no wider than [`DateRange::WIDEST_POINT`]. Such a parameter's
+    /// AND-ed criteria may be tested on one row together (`Patient.birthDate`).
+    ///
+    /// Decided from the expression's one path for the type and the element definitions; any
+    /// expression that is not a plain path (a function, `as`, `where`) answers false.
+    ///
+    /// [`DateRange::WIDEST_POINT`]: crate::index::DateRange::WIDEST_POINT
+    pub fn is_single_point_date(&self, resource_type: ResourceType) -> bool {
+        if self.kind() != SearchParamType::Date {
+            return false;
+        }
+        let Some(expression) = &self.definition.expression else {
+            return false;
+        };
+        let prefix = format!("{}.", resource_type.as_str());
+        let mut paths = expression
+            .split('|')
+            .map(str::trim)
+            .filter(|path| path.starts_with(&prefix));
+        let (Some(path), None) = (paths.next(), paths.next()) else {
+            return false;
+        };
+        if !path
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'.')
+        {
+            return false;
+        }
+        // Every element on the way must be single, or the resource could hold several.
+        let mut walked = resource_type.as_str().to_owned();
+        let mut last = None;
+        for name in path.split('.').skip(1) {
+            walked.push('.');
+            walked.push_str(name);
+            match crate::definitions::element(&walked) {
+                Some(element) if !element.repeats => last = Some(element),
+                _ => return false,
+            }
+        }
+        last.is_some_and(|element| {
+            element
+                .types
+                .iter()
+                .all(|kind| matches!(*kind, "date" | "dateTime" | "instant"))
+        })
+    }
 }
 
 /// One condition a matching resource must meet.
@@ -320,5 +369,33 @@ mod tests {
     fn modifiers_of_other_types_are_rejected() {
         assert!(parse(&patient(), "birthdate:exact", "2020").is_err());
         assert!(parse(&patient(), "name:bogus", "x").is_err());
+    }
+}
+
+#[cfg(test)]
+mod single_point_date_tests {
+    use super::*;
+
+    fn is_single_point_date(type_name: &str, code: &str) -> bool {
+        let definition = search_parameter(type_name, code).unwrap();
+        ParamRef { definition }.is_single_point_date(ResourceType::parse(type_name).unwrap())
+    }
+
+    #[test]
+    fn a_birth_date_is_one_point_per_patient() {
+        assert!(is_single_point_date("Patient", "birthdate"));
+        assert!(is_single_point_date("Person", "birthdate"));
+    }
+
+    #[test]
+    fn periods_timings_and_repeating_elements_are_not_single_points() {
+        // Observation.effective[x] may be a Period or a Timing.
+        assert!(!is_single_point_date("Observation", "date"));
+        // Encounter.period is a Period.
+        assert!(!is_single_point_date("Encounter", "date"));
+        // `(Patient.deceased as dateTime)` is not a plain path.
+        assert!(!is_single_point_date("Patient", "death-date"));
+        // Not a date parameter at all.
+        assert!(!is_single_point_date("Patient", "family"));
     }
 }

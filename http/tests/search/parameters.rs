@@ -174,6 +174,59 @@ async fn search_date_ge_includes_partial_year() {
     );
 }
 
+// search.html#date: a range given by two prefixes on a birth date (one value per Patient,
+// so both are tested on the same value), with partial dates on either side of each edge.
+#[tokio::test]
+async fn search_date_range_on_a_birth_date_keeps_its_edges_and_partial_dates() {
+    let app = TestApp::start().await;
+    let mut born = std::collections::HashMap::new();
+    for birth_date in [
+        "1949",
+        "1949-12-31",
+        "1950",
+        "1950-01-01",
+        "1950-06-15",
+        "1950-12-31",
+        "1951-01-01",
+        "1951",
+    ] {
+        born.insert(
+            birth_date,
+            patient(&app, "Edge", "Case", birth_date, "other").await,
+        );
+    }
+    let ids = |dates: &[&str]| sorted(&dates.iter().map(|date| &born[date]).collect::<Vec<_>>());
+    let year_1950 = ["1950", "1950-01-01", "1950-06-15", "1950-12-31"];
+    assert_eq!(
+        matches(
+            &app,
+            "/fhir/Patient?birthdate=ge1950-01-01&birthdate=lt1951-01-01"
+        )
+        .await,
+        ids(&year_1950)
+    );
+    assert_eq!(
+        matches(
+            &app,
+            "/fhir/Patient?birthdate=gt1949-12-31&birthdate=le1950-12-31"
+        )
+        .await,
+        ids(&year_1950)
+    );
+    assert_eq!(
+        matches(&app, "/fhir/Patient?birthdate=ge1951&birthdate=le1951").await,
+        ids(&["1951-01-01", "1951"])
+    );
+    assert_eq!(
+        matches(
+            &app,
+            "/fhir/Patient?birthdate=gt1949&birthdate=lt1950-06-15"
+        )
+        .await,
+        ids(&["1950", "1950-01-01"])
+    );
+}
+
 // search.html#quantity and #number: implicit precision and system|code
 #[tokio::test]
 async fn search_quantity_uses_implicit_precision_and_units() {

@@ -11,7 +11,10 @@ mod values;
 
 use bytes::Bytes;
 use deadpool_postgres::{Client, Pool};
-use engine::search::{Criterion, Modifier, SearchQuery, Summary, Total};
+use engine::search::{
+    Criterion, Modifier, ParamRef, Prefix, SearchQuery, SearchValue, Summary, Total,
+};
+use engine::ResourceType;
 use sonic_rs::JsonValueTrait;
 use tokio_postgres::Row;
 
@@ -273,10 +276,48 @@ fn filter(sql: &mut SqlBuilder, query: &SearchQuery) -> String {
     } else {
         conditions.push(format!("r.resource_type = ANY({})", sql.bind(types)));
     }
+    let single_type = match query.scope.types()[..] {
+        [resource_type] => Some(resource_type),
+        _ => None,
+    };
+    // Criteria on a single-point date parameter, by parameter, tested on its one row at once.
+    let mut point_dates: Vec<(ParamRef, Vec<&SearchValue>)> = Vec::new();
     for criterion in &query.criteria {
-        conditions.push(sql::criterion(sql, "r", criterion));
+        match single_type.and_then(|resource_type| point_date_value(criterion, resource_type)) {
+            Some((param, value)) => match point_dates
+                .iter_mut()
+                .find(|(seen, _)| seen.code() == param.code())
+            {
+                Some((_, values)) => values.push(value),
+                None => point_dates.push((param, vec![value])),
+            },
+            None => conditions.push(sql::criterion(sql, "r", criterion)),
+        }
+    }
+    for (param, values) in &point_dates {
+        conditions.push(sql::single_point_date(sql, "r", *param, values));
     }
     conditions.join(" AND ")
+}
+
+/// The one value of `criterion` if it is a plain date criterion (no modifier, no OR, not
+/// `ne`) on a parameter with at most one point value per resource of `resource_type`.
+fn point_date_value(
+    criterion: &Criterion,
+    resource_type: ResourceType,
+) -> Option<(ParamRef, &SearchValue)> {
+    let Criterion::Values {
+        param,
+        modifier: Modifier::None,
+        values,
+    } = criterion
+    else {
+        return None;
+    };
+    let [value @ SearchValue::Date { prefix, .. }] = values.as_slice() else {
+        return None;
+    };
+    (*prefix != Prefix::Ne && param.is_single_point_date(resource_type)).then_some((*param, value))
 }
 
 /// Whether a resource meeting `criterion` must have a row in an index table.

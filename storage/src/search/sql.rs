@@ -291,6 +291,31 @@ fn compartment_across_types(
     ))
 }
 
+/// `EXISTS` one row of a single-point date parameter meeting every one of `values` (AND-ed
+/// criteria, `birthdate=ge1950&birthdate=lt1951`). The same as an `EXISTS` per value, since
+/// a resource has at most one row of such a parameter, but one index range instead of two
+/// semi-joins: PostgreSQL, estimating a handful of births before 1951 from the histogram of
+/// every date parameter, drove the search from all 6,401 of them (48 ms at a million).
+pub(crate) fn single_point_date(
+    sql: &mut SqlBuilder,
+    resource: &str,
+    param: ParamRef,
+    values: &[&SearchValue],
+) -> String {
+    let alias = sql.alias("x");
+    let code = sql.bind(param.code().to_owned());
+    let mut conditions = Vec::with_capacity(values.len() * 2);
+    for value in values {
+        conditions.push(values::condition(sql, &alias, Modifier::None, value));
+        conditions.extend(values::point_date_bound(sql, &alias, value));
+    }
+    format!(
+        "EXISTS (SELECT 1 FROM search_date {alias} WHERE {} AND {alias}.param = {code} AND {})",
+        same_resource(&alias, resource),
+        conditions.join(" AND ")
+    )
+}
+
 /// `EXISTS` a row of `param` matching any of `values` (for `:not` the caller negates it).
 fn values_exist(
     sql: &mut SqlBuilder,
