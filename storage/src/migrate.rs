@@ -31,10 +31,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "index order",
         sql: include_str!("migrations/0003_index_order.sql"),
     },
+    Migration {
+        version: 4,
+        name: "covering indexes",
+        sql: include_str!("migrations/0004_covering_indexes.sql"),
+    },
 ];
 
 /// The schema version this binary expects.
-pub(crate) const LATEST_VERSION: i64 = 3;
+pub(crate) const LATEST_VERSION: i64 = 4;
 
 /// Applies every migration the database lacks; returns how many were applied.
 pub(crate) async fn migrate(client: &mut Client) -> Result<usize, Error> {
