@@ -16,6 +16,11 @@ const HIGHEST_MICROS: u64 = 3_600_000_000;
 #[derive(Debug, Clone)]
 pub struct Recorder {
     histogram: Histogram<u64>,
+    /// Open loop: latencies from the moment the pacer released each request rather than
+    /// from its due time, the start `oha --latency-correction` uses. The difference is the
+    /// generator's own lateness in releasing requests; kept apart so the two tools can be
+    /// compared like for like (docs/benchmarks.md, "ember-load against oha").
+    from_release: Histogram<u64>,
     failures: BTreeMap<String, u64>,
     /// Sum of (actual send − due time) over timed open-loop requests: the load generator's
     /// own lateness (timer granularity, busy connections), reported so it is not mistaken
@@ -32,8 +37,8 @@ impl Default for Recorder {
 impl Recorder {
     pub fn new() -> Recorder {
         Recorder {
-            histogram: Histogram::new_with_bounds(1, HIGHEST_MICROS, 3)
-                .expect("constant histogram bounds are valid"),
+            histogram: new_histogram(),
+            from_release: new_histogram(),
             failures: BTreeMap::new(),
             send_lag: Duration::ZERO,
         }
@@ -41,8 +46,12 @@ impl Recorder {
 
     /// Records one answered request's latency.
     pub fn record(&mut self, latency: Duration) {
-        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        self.histogram.saturating_record(micros.max(1));
+        record_into(&mut self.histogram, latency);
+    }
+
+    /// Open loop: records an answered request's latency from its release (see `from_release`).
+    pub(crate) fn record_from_release(&mut self, latency: Duration) {
+        record_into(&mut self.from_release, latency);
     }
 
     pub(crate) fn record_failure(&mut self, failure: Failure) {
@@ -61,6 +70,9 @@ impl Recorder {
         self.histogram
             .add(&other.histogram)
             .expect("histograms with the same bounds merge");
+        self.from_release
+            .add(&other.from_release)
+            .expect("histograms with the same bounds merge");
         for (kind, count) in &other.failures {
             *self.failures.entry(kind.clone()).or_default() += count;
         }
@@ -78,16 +90,7 @@ impl Recorder {
     }
 
     pub fn latency(&self) -> LatencySummary {
-        let millis = |micros: u64| micros as f64 / 1000.0;
-        let at = |quantile: f64| millis(self.histogram.value_at_quantile(quantile));
-        LatencySummary {
-            p50: at(0.50),
-            p95: at(0.95),
-            p99: at(0.99),
-            p999: at(0.999),
-            max: millis(self.histogram.max()),
-            mean: self.histogram.mean() / 1000.0,
-        }
+        summary(&self.histogram)
     }
 
     /// The step's line in the result file.
@@ -113,6 +116,9 @@ impl Recorder {
             latency_ms: self.latency(),
             errors: self.failures.clone(),
             unsent,
+            latency_from_release_ms: rate
+                .filter(|_| !self.from_release.is_empty())
+                .map(|_| summary(&self.from_release)),
             mean_send_lag_ms: rate.map(|_| {
                 if successes == 0 {
                     0.0
@@ -121,5 +127,27 @@ impl Recorder {
                 }
             }),
         }
+    }
+}
+
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HIGHEST_MICROS, 3).expect("constant histogram bounds are valid")
+}
+
+fn record_into(histogram: &mut Histogram<u64>, latency: Duration) {
+    let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+    histogram.saturating_record(micros.max(1));
+}
+
+fn summary(histogram: &Histogram<u64>) -> LatencySummary {
+    let millis = |micros: u64| micros as f64 / 1000.0;
+    let at = |quantile: f64| millis(histogram.value_at_quantile(quantile));
+    LatencySummary {
+        p50: at(0.50),
+        p95: at(0.95),
+        p99: at(0.99),
+        p999: at(0.999),
+        max: millis(histogram.max()),
+        mean: histogram.mean() / 1000.0,
     }
 }

@@ -111,11 +111,7 @@ async fn phase(
     let progress = report_each_second(label, Arc::clone(&live));
     let schedule = rate.map(|rate| Schedule::new(start, rate));
     let slots = schedule.map(|schedule| {
-        let slots = Arc::new(Slots {
-            released: Semaphore::new(0),
-            next: AtomicU64::new(0),
-            schedule,
-        });
+        let slots = Arc::new(Slots::new(schedule));
         let releaser = Arc::clone(&slots);
         // A thread, not a task: tokio's timer wakes on whole milliseconds, which would add up
         // to a millisecond of the generator's own lateness to every corrected latency. A
@@ -174,6 +170,39 @@ struct Slots {
     released: Semaphore,
     next: AtomicU64,
     schedule: Schedule,
+    /// When the pacer released slot `n`, in nanoseconds after `origin`, at `n % RELEASES`.
+    /// A ring: the pacer runs at most the backlog of unsent requests ahead of the workers,
+    /// far fewer than its length at any rate a step can sustain.
+    released_at: Box<[AtomicU64]>,
+    origin: Instant,
+}
+
+const RELEASES: usize = 1 << 20;
+
+impl Slots {
+    fn new(schedule: Schedule) -> Slots {
+        Slots {
+            released: Semaphore::new(0),
+            next: AtomicU64::new(0),
+            schedule,
+            released_at: (0..RELEASES).map(|_| AtomicU64::new(0)).collect(),
+            origin: Instant::now(),
+        }
+    }
+
+    fn mark_released(&self, slot: u64) {
+        let nanos = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.released_at[slot as usize % RELEASES].store(nanos, Ordering::Release);
+    }
+
+    /// When slot `n` was released; its due time if not recorded (cannot happen: a worker
+    /// takes slot `n` only after `n + 1` permits were released).
+    fn released(&self, slot: u64) -> Instant {
+        match self.released_at[slot as usize % RELEASES].load(Ordering::Acquire) {
+            0 => self.schedule.due(slot),
+            nanos => self.origin + Duration::from_nanos(nanos),
+        }
+    }
 }
 
 /// Releases a permit at each due time before `end`, then closes the semaphore. If every
@@ -191,6 +220,7 @@ fn release_slots(slots: &Slots, end: Instant) {
         if due > now {
             std::thread::sleep(due - now);
         }
+        slots.mark_released(slot);
         slots.released.add_permits(1);
         slot += 1;
     }
@@ -210,21 +240,24 @@ async fn open_loop(
             break;
         };
         permit.forget();
-        let due = slots
-            .schedule
-            .due(slots.next.fetch_add(1, Ordering::Relaxed));
+        let slot = slots.next.fetch_add(1, Ordering::Relaxed);
+        let due = slots.schedule.due(slot);
         let sent = Instant::now();
         if sent >= end {
             break;
         }
         recorder.record_send_lag(sent.saturating_duration_since(due));
         let outcome = worker.exchange(&call).await;
+        let answered = Instant::now();
         account(
             &mut recorder,
             &live,
             &outcome,
-            corrected_latency(due, Instant::now()),
+            corrected_latency(due, answered),
         );
+        if outcome.is_ok() {
+            recorder.record_from_release(answered.saturating_duration_since(slots.released(slot)));
+        }
         worker
             .script
             .observe(&call, outcome.as_ref().map_err(|failure| *failure));

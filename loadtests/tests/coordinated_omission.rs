@@ -109,6 +109,11 @@ async fn a_stall_in_an_open_loop_is_charged_to_every_request_it_delayed() {
     // from their sends, only the stalled request would be slow and p95 would be under 1 ms.
     assert!(step.latency_ms.max >= 300.0, "{:?}", step.latency_ms);
     assert!(step.latency_ms.p95 >= 100.0, "{:?}", step.latency_ms);
+    // Timed from their release by the pacer (oha's start), the held-back requests still
+    // carry their wait for the connection: only the pacer's own lateness is left out.
+    let from_release = step.latency_from_release_ms.expect("open loop reports it");
+    assert!(from_release.p95 >= 100.0, "{from_release:?}");
+    assert!(from_release.p50 <= step.latency_ms.p50, "{from_release:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -119,4 +124,5 @@ async fn a_closed_loop_sees_the_stall_once() {
     assert!(step.errors.is_empty(), "{step:?}");
     assert!(step.latency_ms.max >= 300.0, "{:?}", step.latency_ms);
     assert_eq!(step.rate, None);
+    assert_eq!(step.latency_from_release_ms, None);
 }

@@ -26,6 +26,7 @@ fn step(clients: usize, throughput: f64, p50: f64) -> StepResult {
         },
         errors: BTreeMap::new(),
         unsent: 0,
+        latency_from_release_ms: None,
         mean_send_lag_ms: None,
     }
 }

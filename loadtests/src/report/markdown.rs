@@ -50,6 +50,33 @@ pub fn markdown_table(result: &RunResult) -> String {
             );
         }
     }
+    let released: Vec<_> = result
+        .scenarios
+        .iter()
+        .flat_map(|scenario| scenario.steps.iter().map(move |step| (scenario, step)))
+        .filter_map(|(scenario, step)| Some((scenario, step, step.latency_from_release_ms?)))
+        .collect();
+    if !released.is_empty() {
+        out.push_str(
+            "\nOpen loop, latency from each request's release by the pacer instead of its due \
+             time (the start `oha --latency-correction` uses; the difference is the load \
+             generator's own lateness):\n\n",
+        );
+        out.push_str("| Scenario | Step | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) |\n");
+        out.push_str("|---|---|---|---|---|---|\n");
+        for (scenario, step, latency) in released {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                scenario.name,
+                step.label(),
+                latency.p50,
+                latency.p95,
+                latency.p99,
+                latency.max,
+            );
+        }
+    }
     let skipped: Vec<_> = result
         .scenarios
         .iter()

@@ -60,6 +60,10 @@ pub struct StepResult {
     /// Open loop: requests due before the end that were never sent because every connection
     /// was still busy (the server fell behind the rate).
     pub unsent: u64,
+    /// Open loop: latency from the moment the pacer released each request instead of its
+    /// due time: the start `oha --latency-correction` measures from, for comparing the two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_from_release_ms: Option<LatencySummary>,
     /// Open loop: mean time between a request's due time and its actual send.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mean_send_lag_ms: Option<f64>,
