@@ -3,7 +3,7 @@
 // PERF: hot path; see docs/benchmarks.md ("Reads by id, batched").
 //
 // At rest a read goes to the database at once, alone. Under load, reads that arrive while
-// `MAX_FLUSHES_IN_FLIGHT` queries are already running wait for the next query and share it,
+// `USUAL_FLUSHES_IN_FLIGHT` queries are already running wait for the next query and share it,
 // so PostgreSQL and the socket to it see one round trip for many reads. A read is never
 // added to a query that has already been sent: it waits for the next one, which starts after
 // the read arrived and so sees every write committed before it (read-your-writes holds).
@@ -15,6 +15,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant as ClockInstant};
 
 use bytes::Bytes;
 use deadpool_postgres::Pool;
@@ -25,9 +26,18 @@ use tokio::sync::oneshot;
 use crate::model::StoredVersion;
 use crate::{read, Error, TenantKey};
 
-/// Queries running at once. On two cores one beat two and four (docs/benchmarks.md): the
-/// longer reads gather, the less each costs PostgreSQL and the socket.
-const MAX_FLUSHES_IN_FLIGHT: usize = 1;
+/// Queries running at once as long as they answer quickly. On two cores one beat two and
+/// four (docs/benchmarks.md): the longer reads gather, the less each costs PostgreSQL and
+/// the socket.
+const USUAL_FLUSHES_IN_FLIGHT: usize = 1;
+
+/// A query running this long is taken for slow (pages read from disk, a busy database):
+/// reads arriving then start a query of their own rather than queue behind it, so one slow
+/// query delays only the reads it carries.
+const SLOW_QUERY: Duration = Duration::from_millis(5);
+
+/// Queries running at once at most, however slow they are.
+const MOST_FLUSHES_IN_FLIGHT: usize = 8;
 
 /// Reads in one query at most, so one query's answer stays a few megabytes at worst.
 const MAX_BATCH: usize = 128;
@@ -55,6 +65,22 @@ struct WaitingRead {
 struct Queue {
     waiting: Vec<WaitingRead>,
     flushes_in_flight: usize,
+    /// When the newest query started; each holder's next query restarts the clock.
+    last_query_started: Option<ClockInstant>,
+}
+
+impl Queue {
+    /// Whether a read queued at `now` starts a query (and takes a slot) rather than wait for
+    /// the next query of a running holder.
+    fn may_start_flush(&self, now: ClockInstant) -> bool {
+        if self.flushes_in_flight < USUAL_FLUSHES_IN_FLIGHT {
+            return true;
+        }
+        self.flushes_in_flight < MOST_FLUSHES_IN_FLIGHT
+            && self
+                .last_query_started
+                .is_some_and(|started| now.saturating_duration_since(started) >= SLOW_QUERY)
+    }
 }
 
 /// The shared queue of reads by id for one database.
@@ -102,11 +128,11 @@ impl ReadBatcher {
                 id: id.clone(),
                 reply,
             });
-            let idle_slot = queue.flushes_in_flight < MAX_FLUSHES_IN_FLIGHT;
-            if idle_slot {
+            let start = queue.may_start_flush(ClockInstant::now());
+            if start {
                 queue.flushes_in_flight += 1;
             }
-            idle_slot
+            start
         };
         if start_flush {
             let mut slot = SlotGuard {
@@ -199,7 +225,7 @@ impl ReadBatcher {
     }
 }
 
-/// One of the `MAX_FLUSHES_IN_FLIGHT` slots, held by whoever runs queries for the queue.
+/// A slot of `MOST_FLUSHES_IN_FLIGHT`, held by whoever runs queries for the queue.
 /// Seeing the queue empty and giving the slot back happen under one lock, so a read queued
 /// meanwhile either finds a free slot or is drained by the holder: none waits for nobody.
 struct SlotGuard {
@@ -224,6 +250,7 @@ impl SlotGuard {
             self.held = false;
             return None;
         }
+        queue.last_query_started = Some(ClockInstant::now());
         Some(queue.waiting.drain(..take).collect())
     }
 
@@ -297,4 +324,38 @@ async fn read_many(
         }
     }
     Ok(versions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(flushes_in_flight: usize, started_ago: Option<Duration>, now: ClockInstant) -> Queue {
+        Queue {
+            waiting: Vec::new(),
+            flushes_in_flight,
+            last_query_started: started_ago.map(|ago| now - ago),
+        }
+    }
+
+    #[test]
+    fn a_read_on_a_quiet_batcher_starts_its_own_query() {
+        let now = ClockInstant::now();
+        assert!(queue(0, None, now).may_start_flush(now));
+    }
+
+    #[test]
+    fn a_read_waits_for_the_next_query_while_the_running_one_is_young() {
+        let now = ClockInstant::now();
+        assert!(!queue(1, Some(Duration::from_micros(300)), now).may_start_flush(now));
+    }
+
+    #[test]
+    fn a_read_behind_a_slow_query_starts_another_up_to_the_most() {
+        let now = ClockInstant::now();
+        let slow = Some(SLOW_QUERY + Duration::from_millis(1));
+        assert!(queue(1, slow, now).may_start_flush(now));
+        assert!(queue(MOST_FLUSHES_IN_FLIGHT - 1, slow, now).may_start_flush(now));
+        assert!(!queue(MOST_FLUSHES_IN_FLIGHT, slow, now).may_start_flush(now));
+    }
 }
