@@ -121,6 +121,40 @@ async fn search_has_finds_resources_referred_to_by_matching_ones() {
     .await;
 }
 
+// search.html#has and #chaining: a deleted resource is not found (http.html#delete), even
+// while live resources still refer to it; nor is a resource through a deleted one.
+#[tokio::test]
+async fn search_has_and_chains_skip_deleted_resources() {
+    let app = TestApp::start().await;
+    let (organization, patient, observation) = linked(&app, "Acme", "Ng", "8867-4").await;
+    assert!(app
+        .delete(&format!("/fhir/Patient/{patient}"))
+        .await
+        .status
+        .is_success());
+    assert_eq!(
+        matches(&app, "/fhir/Patient?_has:Observation:patient:code=8867-4").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        matches(&app, "/fhir/Observation?subject:Patient.name=Ng").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        matches(&app, "/fhir/Observation?patient.organization.name=Acme").await,
+        Vec::<String>::new()
+    );
+    // The Organization is live, and its Patient's Observation still refers to nothing live.
+    assert_eq!(
+        matches(&app, "/fhir/Organization?name=Acme").await,
+        [organization]
+    );
+    assert_eq!(
+        matches(&app, "/fhir/Observation?code=8867-4").await,
+        [observation]
+    );
+}
+
 // http.html#vsearch: compartment search, from the R4 CompartmentDefinitions
 #[tokio::test]
 async fn compartment_search_finds_what_belongs_to_the_patient() {

@@ -327,7 +327,10 @@ fn requires_index_row(criterion: &Criterion) -> bool {
             param, modifier, ..
         } => *modifier != Modifier::Not && !matches!(param.code(), "_id" | "_lastUpdated"),
         Criterion::Missing { missing, .. } => !missing,
-        Criterion::Chain { .. } | Criterion::Has { .. } => true,
+        Criterion::Chain { .. } => true,
+        // The row `_has` needs is the referring resource's: it may still refer to this one
+        // after this one was deleted.
+        Criterion::Has { .. } => false,
         Criterion::AnyOf(criteria) => criteria.iter().all(requires_index_row),
         // A List may name deleted resources; the compartment owner itself has no link row.
         Criterion::List(_) | Criterion::Compartment { .. } => false,
