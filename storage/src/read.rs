@@ -6,6 +6,7 @@ use deadpool_postgres::Pool;
 use engine::{Id, Instant, ResourceType, VersionId};
 use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
 
 use crate::model::StoredVersion;
 use crate::{connection, Error, TenantKey};
@@ -53,12 +54,15 @@ async fn lookup(
     let client = connection(pool).await?;
     let statement = client.prepare_cached(sql).await?;
     let row = client.query_opt(&statement, params).await?;
-    Ok(row.map(|row| {
-        let body: Option<&[u8]> = row.get(2);
-        StoredVersion {
-            version_id: VersionId::from_stored(row.get(0)),
-            last_updated: Instant::from_datetime(row.get::<_, OffsetDateTime>(1)),
-            body: body.map(Bytes::copy_from_slice),
-        }
-    }))
+    Ok(row.map(|row| stored_version(&row, 0)))
+}
+
+/// The version in `row`'s columns (version_id, last_updated, body), starting at `first`.
+pub(crate) fn stored_version(row: &Row, first: usize) -> StoredVersion {
+    let body: Option<&[u8]> = row.get(first + 2);
+    StoredVersion {
+        version_id: VersionId::from_stored(row.get(first)),
+        last_updated: Instant::from_datetime(row.get::<_, OffsetDateTime>(first + 1)),
+        body: body.map(Bytes::copy_from_slice),
+    }
 }

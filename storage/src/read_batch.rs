@@ -17,10 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant as ClockInstant};
 
-use bytes::Bytes;
 use deadpool_postgres::Pool;
-use engine::{Id, Instant, ResourceType};
-use time::OffsetDateTime;
+use engine::{Id, ResourceType};
 use tokio::sync::oneshot;
 
 use crate::model::StoredVersion;
@@ -135,11 +133,7 @@ impl ReadBatcher {
             start
         };
         if start_flush {
-            let mut slot = SlotGuard {
-                batcher: Arc::clone(self),
-                held: true,
-                in_place: true,
-            };
+            let mut slot = SlotGuard::held(Arc::clone(self), true);
             match slot.next_batch() {
                 // Alone (a quiet server), the read runs in place: no task to start. Were this
                 // caller to go away mid-query, only its own answer would be lost.
@@ -236,6 +230,15 @@ struct SlotGuard {
 }
 
 impl SlotGuard {
+    /// A slot already counted in `flushes_in_flight` by the caller.
+    fn held(batcher: Arc<ReadBatcher>, in_place: bool) -> SlotGuard {
+        SlotGuard {
+            batcher,
+            held: true,
+            in_place,
+        }
+    }
+
     fn into_task(mut self) -> SlotGuard {
         self.in_place = false;
         self
@@ -284,11 +287,7 @@ impl Drop for SlotGuard {
             restart
         };
         if restart {
-            let slot = SlotGuard {
-                batcher: Arc::clone(&self.batcher),
-                held: true,
-                in_place: false,
-            };
+            let slot = SlotGuard::held(Arc::clone(&self.batcher), false);
             tokio::spawn(Arc::clone(&self.batcher).flush_until_empty(slot));
         }
     }
@@ -311,16 +310,11 @@ async fn read_many(
     let mut versions: Vec<Option<StoredVersion>> = vec![None; batch.len()];
     for row in rows {
         let position: i64 = row.get(0);
-        let body: Option<&[u8]> = row.get(3);
         if let Some(slot) = usize::try_from(position - 1)
             .ok()
             .and_then(|index| versions.get_mut(index))
         {
-            *slot = Some(StoredVersion {
-                version_id: engine::VersionId::from_stored(row.get(1)),
-                last_updated: Instant::from_datetime(row.get::<_, OffsetDateTime>(2)),
-                body: body.map(Bytes::copy_from_slice),
-            });
+            *slot = Some(read::stored_version(&row, 1));
         }
     }
     Ok(versions)

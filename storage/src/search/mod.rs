@@ -262,9 +262,8 @@ impl<'a> tokio_postgres::types::FromSql<'a> for JsonText {
 
 /// The WHERE condition of the search on the resource row `r`: scope, liveness and criteria.
 fn filter(sql: &mut SqlBuilder, query: &SearchQuery) -> String {
-    let types: Vec<String> = query
-        .scope
-        .types()
+    let scope_types = query.scope.types();
+    let types: Vec<String> = scope_types
         .iter()
         .map(|kind| kind.as_str().to_owned())
         .collect();
@@ -280,7 +279,7 @@ fn filter(sql: &mut SqlBuilder, query: &SearchQuery) -> String {
     } else {
         conditions.push(format!("r.resource_type = ANY({})", sql.bind(types)));
     }
-    let single_type = match query.scope.types()[..] {
+    let single_type = match scope_types[..] {
         [resource_type] => Some(resource_type),
         _ => None,
     };
