@@ -151,6 +151,38 @@ async fn search_has_and_chains_skip_deleted_resources() {
     );
 }
 
+// search.html#chaining, search.html#has: the resource a chain or `_has` passes through must
+// be live too. Inner criteria on an index row are tested without reading the inner resource.
+#[tokio::test]
+async fn search_has_and_chains_skip_deleted_inner_resources() {
+    let app = TestApp::start().await;
+    let (organization, patient, observation) = linked(&app, "Acme", "Ng", "8867-4").await;
+    let delete = |path: String| {
+        let app = &app;
+        async move { assert!(app.delete(&path).await.status.is_success(), "{path}") }
+    };
+    delete(format!("/fhir/Observation/{observation}")).await;
+    delete(format!("/fhir/Organization/{organization}")).await;
+    for through_a_deleted_resource in [
+        "/fhir/Patient?_has:Observation:patient:code=8867-4",
+        "/fhir/Patient?organization.name=Acme",
+        "/fhir/Patient?organization:Organization.name:exact=Acme",
+    ] {
+        let found = matches(&app, through_a_deleted_resource).await;
+        assert!(found.is_empty(), "{through_a_deleted_resource}: {found:?}");
+    }
+    // Inner criteria that need no index row read the inner resource row: `_id` of a deleted
+    // Organization, and a missing name, still find nothing through it.
+    for read_through_the_row in [
+        format!("/fhir/Patient?organization._id={organization}"),
+        "/fhir/Patient?organization.name:missing=true".to_owned(),
+    ] {
+        let found = matches(&app, &read_through_the_row).await;
+        assert!(found.is_empty(), "{read_through_the_row}: {found:?}");
+    }
+    assert_eq!(matches(&app, "/fhir/Patient?name=Ng").await, [patient]);
+}
+
 // http.html#vsearch: compartment search, from the R4 CompartmentDefinitions
 #[tokio::test]
 async fn compartment_search_finds_what_belongs_to_the_patient() {

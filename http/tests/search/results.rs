@@ -269,3 +269,72 @@ async fn paging_through_a_common_chained_criterion_returns_each_match_once_in_id
     let previous = searchset(&app, &link(&last, "previous").unwrap()).await;
     assert_eq!(ids_of(&previous, "match"), pages[pages.len() - 2]);
 }
+
+// search.html#count, search.html#string: a page lists a Patient once however many of its
+// names match, and the pages neither skip nor repeat.
+#[tokio::test]
+async fn paging_a_string_search_lists_a_resource_matching_several_names_once() {
+    let app = TestApp::start().await;
+    let mut expected = Vec::new();
+    for index in 0..5 {
+        // Family, given and a second name all start with "Ngu".
+        let id = app
+            .create(&format!(
+                r#"{{"resourceType":"Patient","name":[{{"family":"Nguyen{index}","given":["Ngozi"]}},{{"family":"Ngu"}}]}}"#
+            ))
+            .await;
+        expected.push(id);
+    }
+    app.create(r#"{"resourceType":"Patient","name":[{"family":"Other"}]}"#)
+        .await;
+    expected.sort();
+    let mut pages = Vec::new();
+    let mut uri = "/fhir/Patient?name=ngu&_count=2".to_owned();
+    loop {
+        let bundle = searchset(&app, &uri).await;
+        pages.push(ids_of(&bundle, "match"));
+        match link(&bundle, "next") {
+            Some(next) => uri = next,
+            None => break,
+        }
+    }
+    assert_eq!(pages.concat(), expected);
+    assert_eq!(pages.len(), 3);
+    let last = searchset(&app, &uri).await;
+    let previous = searchset(&app, &link(&last, "previous").unwrap()).await;
+    assert_eq!(ids_of(&previous, "match"), pages[1]);
+}
+
+// search.html#chaining: an Observation whose two performers both match the chain is one
+// match, on the walked first page and on the pages drawn from the reference index after it.
+#[tokio::test]
+async fn chain_matching_through_two_references_of_one_resource_lists_it_once() {
+    let app = TestApp::start().await;
+    let first = app
+        .create(r#"{"resourceType":"Practitioner","name":[{"family":"Okafor"}]}"#)
+        .await;
+    let second = app
+        .create(r#"{"resourceType":"Practitioner","name":[{"family":"Okafor"}]}"#)
+        .await;
+    let mut expected = Vec::new();
+    for _ in 0..3 {
+        let id = app
+            .create(&format!(
+                r#"{{"resourceType":"Observation","status":"final","code":{{"text":"x"}},"performer":[{{"reference":"Practitioner/{first}"}},{{"reference":"Practitioner/{second}"}}]}}"#
+            ))
+            .await;
+        expected.push(id);
+    }
+    expected.sort();
+    let mut pages = Vec::new();
+    let mut uri = "/fhir/Observation?performer:Practitioner.name=okafor&_count=2".to_owned();
+    loop {
+        let bundle = searchset(&app, &uri).await;
+        pages.push(ids_of(&bundle, "match"));
+        match link(&bundle, "next") {
+            Some(next) => uri = next,
+            None => break,
+        }
+    }
+    assert_eq!(pages.concat(), expected);
+}

@@ -3,7 +3,9 @@
 //! Spec: https://hl7.org/fhir/R4/search.html
 // PERF: hot path (every search); see docs/benchmarks.md.
 
+mod filter;
 mod include;
+mod keys;
 mod probe;
 mod sort;
 mod sql;
@@ -11,10 +13,7 @@ mod values;
 
 use bytes::Bytes;
 use deadpool_postgres::{Client, Pool};
-use engine::search::{
-    Criterion, Modifier, ParamRef, Prefix, SearchQuery, SearchValue, Summary, Total,
-};
-use engine::ResourceType;
+use engine::search::{SearchQuery, Summary, Total};
 use sonic_rs::JsonValueTrait;
 use tokio_postgres::Row;
 
@@ -150,7 +149,7 @@ pub(crate) fn page_statements(
     page_size: usize,
 ) -> Result<PageStatements, Error> {
     let mut sql = SqlBuilder::new(tenant.get());
-    let mut condition = filter(&mut sql, query);
+    let walked = filter::filter(&mut sql, query, false);
     let keys = sort::order_keys(&mut sql, "r", &query.sort);
     let mut direction = Direction::After;
     let mut cursor_condition = None;
@@ -158,9 +157,7 @@ pub(crate) fn page_statements(
         let (cursor_direction, values) =
             sort::decode_cursor(cursor, keys.len()).ok_or(Error::InvalidCursor)?;
         direction = cursor_direction;
-        let beyond = sort::beyond(&mut sql, &keys, &values, direction);
-        condition = format!("{condition} AND {beyond}");
-        cursor_condition = Some(beyond);
+        cursor_condition = Some(sort::beyond(&mut sql, &keys, &values, direction));
     }
     // Two steps in one statement: the page's keys are found from the index tables and the
     // resource's primary key alone, and only the page's rows are then read for their bodies.
@@ -188,10 +185,13 @@ pub(crate) fn page_statements(
         .iter()
         .map(|key| format!(", ({})::text", key.expression))
         .collect();
-    let page_query = |candidates: &str| {
+    let page_query = |candidates: &str, condition: &str| {
+        let beyond = cursor_condition
+            .as_ref()
+            .map_or_else(String::new, |beyond| format!(" AND {beyond}"));
         format!(
             "SELECT r.resource_type, r.id, r.body{key_columns} FROM (
-                SELECT r.resource_type, r.id{page_keys} FROM {candidates} r WHERE {condition}
+                SELECT r.resource_type, r.id{page_keys} FROM {candidates} r WHERE {condition}{beyond}
                 ORDER BY {} LIMIT {limit}) page
              JOIN resource r ON r.tenant_key = $1 AND r.resource_type = page.resource_type AND r.id = page.id
                  AND NOT r.deleted
@@ -207,8 +207,16 @@ pub(crate) fn page_statements(
         direction,
         cursor_condition.as_deref(),
     )
-    .map(|candidates| page_query(&candidates));
-    let statement = page_query("resource");
+    .map(|candidates| page_query(&candidates, &walked.condition));
+    // The statement runs when the probe found less than a page: a chain's matches are then
+    // rare, and drawn from its reference rows (`filter.rs`).
+    let drawn = (probe.is_some() && query.sort.is_empty())
+        .then(|| filter::filter(&mut sql, query, true))
+        .filter(|drawn| drawn.drawn_from_index);
+    let statement = match drawn {
+        Some(drawn) => page_query(&drawn.source, &drawn.condition),
+        None => page_query(&walked.source, &walked.condition),
+    };
     Ok(PageStatements {
         sql,
         statement,
@@ -226,7 +234,7 @@ async fn count(
     estimate: bool,
 ) -> Result<i64, Error> {
     let mut sql = SqlBuilder::new(tenant.get());
-    let condition = filter(&mut sql, query);
+    let condition = filter::filter(&mut sql, query, false).condition;
     if !estimate {
         let text = format!("SELECT count(*) FROM resource r WHERE {condition}");
         let rows = client.query_typed(&text, &sql.typed_params()).await?;
@@ -257,86 +265,6 @@ impl<'a> tokio_postgres::types::FromSql<'a> for JsonText {
 
     fn accepts(kind: &tokio_postgres::types::Type) -> bool {
         *kind == tokio_postgres::types::Type::JSON
-    }
-}
-
-/// The WHERE condition of the search on the resource row `r`: scope, liveness and criteria.
-fn filter(sql: &mut SqlBuilder, query: &SearchQuery) -> String {
-    let scope_types = query.scope.types();
-    let types: Vec<String> = scope_types
-        .iter()
-        .map(|kind| kind.as_str().to_owned())
-        .collect();
-    let mut conditions = vec!["r.tenant_key = $1".to_owned()];
-    // Index rows exist only for live resources (a delete removes them), so a criterion that
-    // requires one already excludes deleted resources, and the resource's heap row need not be
-    // read to check: its primary key alone serves (an index-only scan once vacuumed).
-    if !query.criteria.iter().any(requires_index_row) {
-        conditions.push("NOT r.deleted".to_owned());
-    }
-    if let [single] = types.as_slice() {
-        conditions.push(format!("r.resource_type = {}", sql.bind(single.clone())));
-    } else {
-        conditions.push(format!("r.resource_type = ANY({})", sql.bind(types)));
-    }
-    let single_type = match scope_types[..] {
-        [resource_type] => Some(resource_type),
-        _ => None,
-    };
-    // Criteria on a single-point date parameter, by parameter, tested on its one row at once.
-    let mut point_dates: Vec<(ParamRef, Vec<&SearchValue>)> = Vec::new();
-    for criterion in &query.criteria {
-        match single_type.and_then(|resource_type| point_date_value(criterion, resource_type)) {
-            Some((param, value)) => match point_dates
-                .iter_mut()
-                .find(|(seen, _)| seen.code() == param.code())
-            {
-                Some((_, values)) => values.push(value),
-                None => point_dates.push((param, vec![value])),
-            },
-            None => conditions.push(sql::criterion(sql, "r", criterion)),
-        }
-    }
-    for (param, values) in &point_dates {
-        conditions.push(sql::single_point_date(sql, "r", *param, values));
-    }
-    conditions.join(" AND ")
-}
-
-/// The one value of `criterion` if it is a plain date criterion (no modifier, no OR, not
-/// `ne`) on a parameter with at most one point value per resource of `resource_type`.
-fn point_date_value(
-    criterion: &Criterion,
-    resource_type: ResourceType,
-) -> Option<(ParamRef, &SearchValue)> {
-    let Criterion::Values {
-        param,
-        modifier: Modifier::None,
-        values,
-    } = criterion
-    else {
-        return None;
-    };
-    let [value @ SearchValue::Date { prefix, .. }] = values.as_slice() else {
-        return None;
-    };
-    (*prefix != Prefix::Ne && param.is_single_point_date(resource_type)).then_some((*param, value))
-}
-
-/// Whether a resource meeting `criterion` must have a row in an index table.
-fn requires_index_row(criterion: &Criterion) -> bool {
-    match criterion {
-        Criterion::Values {
-            param, modifier, ..
-        } => *modifier != Modifier::Not && !matches!(param.code(), "_id" | "_lastUpdated"),
-        Criterion::Missing { missing, .. } => !missing,
-        Criterion::Chain { .. } => true,
-        // The row `_has` needs is the referring resource's: it may still refer to this one
-        // after this one was deleted.
-        Criterion::Has { .. } => false,
-        Criterion::AnyOf(criteria) => criteria.iter().all(requires_index_row),
-        // A List may name deleted resources; the compartment owner itself has no link row.
-        Criterion::List(_) | Criterion::Compartment { .. } => false,
     }
 }
 

@@ -5,7 +5,8 @@
 use engine::definitions::SearchParamType;
 use engine::search::SortKey;
 
-use super::sql::{same_resource, table_for, SqlBuilder};
+use super::keys::{same_resource, ResourceKey};
+use super::sql::{table_for, SqlBuilder};
 
 /// One ORDER BY key: its expression, the type it is compared as, and its direction.
 pub(crate) struct OrderKey {
@@ -48,7 +49,7 @@ pub(crate) fn order_keys(sql: &mut SqlBuilder, resource: &str, sort: &[SortKey])
                     format!(
                         "(SELECT {aggregate}({column}) FROM {} {alias} WHERE {} AND {alias}.param = {code})",
                         table_for(kind),
-                        same_resource(&alias, resource)
+                        same_resource(&alias, &ResourceKey::row(resource))
                     ),
                     sql_type,
                 )

@@ -6,12 +6,12 @@
 //! row by its key, so PostgreSQL can drive the plan from whichever index is most selective.
 //! Chains and `_has` nest the same shape one level deeper per step.
 
-use std::fmt::Write as _;
-
 use engine::definitions::SearchParamType;
 use engine::search::{Criterion, Modifier, ParamRef, SearchValue};
+use engine::ResourceType;
 use tokio_postgres::types::{ToSql, Type};
 
+use super::keys::{requires_index_row, same_resource, IndexRows, ResourceKey};
 use super::values;
 
 /// A value that can be bound, with the PostgreSQL type it is sent as. Searches are sent as
@@ -95,15 +95,15 @@ pub(crate) fn table_of(param: ParamRef) -> &'static str {
     }
 }
 
-/// `alias` joined to the resource row `resource`: same tenant, type and id.
-pub(crate) fn same_resource(alias: &str, resource: &str) -> String {
-    format!(
-        "{alias}.tenant_key = {resource}.tenant_key AND {alias}.resource_type = {resource}.resource_type AND {alias}.id = {resource}.id"
-    )
-}
-
-/// The condition `criterion` puts on the resource row aliased `resource`.
-pub(crate) fn criterion(sql: &mut SqlBuilder, resource: &str, criterion: &Criterion) -> String {
+/// The condition `criterion` puts on the resource `resource`.
+pub(crate) fn criterion(
+    sql: &mut SqlBuilder,
+    resource: &ResourceKey,
+    criterion: &Criterion,
+) -> String {
+    if let Some(rows) = index_rows(sql, criterion) {
+        return rows.exist_for(resource);
+    }
     match criterion {
         Criterion::Values {
             param,
@@ -112,66 +112,59 @@ pub(crate) fn criterion(sql: &mut SqlBuilder, resource: &str, criterion: &Criter
         } => match param.code() {
             "_id" => id_condition(sql, resource, values),
             "_lastUpdated" => last_updated_condition(sql, resource, values),
-            _ => {
-                let matches = values_exist(sql, resource, *param, *modifier, values);
+            _ if param.kind() == SearchParamType::Composite => {
+                let alternatives: Vec<String> = values
+                    .iter()
+                    .map(|value| values::composite(sql, resource, *param, value))
+                    .collect();
+                let matches = format!("({})", alternatives.join(" OR "));
                 if *modifier == Modifier::Not {
                     format!("NOT {matches}")
                 } else {
                     matches
                 }
             }
+            _ => format!(
+                "NOT {}",
+                values_rows(sql, *param, *modifier, values).exist_for(resource)
+            ),
         },
-        Criterion::Missing { param, missing } => {
+        Criterion::Missing { param, .. } => {
             let alias = sql.alias("m");
             let code = sql.bind(param.code().to_owned());
-            let exists = format!(
-                "EXISTS (SELECT 1 FROM {} {alias} WHERE {} AND {alias}.param = {code})",
+            format!(
+                "NOT EXISTS (SELECT 1 FROM {} {alias} WHERE {} AND {alias}.param = {code})",
                 table_of(*param),
                 same_resource(&alias, resource)
-            );
-            if *missing {
-                format!("NOT {exists}")
-            } else {
-                exists
-            }
-        }
-        Criterion::Chain { param, targets } => {
-            let reference = sql.alias("c");
-            let code = sql.bind(param.code().to_owned());
-            let mut alternatives = Vec::new();
-            for (target_type, inner) in targets {
-                let target = sql.alias("t");
-                let type_name = sql.bind(target_type.as_str().to_owned());
-                let inner_condition = self::criterion(sql, &target, inner);
-                alternatives.push(format!(
-                    "({reference}.target_type = {type_name} AND EXISTS (SELECT 1 FROM resource {target} \
-                     WHERE {target}.tenant_key = {reference}.tenant_key AND {target}.resource_type = {type_name} \
-                     AND {target}.id = {reference}.target_id AND NOT {target}.deleted AND {inner_condition}))"
-                ));
-            }
-            format!(
-                "EXISTS (SELECT 1 FROM search_reference {reference} WHERE {} AND {reference}.param = {code} AND ({}))",
-                same_resource(&reference, resource),
-                alternatives.join(" OR ")
             )
         }
+        Criterion::Chain { param, targets } => chain_rows(sql, *param, targets).exist_for(resource),
         Criterion::Has {
             source_type,
             reference,
             inner,
         } => {
             let link = sql.alias("h");
-            let source = sql.alias("s");
             let source_name = sql.bind(source_type.as_str().to_owned());
             let code = sql.bind(reference.code().to_owned());
-            let inner_condition = self::criterion(sql, &source, inner);
+            let link_to_resource = format!(
+                "{link}.tenant_key = {} AND {link}.resource_type = {source_name} \
+                 AND {link}.param = {code} AND {link}.target_id = {} AND {link}.target_type = {}",
+                resource.tenant_key, resource.id, resource.resource_type
+            );
+            if requires_index_row(inner) {
+                let inner_condition = self::criterion(sql, &ResourceKey::owner_of(&link), inner);
+                return format!(
+                    "EXISTS (SELECT 1 FROM search_reference {link} WHERE {link_to_resource} AND {inner_condition})"
+                );
+            }
+            let source = sql.alias("s");
+            let inner_condition = self::criterion(sql, &ResourceKey::row(&source), inner);
             format!(
                 "EXISTS (SELECT 1 FROM search_reference {link} JOIN resource {source} \
                  ON {source}.tenant_key = {link}.tenant_key AND {source}.resource_type = {link}.resource_type \
                  AND {source}.id = {link}.id AND NOT {source}.deleted \
-                 WHERE {link}.tenant_key = {resource}.tenant_key AND {link}.resource_type = {source_name} \
-                 AND {link}.param = {code} AND {link}.target_id = {resource}.id \
-                 AND {link}.target_type = {resource}.resource_type AND {inner_condition})"
+                 WHERE {link_to_resource} AND {inner_condition})"
             )
         }
         Criterion::List(ids) => {
@@ -181,9 +174,10 @@ pub(crate) fn criterion(sql: &mut SqlBuilder, resource: &str, criterion: &Criter
                 "EXISTS (SELECT 1 FROM search_reference {item} JOIN resource list{item} \
                  ON list{item}.tenant_key = {item}.tenant_key AND list{item}.resource_type = 'List' \
                  AND list{item}.id = {item}.id AND NOT list{item}.deleted \
-                 WHERE {item}.tenant_key = {resource}.tenant_key AND {item}.resource_type = 'List' \
+                 WHERE {item}.tenant_key = {} AND {item}.resource_type = 'List' \
                  AND {item}.id = ANY({list_ids}) AND {item}.param = 'item' \
-                 AND {item}.target_type = {resource}.resource_type AND {item}.target_id = {resource}.id)"
+                 AND {item}.target_type = {} AND {item}.target_id = {})",
+                resource.tenant_key, resource.resource_type, resource.id
             )
         }
         Criterion::AnyOf(criteria) => {
@@ -209,7 +203,8 @@ pub(crate) fn criterion(sql: &mut SqlBuilder, resource: &str, criterion: &Criter
             let owner = sql.bind(owner_id.clone());
             if *owner_itself {
                 alternatives.push(format!(
-                    "({resource}.resource_type = {owner_type_name} AND {resource}.id = {owner})"
+                    "({} = {owner_type_name} AND {} = {owner})",
+                    resource.resource_type, resource.id
                 ));
             }
             if !params.is_empty() {
@@ -227,10 +222,81 @@ pub(crate) fn criterion(sql: &mut SqlBuilder, resource: &str, criterion: &Criter
                 ));
             }
             format!(
-                "({resource}.resource_type = {searched_type} AND ({}))",
+                "({} = {searched_type} AND ({}))",
+                resource.resource_type,
                 alternatives.join(" OR ")
             )
         }
+    }
+}
+
+/// The index rows `criterion` needs a resource to have, when it is met exactly by having one:
+/// a value criterion (not `:not`, not composite, not `_id` or `_lastUpdated`), `:missing=false`
+/// and a chain.
+pub(crate) fn index_rows(sql: &mut SqlBuilder, criterion: &Criterion) -> Option<IndexRows> {
+    match criterion {
+        Criterion::Values {
+            param,
+            modifier,
+            values,
+        } if *modifier != Modifier::Not
+            && param.kind() != SearchParamType::Composite
+            && !matches!(param.code(), "_id" | "_lastUpdated") =>
+        {
+            Some(values_rows(sql, *param, *modifier, values))
+        }
+        Criterion::Missing {
+            param,
+            missing: false,
+        } => {
+            let alias = sql.alias("m");
+            let code = sql.bind(param.code().to_owned());
+            Some(IndexRows {
+                table: table_of(*param),
+                condition: format!("{alias}.param = {code}"),
+                alias,
+            })
+        }
+        Criterion::Chain { param, targets } => Some(chain_rows(sql, *param, targets)),
+        _ => None,
+    }
+}
+
+/// The reference rows of a chain: those of `param` whose target meets the inner criterion
+/// of its type.
+fn chain_rows(
+    sql: &mut SqlBuilder,
+    param: ParamRef,
+    targets: &[(ResourceType, Criterion)],
+) -> IndexRows {
+    let reference = sql.alias("c");
+    let code = sql.bind(param.code().to_owned());
+    let mut alternatives = Vec::new();
+    for (target_type, inner) in targets {
+        let type_name = sql.bind(target_type.as_str().to_owned());
+        if requires_index_row(inner) {
+            let target = ResourceKey::referenced_by(&reference, &type_name);
+            let inner_condition = self::criterion(sql, &target, inner);
+            alternatives.push(format!(
+                "({reference}.target_type = {type_name} AND {inner_condition})"
+            ));
+            continue;
+        }
+        let target = sql.alias("t");
+        let inner_condition = self::criterion(sql, &ResourceKey::row(&target), inner);
+        alternatives.push(format!(
+            "({reference}.target_type = {type_name} AND EXISTS (SELECT 1 FROM resource {target} \
+             WHERE {target}.tenant_key = {reference}.tenant_key AND {target}.resource_type = {type_name} \
+             AND {target}.id = {reference}.target_id AND NOT {target}.deleted AND {inner_condition}))"
+        ));
+    }
+    IndexRows {
+        table: "search_reference",
+        condition: format!(
+            "{reference}.param = {code} AND ({})",
+            alternatives.join(" OR ")
+        ),
+        alias: reference,
     }
 }
 
@@ -243,7 +309,7 @@ pub(crate) fn criterion(sql: &mut SqlBuilder, resource: &str, criterion: &Criter
 /// compartment criteria of the same owner.
 fn compartment_across_types(
     sql: &mut SqlBuilder,
-    resource: &str,
+    resource: &ResourceKey,
     criteria: &[Criterion],
 ) -> Option<String> {
     let mut owner = None;
@@ -284,24 +350,24 @@ fn compartment_across_types(
         String::new()
     };
     Some(format!(
-        "({resource}.resource_type, {resource}.id) IN ({owner_row}SELECT {link}.resource_type, {link}.id \
+        "({}, {}) IN ({owner_row}SELECT {link}.resource_type, {link}.id \
          FROM unnest({types}::text[], {params}::text[]) AS linked(resource_type, param) \
          JOIN search_reference {link} ON {link}.tenant_key = $1 AND {link}.resource_type = linked.resource_type \
-         AND {link}.param = linked.param AND {link}.target_id = {owner_id} AND {link}.target_type = {owner_type})"
+         AND {link}.param = linked.param AND {link}.target_id = {owner_id} AND {link}.target_type = {owner_type})",
+        resource.resource_type, resource.id
     ))
 }
 
-/// `EXISTS` one row of a single-point date parameter meeting every one of `values` (AND-ed
+/// The one row of a single-point date parameter meeting every one of `values` (AND-ed
 /// criteria, `birthdate=ge1950&birthdate=lt1951`). The same as an `EXISTS` per value, since
 /// a resource has at most one row of such a parameter, but one index range instead of two
 /// semi-joins: PostgreSQL, estimating a handful of births before 1951 from the histogram of
 /// every date parameter, drove the search from all 6,401 of them (48 ms at a million).
 pub(crate) fn single_point_date(
     sql: &mut SqlBuilder,
-    resource: &str,
     param: ParamRef,
     values: &[&SearchValue],
-) -> String {
+) -> IndexRows {
     let alias = sql.alias("x");
     let code = sql.bind(param.code().to_owned());
     let mut conditions = Vec::with_capacity(values.len() * 2);
@@ -309,28 +375,21 @@ pub(crate) fn single_point_date(
         conditions.push(values::condition(sql, &alias, Modifier::None, value));
         conditions.extend(values::point_date_bound(sql, &alias, value));
     }
-    format!(
-        "EXISTS (SELECT 1 FROM search_date {alias} WHERE {} AND {alias}.param = {code} AND {})",
-        same_resource(&alias, resource),
-        conditions.join(" AND ")
-    )
+    IndexRows {
+        table: "search_date",
+        condition: format!("{alias}.param = {code} AND {}", conditions.join(" AND ")),
+        alias,
+    }
 }
 
-/// `EXISTS` a row of `param` matching any of `values` (for `:not` the caller negates it).
-fn values_exist(
+/// The rows of `param` matching any of `values` (for `:not` the caller negates their
+/// `EXISTS`); not for composites, whose parts are rows of several tables.
+fn values_rows(
     sql: &mut SqlBuilder,
-    resource: &str,
     param: ParamRef,
     modifier: Modifier,
     values: &[SearchValue],
-) -> String {
-    if param.kind() == SearchParamType::Composite {
-        let alternatives: Vec<String> = values
-            .iter()
-            .map(|value| values::composite(sql, resource, param, value))
-            .collect();
-        return format!("({})", alternatives.join(" OR "));
-    }
+) -> IndexRows {
     let alias = sql.alias("x");
     let (table, stored_param) = match (modifier, param.kind()) {
         (Modifier::OfType, _) => ("search_token", format!("{}:of-type", param.code())),
@@ -342,17 +401,14 @@ fn values_exist(
     for value in values {
         alternatives.push(values::condition(sql, &alias, modifier, value));
     }
-    let mut text = String::new();
-    let _ = write!(
-        text,
-        "EXISTS (SELECT 1 FROM {table} {alias} WHERE {} AND {alias}.param = {code} AND ({}))",
-        same_resource(&alias, resource),
-        alternatives.join(" OR ")
-    );
-    text
+    IndexRows {
+        table,
+        condition: format!("{alias}.param = {code} AND ({})", alternatives.join(" OR ")),
+        alias,
+    }
 }
 
-fn id_condition(sql: &mut SqlBuilder, resource: &str, values: &[SearchValue]) -> String {
+fn id_condition(sql: &mut SqlBuilder, resource: &ResourceKey, values: &[SearchValue]) -> String {
     let ids: Vec<String> = values
         .iter()
         .filter_map(|value| match value {
@@ -363,10 +419,24 @@ fn id_condition(sql: &mut SqlBuilder, resource: &str, values: &[SearchValue]) ->
         })
         .collect();
     let ids = sql.bind(ids);
-    format!("{resource}.id = ANY({ids})")
+    format!("{} = ANY({ids})", resource.id)
 }
 
-fn last_updated_condition(sql: &mut SqlBuilder, resource: &str, values: &[SearchValue]) -> String {
+/// `_lastUpdated` is a column of the resource row; a key without its row (never built today,
+/// since `_lastUpdated` needs no index row) reads the row for it.
+fn last_updated_condition(
+    sql: &mut SqlBuilder,
+    resource: &ResourceKey,
+    values: &[SearchValue],
+) -> String {
+    let Some(row) = &resource.row else {
+        let row = sql.alias("u");
+        let condition = last_updated_condition(sql, &ResourceKey::row(&row), values);
+        return format!(
+            "EXISTS (SELECT 1 FROM resource {row} WHERE {} AND NOT {row}.deleted AND {condition})",
+            same_resource(&row, resource)
+        );
+    };
     let alternatives: Vec<String> = values
         .iter()
         .filter_map(|value| match value {
@@ -375,7 +445,7 @@ fn last_updated_condition(sql: &mut SqlBuilder, resource: &str, values: &[Search
                 // bounds as timestamps keeps the condition on the indexed column itself.
                 let low = sql.bind(values::timestamp(range.low));
                 let high = sql.bind(values::timestamp(range.high));
-                let column = format!("{resource}.last_updated");
+                let column = format!("{row}.last_updated");
                 Some(values::date_condition(
                     &column, &column, *prefix, &low, &high,
                 ))

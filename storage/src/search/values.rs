@@ -7,7 +7,8 @@ use engine::index::DateRange;
 use engine::search::{Modifier, ParamRef, Prefix, SearchValue, SystemMatch};
 use time::OffsetDateTime;
 
-use super::sql::{same_resource, table_for, SqlBuilder};
+use super::keys::{same_resource, ResourceKey};
+use super::sql::{table_for, SqlBuilder};
 
 /// The condition `value` puts on the index row aliased `row`.
 pub(crate) fn condition(
@@ -241,7 +242,7 @@ fn amount_condition(row: &str, prefix: Prefix, number: &str, exponent: &str) -> 
 /// A composite value: one row per part, all from the same element of the composite.
 pub(crate) fn composite(
     sql: &mut SqlBuilder,
-    resource: &str,
+    resource: &ResourceKey,
     param: ParamRef,
     value: &SearchValue,
 ) -> String {
@@ -265,7 +266,7 @@ pub(crate) fn composite(
         if let Some(first) = aliases.first() {
             conditions.push(format!(
                 "{} AND {alias}.composite_element = {first}.composite_element",
-                same_resource(&alias, first)
+                same_resource(&alias, &ResourceKey::owner_of(first))
             ));
         } else {
             conditions.push(same_resource(&alias, resource));

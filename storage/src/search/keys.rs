@@ -1,0 +1,123 @@
+//! The keys conditions are written against: the resource a condition is about, and the index
+//! rows a criterion looks for, which can stand in for the resource row they belong to.
+//! Measurements: docs/benchmarks.md, "Search at a million resources".
+
+use engine::search::{Criterion, Modifier};
+
+/// The resource a condition is about, as SQL expressions of its key: the columns of a
+/// `resource` row, or the key an index row holds of the resource it belongs to or refers to.
+///
+/// Inside a chain or `_has`, an inner criterion that needs an index row of the inner
+/// resource is tested against that key directly, without reading the inner resource's row:
+/// index rows exist only while their resource is live (a delete removes them), so the index
+/// row already proves what the resource row would. At a million resources the row lookups
+/// were most of a chain's time (23,332 Encounters read one by one for a two-level chain).
+#[derive(Debug, Clone)]
+pub(crate) struct ResourceKey {
+    pub(crate) tenant_key: String,
+    pub(crate) resource_type: String,
+    pub(crate) id: String,
+    /// The alias of the `resource` row itself, when the key is that row's own.
+    pub(crate) row: Option<String>,
+}
+
+impl ResourceKey {
+    /// The key of the `resource` row aliased `alias`.
+    pub(crate) fn row(alias: &str) -> ResourceKey {
+        ResourceKey {
+            tenant_key: format!("{alias}.tenant_key"),
+            resource_type: format!("{alias}.resource_type"),
+            id: format!("{alias}.id"),
+            row: Some(alias.to_owned()),
+        }
+    }
+
+    /// The resource the index row `alias` belongs to.
+    pub(crate) fn owner_of(alias: &str) -> ResourceKey {
+        ResourceKey {
+            row: None,
+            ..ResourceKey::row(alias)
+        }
+    }
+
+    /// The resource of type `type_name` (a bound placeholder) that the reference row
+    /// `reference` points to.
+    pub(crate) fn referenced_by(reference: &str, type_name: &str) -> ResourceKey {
+        ResourceKey {
+            tenant_key: format!("{reference}.tenant_key"),
+            resource_type: type_name.to_owned(),
+            id: format!("{reference}.target_id"),
+            row: None,
+        }
+    }
+}
+
+/// `alias` joined to the resource `key`: same tenant, type and id.
+pub(crate) fn same_resource(alias: &str, key: &ResourceKey) -> String {
+    format!(
+        "{alias}.tenant_key = {} AND {alias}.resource_type = {} AND {alias}.id = {}",
+        key.tenant_key, key.resource_type, key.id
+    )
+}
+
+/// Whether a resource meeting `criterion` must have a row in an index table: then the
+/// criterion alone proves the resource live.
+pub(crate) fn requires_index_row(criterion: &Criterion) -> bool {
+    match criterion {
+        Criterion::Values {
+            param, modifier, ..
+        } => *modifier != Modifier::Not && !matches!(param.code(), "_id" | "_lastUpdated"),
+        Criterion::Missing { missing, .. } => !missing,
+        Criterion::Chain { .. } => true,
+        // The row `_has` needs is the referring resource's: it may still refer to this one
+        // after this one was deleted.
+        Criterion::Has { .. } => false,
+        Criterion::AnyOf(criteria) => criteria.iter().all(requires_index_row),
+        // A List may name deleted resources; the compartment owner itself has no link row.
+        Criterion::List(_) | Criterion::Compartment { .. } => false,
+    }
+}
+
+/// The index rows a criterion looks for, not yet tied to a resource: a table, its alias, and
+/// the condition on the rows' own columns.
+///
+/// Tied to a resource they are an `EXISTS`. Without one they can also be the rows a page is
+/// drawn from (`owners`): a search whose criterion needs an index row then reads the
+/// matching rows' keys straight from that index, instead of walking the `resource` primary
+/// key and testing each resource against the index (at a million resources, a chain's
+/// fallback looked up 8,560 candidate Observations one by one: 17 of its 27 ms).
+#[derive(Debug)]
+pub(crate) struct IndexRows {
+    pub(crate) table: &'static str,
+    pub(crate) alias: String,
+    pub(crate) condition: String,
+}
+
+impl IndexRows {
+    /// `EXISTS` such a row of the resource `resource`.
+    pub(crate) fn exist_for(&self, resource: &ResourceKey) -> String {
+        let IndexRows {
+            table,
+            alias,
+            condition,
+        } = self;
+        format!(
+            "EXISTS (SELECT 1 FROM {table} {alias} WHERE {} AND {condition})",
+            same_resource(alias, resource)
+        )
+    }
+
+    /// The keys of the resources of type `type_name` (a bound placeholder) that own such a
+    /// row, each once: a table with the columns of a resource key.
+    pub(crate) fn owners(&self, type_name: &str) -> String {
+        let IndexRows {
+            table,
+            alias,
+            condition,
+        } = self;
+        format!(
+            "(SELECT DISTINCT {alias}.tenant_key, {alias}.resource_type, {alias}.id FROM {table} {alias} \
+             WHERE {alias}.tenant_key = $1 AND {alias}.resource_type = {type_name} AND {condition})"
+        )
+    }
+}
