@@ -120,4 +120,20 @@ impl IndexRows {
              WHERE {alias}.tenant_key = $1 AND {alias}.resource_type = {type_name} AND {condition})"
         )
     }
+
+    /// Whether fewer than `budget` (a bound placeholder) such rows exist for resources of
+    /// type `type_name`: a condition PostgreSQL evaluates once, before the query it guards
+    /// runs, reading at most `budget` rows.
+    pub(crate) fn fewer_than(&self, type_name: &str, budget: &str) -> String {
+        let IndexRows {
+            table,
+            alias,
+            condition,
+        } = self;
+        format!(
+            "(SELECT count(*) FROM (SELECT 1 FROM {table} {alias} \
+             WHERE {alias}.tenant_key = $1 AND {alias}.resource_type = {type_name} AND {condition} \
+             LIMIT {budget}) within_budget) < {budget}"
+        )
+    }
 }

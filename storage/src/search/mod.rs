@@ -18,6 +18,7 @@ use sonic_rs::JsonValueTrait;
 use tokio_postgres::Row;
 
 use crate::{connection, Error, TenantKey};
+use filter::Draw;
 use sort::Direction;
 use sql::SqlBuilder;
 
@@ -77,13 +78,24 @@ pub(crate) async fn search_on(
 
     let page = page_statements(tenant, query, page_size)?;
     let (keys, direction) = (&page.keys, page.direction);
+    // At most one of the probe and the bounded draw is tried before the statement.
     let mut rows = Vec::new();
+    let mut answered = false;
     if let Some(probe) = &page.probe {
         rows = client.query_typed(probe, &page.sql.typed_params()).await?;
+        // A page among the probe's candidates is the page. Less than one: the criteria are
+        // selective, and the plan PostgreSQL picks for the whole search is the right one.
+        answered = rows.len() > page_size;
     }
-    // The probe found less than a page among its candidates: the criteria are selective,
-    // and the plan PostgreSQL picks for the whole search is the right one.
-    if rows.len() <= page_size {
+    if let Some(bounded) = &page.bounded {
+        rows = client
+            .query_typed(bounded, &page.sql.typed_params())
+            .await?;
+        // Rows mean the criterion was under the budget and the page is exact. None may mean
+        // it was over (or that nothing matched, which the statement finds cheaply).
+        answered = !rows.is_empty();
+    }
+    if !answered {
         rows = client
             .query_typed(&page.statement, &page.sql.typed_params())
             .await?;
@@ -137,6 +149,9 @@ pub(crate) struct PageStatements {
     pub(crate) sql: SqlBuilder,
     pub(crate) statement: String,
     pub(crate) probe: Option<String>,
+    /// The page drawn from a string or date criterion's index rows, when they are fewer
+    /// than the budget (`filter.rs`), else no rows; tried before `statement`.
+    pub(crate) bounded: Option<String>,
     keys: Vec<sort::OrderKey>,
     direction: Direction,
 }
@@ -149,7 +164,7 @@ pub(crate) fn page_statements(
     page_size: usize,
 ) -> Result<PageStatements, Error> {
     let mut sql = SqlBuilder::new(tenant.get());
-    let walked = filter::filter(&mut sql, query, false);
+    let walked = filter::filter(&mut sql, query, Draw::Walk);
     let keys = sort::order_keys(&mut sql, "r", &query.sort);
     let mut direction = Direction::After;
     let mut cursor_condition = None;
@@ -211,16 +226,21 @@ pub(crate) fn page_statements(
     // The statement runs when the probe found less than a page: a chain's matches are then
     // rare, and drawn from its reference rows (`filter.rs`).
     let drawn = (probe.is_some() && query.sort.is_empty())
-        .then(|| filter::filter(&mut sql, query, true))
+        .then(|| filter::filter(&mut sql, query, Draw::Chain))
         .filter(|drawn| drawn.drawn_from_index);
     let statement = match drawn {
         Some(drawn) => page_query(&drawn.source, &drawn.condition),
         None => page_query(&walked.source, &walked.condition),
     };
+    let bounded = (probe.is_none() && query.sort.is_empty())
+        .then(|| filter::filter(&mut sql, query, Draw::Range))
+        .filter(|bounded| bounded.drawn_from_index)
+        .map(|bounded| page_query(&bounded.source, &bounded.condition));
     Ok(PageStatements {
         sql,
         statement,
         probe,
+        bounded,
         keys,
         direction,
     })
@@ -234,7 +254,7 @@ async fn count(
     estimate: bool,
 ) -> Result<i64, Error> {
     let mut sql = SqlBuilder::new(tenant.get());
-    let condition = filter::filter(&mut sql, query, false).condition;
+    let condition = filter::filter(&mut sql, query, Draw::Walk).condition;
     if !estimate {
         let text = format!("SELECT count(*) FROM resource r WHERE {condition}");
         let rows = client.query_typed(&text, &sql.typed_params()).await?;
