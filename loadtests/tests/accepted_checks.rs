@@ -76,7 +76,7 @@ async fn every_search_shape_is_checked_then_timed_against_a_server_that_answers_
         .with_state(stored);
     let base_url = serve(router).await;
     let scenarios = run(&plan(&base_url, "search")).await.unwrap().scenarios;
-    assert_eq!(scenarios.len(), 9);
+    assert_eq!(scenarios.len(), 10);
     for scenario in &scenarios {
         assert_eq!(scenario.skipped, None, "{}", scenario.name);
         let step = &scenario.steps[0];

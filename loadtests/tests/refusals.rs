@@ -47,7 +47,7 @@ async fn a_server_answering_501_is_refused_for_every_scenario_with_the_status() 
         )
     });
     let scenarios = run_against(router, &["search", "transaction", "read", "crud"]).await;
-    assert_eq!(scenarios.len(), 12);
+    assert_eq!(scenarios.len(), 13);
     for scenario in &scenarios {
         assert!(reason(scenario).contains("501"), "{scenario:?}");
     }

@@ -260,10 +260,15 @@ pub(crate) fn decimal_tenths(tenths: u32) -> String {
 
 /// The vocabulary values the search scenarios vary their timed queries over.
 pub(crate) mod vocabulary_for_search {
-    use super::vocabulary::{FAMILY_NAMES, OBSERVATIONS};
+    use super::vocabulary::{FAMILY_NAMES, OBSERVATIONS, TOWNS};
 
     pub(crate) fn family_names() -> impl Iterator<Item = &'static str> + Clone {
         FAMILY_NAMES.iter().copied()
+    }
+
+    /// The towns organization names start with.
+    pub(crate) fn towns() -> impl Iterator<Item = &'static str> + Clone {
+        TOWNS.iter().map(|(town, _)| *town)
     }
 
     pub(crate) fn loinc_codes() -> impl Iterator<Item = &'static str> + Clone {

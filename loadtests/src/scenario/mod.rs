@@ -36,6 +36,7 @@ pub(crate) const SCENARIOS: &[&str] = &[
     "search-include",
     "search-revinclude",
     "search-chain",
+    "search-chain2",
     "search-has",
     "transaction",
     "crud",

@@ -1,5 +1,5 @@
 //! The search scenarios, one per query shape: string, token, date range, patient + code,
-//! sort, `_include`, `_revinclude`, chain and `_has`.
+//! sort, `_include`, `_revinclude`, a chain of one and of two levels, and `_has`.
 //!
 //! Each checks a query whose answer is known exactly: a fixture (generated patients loaded
 //! with `PUT`, ids fixed, so re-runs overwrite it) where one patient alone has the family name
@@ -33,6 +33,8 @@ pub(crate) struct SearchFixture {
     /// Its LOINC 2339-0 observation.
     observation: String,
     encounter: String,
+    /// The name of the organization providing that encounter's service.
+    encounter_provider_name: String,
     /// One of its diagnostic reports and that report's results.
     report: String,
     report_results: Vec<String>,
@@ -219,6 +221,20 @@ fn queries(shape: &str, fixture: &SearchFixture) -> Result<(Check, Vec<String>),
                 .map(|family| format!("Observation?subject:Patient.name={family}"))
                 .collect(),
         ),
+        "search-chain2" => (
+            // Restricted to the one 2339-0 observation: organization names repeat.
+            check(
+                format!(
+                    "Observation?encounter.service-provider.name={}&code={}",
+                    fixture.encounter_provider_name.replace(' ', "%20"),
+                    token(loinc, glucose)
+                ),
+                move |entries| expect_entry(entries, "Observation", &observation, None),
+            ),
+            vocabulary::towns()
+                .map(|town| format!("Observation?encounter.service-provider.name={town}"))
+                .collect(),
+        ),
         "search-has" => (
             check(
                 format!("Patient?_has:Observation:subject:code={glucose}"),
@@ -273,6 +289,7 @@ async fn load_fixture(setup: &mut Setup) -> Result<SearchFixture, Refusal> {
         .ok_or("generated patient without encounter")?
         .id
         .clone();
+    let encounter_provider_name = provider_name(first, &resources, &encounter)?;
     let report_resource = first
         .iter()
         .find(|resource| resource.resource_type == "DiagnosticReport")
@@ -339,8 +356,36 @@ async fn load_fixture(setup: &mut Setup) -> Result<SearchFixture, Refusal> {
         patient,
         observation,
         encounter,
+        encounter_provider_name,
         report,
         report_results,
         patients: patient_ids,
     })
+}
+
+/// The name of the organization that `encounter` (among `patient_resources`) names as its
+/// service provider, found among the `shared` resources.
+fn provider_name(
+    patient_resources: &[crate::generate::Resource],
+    shared: &[crate::generate::Resource],
+    encounter: &str,
+) -> Result<String, Refusal> {
+    let json_of = |resources: &[crate::generate::Resource], resource_type: &str, id: &str| {
+        resources
+            .iter()
+            .find(|resource| resource.resource_type == resource_type && resource.id == id)
+            .and_then(|resource| serde_json::from_str::<Value>(&resource.json).ok())
+            .ok_or_else(|| format!("fixture without {resource_type}/{id}"))
+    };
+    let encounter_json = json_of(patient_resources, "Encounter", encounter)?;
+    let organization = encounter_json
+        .pointer("/serviceProvider/reference")
+        .and_then(Value::as_str)
+        .and_then(|reference| reference.strip_prefix("Organization/"))
+        .ok_or("fixture encounter without a service provider")?;
+    json_of(shared, "Organization", organization)?
+        .get("name")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| format!("fixture Organization/{organization} without a name"))
 }

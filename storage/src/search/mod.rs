@@ -224,8 +224,11 @@ pub(crate) fn page_statements(
     )
     .map(|candidates| page_query(&candidates, &walked.condition));
     // The statement runs when the probe found less than a page: a chain's matches are then
-    // rare, and drawn from its reference rows (`filter.rs`).
-    let drawn = (probe.is_some() && query.sort.is_empty())
+    // rare, and drawn from its reference rows (`filter.rs`). A chain the probe leaves out
+    // (two levels or more) is drawn from them at once.
+    let drawn = query
+        .sort
+        .is_empty()
         .then(|| filter::filter(&mut sql, query, Draw::Chain))
         .filter(|drawn| drawn.drawn_from_index);
     let statement = match drawn {
