@@ -18,6 +18,9 @@ pub enum Category {
     Unprocessable,
     /// The body is larger than the configured limit (413).
     TooLarge,
+    /// The request would cost more than the server allows, such as a search running past its
+    /// time limit: the client should narrow it (422).
+    TooCostly,
     /// The request asks for something Ember does not do (422 / 501 depending on context).
     NotSupported,
     /// Ember is overloaded; the client should retry later (503 with Retry-After).

@@ -30,12 +30,21 @@ pub struct Settings {
     pub default_page_size: u32,
     /// Upper bound on `_count`; larger values are lowered to it.
     pub max_page_size: u32,
+    /// Longest a search may run, in milliseconds; longer ones are cancelled with a 422.
+    pub search_timeout_ms: u64,
     /// Threads of the async runtime; 0 means one per CPU core.
     pub worker_threads: usize,
     /// `text` for people, `json` for log collectors.
     pub log_format: LogFormat,
     /// A tracing filter, e.g. `info` or `ember=debug,tower_http=info`.
     pub log_level: String,
+}
+
+impl Settings {
+    /// `search_timeout_ms` as a duration.
+    pub fn search_time_limit(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.search_timeout_ms)
+    }
 }
 
 impl Default for Settings {
@@ -55,6 +64,10 @@ impl Default for Settings {
             pool_size: 16,
             default_page_size: 50,
             max_page_size: 1_000,
+            // Far above any search of the benchmarks at a million resources (the slowest,
+            // a two-level chain, takes about a second under load), far below a client's
+            // patience.
+            search_timeout_ms: 30_000,
             worker_threads: 0,
             log_format: LogFormat::Text,
             log_level: "info".into(),
@@ -132,6 +145,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_page_size: Option<u32>,
+    /// Longest a search may run in milliseconds; longer searches are cancelled and answered
+    /// 422 (too-costly) [default: 30000; env: EMBER_SEARCH_TIMEOUT_MS]
+    #[arg(long, value_name = "MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search_timeout_ms: Option<u64>,
     /// Threads of the async runtime; 0 means one per CPU core [default: 0; env: EMBER_WORKER_THREADS]
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]

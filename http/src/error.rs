@@ -113,6 +113,9 @@ fn classify(category: Category) -> (StatusCode, &'static str, Option<u32>) {
         Category::PreconditionFailed => (StatusCode::PRECONDITION_FAILED, "conflict", None),
         Category::Unprocessable => (StatusCode::UNPROCESSABLE_ENTITY, "processing", None),
         Category::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too-costly", None),
+        // Not 503: a proxy that counts 5xx (Envoy's outlier detection, for one) would take a
+        // healthy server out of rotation because one client sends costly searches.
+        Category::TooCostly => (StatusCode::UNPROCESSABLE_ENTITY, "too-costly", None),
         Category::NotSupported => (StatusCode::NOT_IMPLEMENTED, "not-supported", None),
         // A writer queue drains within about a second (see actors::writer::MAX_PENDING).
         Category::Busy => (StatusCode::SERVICE_UNAVAILABLE, "transient", Some(1)),

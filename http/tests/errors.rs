@@ -258,3 +258,24 @@ async fn invalid_update_body_writes_nothing() {
         StatusCode::NOT_FOUND
     );
 }
+
+// A search past the server's time limit (`--search-timeout-ms`) is stopped with a 422
+// too-costly OperationOutcome that says how to narrow it, and the server keeps serving.
+#[tokio::test]
+async fn search_past_the_time_limit_is_422_too_costly() {
+    let app = TestApp::with_settings(Settings {
+        search_timeout_ms: 0,
+        ..Settings::default()
+    })
+    .await;
+    let patient = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let issue = app
+        .get("/fhir/Patient?name=ng")
+        .await
+        .outcome(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(issue["code"].as_str(), Some("too-costly"));
+    let diagnostics = issue["diagnostics"].as_str().unwrap_or_default();
+    assert!(diagnostics.contains("0 ms"), "{diagnostics}");
+    assert!(diagnostics.contains("narrow"), "{diagnostics}");
+    assert_eq!(app.get(&format!("/fhir/Patient/{patient}")).await.status, 200);
+}

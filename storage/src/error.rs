@@ -46,6 +46,10 @@ pub enum Error {
     #[error("another conditional write with the same criteria is taking too long; retry")]
     LockTimeout,
 
+    /// A search ran past its time limit and was cancelled in the database.
+    #[error("the search ran longer than the server's limit of {} ms and was stopped; narrow it (more selective criteria, a smaller _count, no _total=accurate)", .0.as_millis())]
+    SearchTimeLimit(std::time::Duration),
+
     /// A search's paging cursor was not one Ember wrote for this search.
     #[error("the paging cursor is not valid for this search; start again from the first page")]
     InvalidCursor,
@@ -63,6 +67,7 @@ impl Error {
             Error::LockTimeout => Category::Busy,
             Error::PreconditionFailed { .. } => Category::PreconditionFailed,
             Error::InvalidCursor => Category::Invalid,
+            Error::SearchTimeLimit(_) => Category::TooCostly,
             Error::Database(error) if error.is_closed() => Category::Unavailable,
             // Two writers raced for the same resource (a deadlock PostgreSQL broke, or two
             // first versions of one new id): the loser may retry.

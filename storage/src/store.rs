@@ -123,17 +123,21 @@ impl Store {
         history::history(&self.pool, tenant, query).await
     }
 
-    /// One page of a search, with its includes and, when asked, its total.
+    /// One page of a search, with its includes and, when asked, its total, within
+    /// `time_limit`.
     ///
     /// # Errors
-    /// [`Error::InvalidCursor`] for a cursor this search did not write; database errors.
+    /// [`Error::InvalidCursor`] for a cursor this search did not write;
+    /// [`Error::SearchTimeLimit`] past `time_limit` (the statement is cancelled); database
+    /// errors.
     pub async fn search(
         &self,
         tenant: TenantKey,
         query: &engine::search::SearchQuery,
         page_size: usize,
+        time_limit: std::time::Duration,
     ) -> Result<crate::SearchPage, Error> {
-        crate::search::search(&self.pool, tenant, query, page_size).await
+        crate::search::search(&self.pool, tenant, query, page_size, time_limit).await
     }
 
     /// Takes the lock that serialises conditional writes with the same `criteria` (normalised

@@ -3,3 +3,4 @@
 mod embedded;
 mod index_maintenance;
 mod reads;
+mod search_limits;

@@ -112,11 +112,16 @@ impl Condition {
     /// is always seen.
     pub(crate) async fn matches(
         &self,
-        store: &Store,
+        state: &AppState,
         limit: usize,
     ) -> Result<Vec<FoundResource>, ApiError> {
-        let page = store
-            .search(TenantKey::DEFAULT, &self.query, limit + 1)
+        let page = primary(state)
+            .search(
+                TenantKey::DEFAULT,
+                &self.query,
+                limit + 1,
+                state.settings().search_time_limit(),
+            )
             .await?;
         Ok(page.matches)
     }

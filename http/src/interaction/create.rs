@@ -59,7 +59,7 @@ pub(crate) async fn create(
     let work_state = state.clone();
     let found = exclusively(&state, condition, move |condition| async move {
         let store = primary(&work_state);
-        match condition.matches(&store, 1).await?.as_slice() {
+        match condition.matches(&work_state, 1).await?.as_slice() {
             [] => write(&work_state, resource_type, resource)
                 .await
                 .map(Found::Created),

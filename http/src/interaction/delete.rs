@@ -10,7 +10,7 @@ use engine::{Category, Id};
 use storage::model::{WriteAction, WriteOutcome, WriteRequest, Written};
 use storage::TenantKey;
 
-use super::conditional::{exclusively, primary, Condition};
+use super::conditional::{exclusively, Condition};
 use super::{id_from_path, resource_type_from_path};
 use crate::error::ApiError;
 use crate::negotiation::{response_format, ResponseFormat};
@@ -71,7 +71,7 @@ pub(crate) async fn conditional_delete(
     let work_state = state.clone();
     let deleted = exclusively(&state, condition, move |condition| async move {
         let matches = condition
-            .matches(&primary(&work_state), MAX_CONDITIONAL_DELETES)
+            .matches(&work_state, MAX_CONDITIONAL_DELETES)
             .await?;
         if matches.len() > MAX_CONDITIONAL_DELETES {
             return Err(ApiError::new(

@@ -69,7 +69,7 @@ pub(crate) async fn conditional_patch(
     let patch = read_body(body, &headers, state.settings().max_body_bytes).await?;
     let work_state = state.clone();
     let written = exclusively(&state, condition, move |condition| async move {
-        let matches = condition.matches(&primary(&work_state), 1).await?;
+        let matches = condition.matches(&work_state, 1).await?;
         let id = match matches.as_slice() {
             [] => {
                 return Err(ApiError::not_found(format!(

@@ -222,7 +222,14 @@ async fn search(
         .min(settings.max_page_size as usize);
 
     let store = state.ember().routing().for_reads().clone();
-    let page = store.search(TenantKey::DEFAULT, &query, page_size).await?;
+    let page = store
+        .search(
+            TenantKey::DEFAULT,
+            &query,
+            page_size,
+            settings.search_time_limit(),
+        )
+        .await?;
 
     let path = uri.path().strip_prefix("/fhir").unwrap_or(uri.path());
     // A POST _search is answered with links a client can GET.

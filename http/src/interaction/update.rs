@@ -93,7 +93,7 @@ pub(crate) async fn conditional_update(
     let work_state = state.clone();
     let (status, written) = exclusively(&state, condition, move |condition| async move {
         let store = primary(&work_state);
-        let matches = condition.matches(&store, 1).await?;
+        let matches = condition.matches(&work_state, 1).await?;
         let claimed = resource.claimed_id().map(str::to_owned);
         let request = match (matches.as_slice(), claimed) {
             ([], None) => WriteRequest {

@@ -11,11 +11,13 @@ mod sort;
 mod sql;
 mod values;
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use deadpool_postgres::{Client, Pool};
 use engine::search::{SearchQuery, Summary, Total};
 use sonic_rs::JsonValueTrait;
-use tokio_postgres::Row;
+use tokio_postgres::{CancelToken, NoTls, Row};
 
 use crate::{connection, Error, TenantKey};
 use filter::Draw;
@@ -44,14 +46,42 @@ pub struct SearchPage {
     pub total: Option<i64>,
 }
 
+/// A search on a connection of `pool`, stopped after `time_limit`. Stopped, or abandoned by
+/// its caller (a client that hung up), its running statement is cancelled in PostgreSQL: it
+/// would otherwise run to its end for nobody, and costly searches retried by impatient
+/// clients pile up until the database does nothing else (measured: a two-level chain
+/// then ran for minutes on every pooled connection).
 pub(crate) async fn search(
     pool: &Pool,
     tenant: TenantKey,
     query: &SearchQuery,
     page_size: usize,
+    time_limit: Duration,
 ) -> Result<SearchPage, Error> {
     let client = connection(pool).await?;
-    search_on(&client, tenant, query, page_size).await
+    let mut cancel = CancelOnDrop(Some(client.cancel_token()));
+    let page = tokio::time::timeout(time_limit, search_on(&client, tenant, query, page_size))
+        .await
+        .map_err(|_| Error::SearchTimeLimit(time_limit))??;
+    cancel.0 = None;
+    Ok(page)
+}
+
+/// Cancels the statement running on a connection when dropped still holding its token.
+struct CancelOnDrop(Option<CancelToken>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        let (Some(token), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        runtime.spawn(async move {
+            if let Err(error) = token.cancel_query(NoTls).await {
+                tracing::warn!(%error, "could not cancel an abandoned search's statement");
+            }
+        });
+    }
 }
 
 /// A search on a connection the caller holds: a transaction Bundle's conditions are
