@@ -277,5 +277,8 @@ async fn search_past_the_time_limit_is_422_too_costly() {
     let diagnostics = issue["diagnostics"].as_str().unwrap_or_default();
     assert!(diagnostics.contains("0 ms"), "{diagnostics}");
     assert!(diagnostics.contains("narrow"), "{diagnostics}");
-    assert_eq!(app.get(&format!("/fhir/Patient/{patient}")).await.status, 200);
+    assert_eq!(
+        app.get(&format!("/fhir/Patient/{patient}")).await.status,
+        200
+    );
 }

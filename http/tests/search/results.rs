@@ -28,6 +28,21 @@ fn ids_of(bundle: &sonic_rs::Value, mode: &str) -> Vec<String> {
         .collect()
 }
 
+/// The match ids of each page from `first` on, following `next` links, and the last page's
+/// URL.
+async fn pages_from(app: &TestApp, first: &str) -> (Vec<Vec<String>>, String) {
+    let mut pages = Vec::new();
+    let mut uri = first.to_owned();
+    loop {
+        let bundle = searchset(app, &uri).await;
+        pages.push(ids_of(&bundle, "match"));
+        match link(&bundle, "next") {
+            Some(next) => uri = next,
+            None => return (pages, uri),
+        }
+    }
+}
+
 #[tokio::test]
 async fn sort_by_date_descending_and_ascending() {
     let app = TestApp::start().await;
@@ -254,16 +269,11 @@ async fn paging_through_a_common_chained_criterion_returns_each_match_once_in_id
         }
     }
     expected.sort();
-    let mut pages = Vec::new();
-    let mut uri = "/fhir/Observation?subject:Patient.active=true&_count=2".to_owned();
-    loop {
-        let bundle = searchset(&app, &uri).await;
-        pages.push(ids_of(&bundle, "match"));
-        match link(&bundle, "next") {
-            Some(next) => uri = next,
-            None => break,
-        }
-    }
+    let (pages, uri) = pages_from(
+        &app,
+        "/fhir/Observation?subject:Patient.active=true&_count=2",
+    )
+    .await;
     assert_eq!(pages.concat(), expected);
     let last = searchset(&app, &uri).await;
     let previous = searchset(&app, &link(&last, "previous").unwrap()).await;
@@ -288,16 +298,7 @@ async fn paging_a_string_search_lists_a_resource_matching_several_names_once() {
     app.create(r#"{"resourceType":"Patient","name":[{"family":"Other"}]}"#)
         .await;
     expected.sort();
-    let mut pages = Vec::new();
-    let mut uri = "/fhir/Patient?name=ngu&_count=2".to_owned();
-    loop {
-        let bundle = searchset(&app, &uri).await;
-        pages.push(ids_of(&bundle, "match"));
-        match link(&bundle, "next") {
-            Some(next) => uri = next,
-            None => break,
-        }
-    }
+    let (pages, uri) = pages_from(&app, "/fhir/Patient?name=ngu&_count=2").await;
     assert_eq!(pages.concat(), expected);
     assert_eq!(pages.len(), 3);
     let last = searchset(&app, &uri).await;
@@ -326,16 +327,11 @@ async fn chain_matching_through_two_references_of_one_resource_lists_it_once() {
         expected.push(id);
     }
     expected.sort();
-    let mut pages = Vec::new();
-    let mut uri = "/fhir/Observation?performer:Practitioner.name=okafor&_count=2".to_owned();
-    loop {
-        let bundle = searchset(&app, &uri).await;
-        pages.push(ids_of(&bundle, "match"));
-        match link(&bundle, "next") {
-            Some(next) => uri = next,
-            None => break,
-        }
-    }
+    let (pages, _) = pages_from(
+        &app,
+        "/fhir/Observation?performer:Practitioner.name=okafor&_count=2",
+    )
+    .await;
     assert_eq!(pages.concat(), expected);
 }
 
@@ -360,16 +356,10 @@ async fn string_search_with_more_matching_rows_than_the_draw_budget_is_exact() {
         entries.join(",")
     );
     assert_eq!(app.post("/fhir", &bundle).await.status, 200);
-    let mut found = Vec::new();
-    let mut uri = "/fhir/Patient?name=bud&_count=1000".to_owned();
-    loop {
-        let bundle = searchset(&app, &uri).await;
-        found.extend(ids_of(&bundle, "match"));
-        match link(&bundle, "next") {
-            Some(next) => uri = next,
-            None => break,
-        }
-    }
+    let found = pages_from(&app, "/fhir/Patient?name=bud&_count=1000")
+        .await
+        .0
+        .concat();
     assert_eq!(found.len(), expected.len());
     assert_eq!(found, expected);
 }

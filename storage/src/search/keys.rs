@@ -96,28 +96,22 @@ pub(crate) struct IndexRows {
 impl IndexRows {
     /// `EXISTS` such a row of the resource `resource`.
     pub(crate) fn exist_for(&self, resource: &ResourceKey) -> String {
-        let IndexRows {
-            table,
-            alias,
-            condition,
-        } = self;
         format!(
-            "EXISTS (SELECT 1 FROM {table} {alias} WHERE {} AND {condition})",
-            same_resource(alias, resource)
+            "EXISTS (SELECT 1 FROM {} {} WHERE {} AND {})",
+            self.table,
+            self.alias,
+            same_resource(&self.alias, resource),
+            self.condition
         )
     }
 
     /// The keys of the resources of type `type_name` (a bound placeholder) that own such a
     /// row, each once: a table with the columns of a resource key.
     pub(crate) fn owners(&self, type_name: &str) -> String {
-        let IndexRows {
-            table,
-            alias,
-            condition,
-        } = self;
+        let alias = &self.alias;
         format!(
-            "(SELECT DISTINCT {alias}.tenant_key, {alias}.resource_type, {alias}.id FROM {table} {alias} \
-             WHERE {alias}.tenant_key = $1 AND {alias}.resource_type = {type_name} AND {condition})"
+            "(SELECT DISTINCT {alias}.tenant_key, {alias}.resource_type, {alias}.id {})",
+            self.of_type(type_name)
         )
     }
 
@@ -125,15 +119,22 @@ impl IndexRows {
     /// type `type_name`: a condition PostgreSQL evaluates once, before the query it guards
     /// runs, reading at most `budget` rows.
     pub(crate) fn fewer_than(&self, type_name: &str, budget: &str) -> String {
+        format!(
+            "(SELECT count(*) FROM (SELECT 1 {} LIMIT {budget}) within_budget) < {budget}",
+            self.of_type(type_name)
+        )
+    }
+
+    /// `FROM … WHERE …` of such rows of resources of type `type_name` in the tenant `$1`.
+    fn of_type(&self, type_name: &str) -> String {
         let IndexRows {
             table,
             alias,
             condition,
         } = self;
         format!(
-            "(SELECT count(*) FROM (SELECT 1 FROM {table} {alias} \
-             WHERE {alias}.tenant_key = $1 AND {alias}.resource_type = {type_name} AND {condition} \
-             LIMIT {budget}) within_budget) < {budget}"
+            "FROM {table} {alias} WHERE {alias}.tenant_key = $1 \
+             AND {alias}.resource_type = {type_name} AND {condition}"
         )
     }
 }
