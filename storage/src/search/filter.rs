@@ -35,7 +35,9 @@ pub(crate) struct Filter {
 pub(crate) enum Draw {
     /// Every resource of the scope: counts, sorted searches, and the fallbacks.
     Walk,
-    /// The reference rows of the first chain, once the probe found the chain's matches rare.
+    /// The reference rows of the first chain: once the probe found the chain's matches
+    /// rare, and at once for a chain of two levels or more, which is never probed
+    /// (`probe.rs`).
     Chain,
     /// The rows of the first string or date criterion of a search with no token, reference
     /// or uri criterion, when fewer than `RANGE_BUDGET` match; else no rows at all, and the
