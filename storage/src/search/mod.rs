@@ -17,7 +17,7 @@ use bytes::Bytes;
 use deadpool_postgres::{Client, Pool};
 use engine::search::{SearchQuery, Summary, Total};
 use sonic_rs::JsonValueTrait;
-use tokio_postgres::{CancelToken, NoTls, Row};
+use tokio_postgres::{NoTls, Row};
 
 use crate::{connection, Error, TenantKey};
 use filter::Draw;
@@ -58,28 +58,38 @@ pub(crate) async fn search(
     page_size: usize,
     time_limit: Duration,
 ) -> Result<SearchPage, Error> {
-    let client = connection(pool).await?;
-    let mut cancel = CancelOnDrop(Some(client.cancel_token()));
-    let page = tokio::time::timeout(time_limit, search_on(&client, tenant, query, page_size))
+    let mut running = RunningSearch(Some(connection(pool).await?));
+    let client = running
+        .0
+        .as_ref()
+        .ok_or_else(|| Error::Pool("the search's connection was released early".to_owned()))?;
+    let page = tokio::time::timeout(time_limit, search_on(client, tenant, query, page_size))
         .await
-        .map_err(|_| Error::SearchTimeLimit(time_limit))??;
-    cancel.0 = None;
-    Ok(page)
+        .map_err(|_| Error::SearchTimeLimit(time_limit))?;
+    // Finished: the connection goes back to the pool as it is.
+    drop(running.0.take());
+    page
 }
 
-/// Cancels the statement running on a connection when dropped still holding its token.
-struct CancelOnDrop(Option<CancelToken>);
+/// The connection of a search under way. Dropped while it still holds it (the search timed
+/// out or was abandoned), it cancels the running statement, and returns the connection to
+/// the pool only once the connection has answered a statement of its own: a cancel that
+/// arrived after the search's statement ended can then only stop that one, never the
+/// statement of the next request to take the connection.
+struct RunningSearch(Option<Client>);
 
-impl Drop for CancelOnDrop {
+impl Drop for RunningSearch {
     fn drop(&mut self) {
-        let (Some(token), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current())
+        let (Some(client), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current())
         else {
             return;
         };
         runtime.spawn(async move {
-            if let Err(error) = token.cancel_query(NoTls).await {
+            if let Err(error) = client.cancel_token().cancel_query(NoTls).await {
                 tracing::warn!(%error, "could not cancel an abandoned search's statement");
             }
+            // Its result does not matter (it may be the statement the cancel stops).
+            let _ = client.simple_query("SELECT 1").await;
         });
     }
 }
