@@ -363,3 +363,43 @@ async fn string_search_with_more_matching_rows_than_the_draw_budget_is_exact() {
     assert_eq!(found.len(), expected.len());
     assert_eq!(found, expected);
 }
+
+// search.html#chaining: a two-level chain pages through its matches in id order, each once,
+// through the per-resource probe (first pages) and the page drawn from its reference rows
+// (the last one).
+#[tokio::test]
+async fn paging_through_a_two_level_chain_returns_each_match_once_in_id_order() {
+    let app = TestApp::start().await;
+    let mut expected = Vec::new();
+    for (organization_name, patients) in [("Acme", 3), ("Other", 2)] {
+        let organization = app
+            .create(&format!(
+                r#"{{"resourceType":"Organization","name":"{organization_name}"}}"#
+            ))
+            .await;
+        for _ in 0..patients {
+            let patient = app
+                .create(&format!(
+                    r#"{{"resourceType":"Patient","managingOrganization":{{"reference":"Organization/{organization}"}}}}"#
+                ))
+                .await;
+            let id = observation(&app, &patient, "2020-01-01").await;
+            if organization_name == "Acme" {
+                expected.push(id);
+            }
+        }
+    }
+    expected.sort();
+    let (pages, last) = pages_from(
+        &app,
+        "/fhir/Observation?patient.organization.name=acme&_count=2",
+    )
+    .await;
+    assert_eq!(pages.concat(), expected);
+    let previous = searchset(
+        &app,
+        &link(&searchset(&app, &last).await, "previous").unwrap(),
+    )
+    .await;
+    assert_eq!(ids_of(&previous, "match"), pages[0]);
+}

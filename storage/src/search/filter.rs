@@ -35,9 +35,10 @@ pub(crate) struct Filter {
 pub(crate) enum Draw {
     /// Every resource of the scope: counts, sorted searches, and the fallbacks.
     Walk,
-    /// The reference rows of the first chain: once the probe found the chain's matches
-    /// rare, and at once for a chain of two levels or more, which is never probed
-    /// (`probe.rs`).
+    /// Every resource of the scope, each criterion tested per resource by index lookups
+    /// (`sql::tested_per_row`): the probe of a chain of two levels or more.
+    PerRow,
+    /// The reference rows of the first chain, once the probe found the chain's matches rare.
     Chain,
     /// The rows of the first string or date criterion of a search with no token, reference
     /// or uri criterion, when fewer than `RANGE_BUDGET` match; else no rows at all, and the
@@ -63,7 +64,7 @@ pub(crate) fn filter(sql: &mut SqlBuilder, query: &SearchQuery, draw: Draw) -> F
     // With an equality criterion PostgreSQL walks that criterion's id-ordered index, and a
     // range has nothing to add (`Observation?patient=…&date=ge…`).
     let has_equality = query.criteria.iter().any(is_equality);
-    let drawn_from_index = draw != Draw::Walk
+    let drawn_from_index = matches!(draw, Draw::Chain | Draw::Range)
         && single_type.is_some()
         && !(draw == Draw::Range && has_equality)
         && query.criteria.iter().any(|criterion| {
@@ -73,6 +74,7 @@ pub(crate) fn filter(sql: &mut SqlBuilder, query: &SearchQuery, draw: Draw) -> F
                         .and_then(|kind| point_date_value(criterion, kind))
                         .is_some())
         });
+    sql.per_row = draw == Draw::PerRow;
     let mut conditions = vec!["r.tenant_key = $1".to_owned()];
     // Index rows exist only for live resources (a delete removes them), so a criterion that
     // requires one already excludes deleted resources, and the resource's heap row need not be
@@ -142,6 +144,7 @@ pub(crate) fn filter(sql: &mut SqlBuilder, query: &SearchQuery, draw: Draw) -> F
     for rows in drawable.iter().chain(&other_rows) {
         conditions.push(rows.exist_for(&key));
     }
+    sql.per_row = false;
     Filter {
         drawn_from_index,
         source,

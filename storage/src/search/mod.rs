@@ -262,10 +262,16 @@ pub(crate) fn page_statements(
         direction,
         cursor_condition.as_deref(),
     )
-    .map(|candidates| page_query(&candidates, &walked.condition));
+    .map(|candidates| {
+        if probe::tests_per_row(query) {
+            let per_row = filter::filter(&mut sql, query, Draw::PerRow);
+            page_query(&candidates, &per_row.condition)
+        } else {
+            page_query(&candidates, &walked.condition)
+        }
+    });
     // The statement runs when the probe found less than a page: a chain's matches are then
-    // rare, and drawn from its reference rows (`filter.rs`). A chain the probe leaves out
-    // (two levels or more) is drawn from them at once.
+    // rare, and drawn from its reference rows (`filter.rs`).
     let drawn = query
         .sort
         .is_empty()

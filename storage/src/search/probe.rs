@@ -23,8 +23,7 @@ const CANDIDATES: i64 = 2_000;
 
 /// The candidate resources of the walk, as a subquery to search in place of `resource`, or
 /// `None` when the search is not worth probing: it has a sort of its own (the walk follows
-/// the primary key), it spans several types, it has no chain or `_has`, or a chain of two
-/// levels or more.
+/// the primary key), it spans several types, or it has no chain or `_has`.
 pub(crate) fn candidates(
     sql: &mut SqlBuilder,
     query: &SearchQuery,
@@ -32,10 +31,7 @@ pub(crate) fn candidates(
     direction: Direction,
     cursor_condition: Option<&str>,
 ) -> Option<String> {
-    if !query.sort.is_empty()
-        || !query.criteria.iter().any(often_common)
-        || query.criteria.iter().any(is_nested_chain)
-    {
+    if !query.sort.is_empty() || !query.criteria.iter().any(often_common) {
         return None;
     }
     let [resource_type] = query.scope.types()[..] else {
@@ -53,15 +49,20 @@ pub(crate) fn candidates(
 }
 
 /// Criteria that often match a large share of a type, and that PostgreSQL's statistics
-/// estimate poorly: chains and `_has`. A search with a chain of two levels or more is not
-/// probed: estimating its inner matches as one row, PostgreSQL recomputed every one of them
-/// for each candidate the walk tested (`encounter.service-provider.name=Lowell` at a million
-/// resources: 17,547 Encounters for each of 420 Observations, 22 s); its page is drawn from
-/// its reference rows instead (`filter.rs`, 150 ms). Date ranges were probed too at first, and dropped: a
+/// estimate poorly: chains and `_has`. Date ranges were probed too at first, and dropped: a
 /// year of birth dates (about 1% of patients) is too rare for the walk to find a page, so
 /// the probe only added its own cost (32 ms before a 225 ms fallback, at a million resources).
 fn often_common(criterion: &Criterion) -> bool {
     matches!(criterion, Criterion::Chain { .. } | Criterion::Has { .. })
+}
+
+/// Whether the probe of `query` must test its criteria per candidate (`Draw::PerRow`): when
+/// it has a chain of two levels or more. Planned as semi-joins, such a chain's inner
+/// matches were computed in full, or, estimated as one row, recomputed for each candidate
+/// (`encounter.service-provider.name=Lowell` at a million resources: 17,547 Encounters for
+/// each of 420 Observations, 22 s).
+pub(crate) fn tests_per_row(query: &SearchQuery) -> bool {
+    query.criteria.iter().any(is_nested_chain)
 }
 
 /// A chain whose inner criterion is a chain again.

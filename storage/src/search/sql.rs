@@ -41,6 +41,9 @@ impl Bindable for time::OffsetDateTime {
 pub(crate) struct SqlBuilder {
     params: Vec<(Box<dyn ToSql + Sync + Send>, Type)>,
     next_alias: usize,
+    /// While set, every criterion's `EXISTS` is written to be tested per row
+    /// (`tested_per_row`): the probe of a chain of two levels or more.
+    pub(crate) per_row: bool,
 }
 
 impl SqlBuilder {
@@ -49,6 +52,7 @@ impl SqlBuilder {
         SqlBuilder {
             params: vec![(Box::new(tenant_key), Type::INT4)],
             next_alias: 0,
+            per_row: false,
         }
     }
 
@@ -101,6 +105,31 @@ pub(crate) fn criterion(
     resource: &ResourceKey,
     criterion: &Criterion,
 ) -> String {
+    let condition = condition_of(sql, resource, criterion);
+    if sql.per_row {
+        tested_per_row(&condition)
+    } else {
+        condition
+    }
+}
+
+/// `exists`, an `EXISTS (…)` condition, as one PostgreSQL tests for each row it filters
+/// (a correlated subplan) instead of planning it as a semi-join: `OFFSET 0` keeps the planner
+/// from pulling the subquery up. Any other condition is returned as it is.
+///
+/// A walk that stops after a page then tests only the rows it walks, each by index lookups.
+/// As semi-joins, PostgreSQL computed every match of a two-level chain before merging them
+/// with the walk (58,258 Observations) or, estimating them as one row, recomputed them for
+/// each candidate (22 s). Every `EXISTS` of the chain must be fenced: fencing only the
+/// outer one left the inner ones recomputed per candidate (30 s).
+fn tested_per_row(exists: &str) -> String {
+    match exists.strip_suffix(')') {
+        Some(open) if exists.starts_with("EXISTS (") => format!("{open} OFFSET 0)"),
+        _ => exists.to_owned(),
+    }
+}
+
+fn condition_of(sql: &mut SqlBuilder, resource: &ResourceKey, criterion: &Criterion) -> String {
     if let Some(rows) = index_rows(sql, criterion) {
         return rows.exist_for(resource);
     }
