@@ -105,6 +105,24 @@ impl IndexRows {
         )
     }
 
+    /// `EXISTS` such a row of the resource `resource`, tested for each row PostgreSQL filters
+    /// (see `sql::tested_per_row`) and found from the resource's key first: a resource has
+    /// few rows, and its key finds them in the table's unique index. Left to choose, the
+    /// planner scanned the value index over the criterion's whole range for each candidate
+    /// (657 name rows for each of 1,291 Observations of a two-level chain: 137 ms).
+    pub(crate) fn exist_for_each(&self, resource: &ResourceKey) -> String {
+        let IndexRows {
+            table,
+            alias,
+            condition,
+        } = self;
+        format!(
+            "EXISTS (SELECT 1 FROM (SELECT * FROM {table} {alias} WHERE {} OFFSET 0) {alias} \
+             WHERE {condition} OFFSET 0)",
+            same_resource(alias, resource)
+        )
+    }
+
     /// The keys of the resources of type `type_name` (a bound placeholder) that own such a
     /// row, each once: a table with the columns of a resource key.
     pub(crate) fn owners(&self, type_name: &str) -> String {

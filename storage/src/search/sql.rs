@@ -105,11 +105,12 @@ pub(crate) fn criterion(
     resource: &ResourceKey,
     criterion: &Criterion,
 ) -> String {
-    let condition = condition_of(sql, resource, criterion);
-    if sql.per_row {
-        tested_per_row(&condition)
-    } else {
-        condition
+    if !sql.per_row {
+        return condition_of(sql, resource, criterion);
+    }
+    match index_rows(sql, criterion) {
+        Some(rows) => rows.exist_for_each(resource),
+        None => tested_per_row(&condition_of(sql, resource, criterion)),
     }
 }
 
