@@ -111,15 +111,13 @@ impl IndexRows {
     /// planner scanned the value index over the criterion's whole range for each candidate
     /// (657 name rows for each of 1,291 Observations of a two-level chain: 137 ms).
     pub(crate) fn exist_for_each(&self, resource: &ResourceKey) -> String {
-        let IndexRows {
-            table,
-            alias,
-            condition,
-        } = self;
+        let alias = &self.alias;
         format!(
-            "EXISTS (SELECT 1 FROM (SELECT * FROM {table} {alias} WHERE {} OFFSET 0) {alias} \
-             WHERE {condition} OFFSET 0)",
-            same_resource(alias, resource)
+            "EXISTS (SELECT 1 FROM (SELECT * FROM {} {alias} WHERE {} OFFSET 0) {alias} \
+             WHERE {} OFFSET 0)",
+            self.table,
+            same_resource(alias, resource),
+            self.condition
         )
     }
 
