@@ -16,8 +16,6 @@ pub(crate) struct Filter {
     /// `resource`, or a subquery of resource keys drawn from one criterion's index rows.
     pub(crate) source: String,
     pub(crate) condition: String,
-    /// Whether `source` is a criterion's index rows rather than `resource`.
-    pub(crate) drawn_from_index: bool,
 }
 
 /// Where a search's page is drawn from.
@@ -53,27 +51,40 @@ pub(crate) enum Draw {
 /// this many rows before a common criterion's page is walked instead.
 pub(crate) const RANGE_BUDGET: i64 = 2_500;
 
-/// The filter of `query`, its page drawn as `draw` says where the query allows it (one type;
-/// for ranges, no equality criterion), else walked.
+/// Whether `query` draws its page from an index as `draw` says (`Draw::Chain` or
+/// `Draw::Range`): a search of one type with a criterion of that kind and, for ranges, no
+/// equality criterion. Otherwise `filter` with that `draw` walks `resource`.
+pub(crate) fn draws_from_index(query: &SearchQuery, draw: Draw) -> bool {
+    let [single_type] = query.scope.types()[..] else {
+        return false;
+    };
+    match draw {
+        Draw::Walk | Draw::PerRow => false,
+        Draw::Chain => query
+            .criteria
+            .iter()
+            .any(|criterion| draws_pages(draw, criterion)),
+        // With an equality criterion PostgreSQL walks that criterion's id-ordered index, and
+        // a range has nothing to add (`Observation?patient=…&date=ge…`).
+        Draw::Range => {
+            !query.criteria.iter().any(is_equality)
+                && query.criteria.iter().any(|criterion| {
+                    draws_pages(draw, criterion)
+                        || point_date_value(criterion, single_type).is_some()
+                })
+        }
+    }
+}
+
+/// The filter of `query`, its page drawn as `draw` says where `draws_from_index` allows it,
+/// else walked.
 pub(crate) fn filter(sql: &mut SqlBuilder, query: &SearchQuery, draw: Draw) -> Filter {
     let scope_types = query.scope.types();
     let single_type = match scope_types[..] {
         [resource_type] => Some(resource_type),
         _ => None,
     };
-    // With an equality criterion PostgreSQL walks that criterion's id-ordered index, and a
-    // range has nothing to add (`Observation?patient=…&date=ge…`).
-    let has_equality = query.criteria.iter().any(is_equality);
-    let drawn_from_index = matches!(draw, Draw::Chain | Draw::Range)
-        && single_type.is_some()
-        && !(draw == Draw::Range && has_equality)
-        && query.criteria.iter().any(|criterion| {
-            draws_pages(draw, criterion)
-                || (draw == Draw::Range
-                    && single_type
-                        .and_then(|kind| point_date_value(criterion, kind))
-                        .is_some())
-        });
+    let drawn_from_index = draws_from_index(query, draw);
     sql.per_row = draw == Draw::PerRow;
     let mut conditions = vec!["r.tenant_key = $1".to_owned()];
     // Index rows exist only for live resources (a delete removes them), so a criterion that
@@ -134,6 +145,7 @@ pub(crate) fn filter(sql: &mut SqlBuilder, query: &SearchQuery, draw: Draw) -> F
         }
     }
     let mut source = "resource".to_owned();
+    // `draws_from_index` found the criterion that put rows in `drawable`.
     if drawn_from_index && !drawable.is_empty() {
         let rows = drawable.remove(0);
         source = rows.owners(&type_name);
@@ -146,7 +158,6 @@ pub(crate) fn filter(sql: &mut SqlBuilder, query: &SearchQuery, draw: Draw) -> F
     }
     sql.per_row = false;
     Filter {
-        drawn_from_index,
         source,
         condition: conditions.join(" AND "),
     }

@@ -272,19 +272,20 @@ pub(crate) fn page_statements(
     });
     // The statement runs when the probe found less than a page: a chain's matches are then
     // rare, and drawn from its reference rows (`filter.rs`).
-    let drawn = query
-        .sort
-        .is_empty()
-        .then(|| filter::filter(&mut sql, query, Draw::Chain))
-        .filter(|drawn| drawn.drawn_from_index);
-    let statement = match drawn {
-        Some(drawn) => page_query(&drawn.source, &drawn.condition),
-        None => page_query(&walked.source, &walked.condition),
+    // Each filter binds its own values, and every statement is sent with all of them: only
+    // the filters a statement uses are built.
+    let statement = if query.sort.is_empty() && filter::draws_from_index(query, Draw::Chain) {
+        let drawn = filter::filter(&mut sql, query, Draw::Chain);
+        page_query(&drawn.source, &drawn.condition)
+    } else {
+        page_query(&walked.source, &walked.condition)
     };
-    let bounded = (probe.is_none() && query.sort.is_empty())
-        .then(|| filter::filter(&mut sql, query, Draw::Range))
-        .filter(|bounded| bounded.drawn_from_index)
-        .map(|bounded| page_query(&bounded.source, &bounded.condition));
+    let bounded =
+        (probe.is_none() && query.sort.is_empty() && filter::draws_from_index(query, Draw::Range))
+            .then(|| {
+                let bounded = filter::filter(&mut sql, query, Draw::Range);
+                page_query(&bounded.source, &bounded.condition)
+            });
     Ok(PageStatements {
         sql,
         statement,

@@ -304,20 +304,20 @@ fn chain_rows(
     let mut alternatives = Vec::new();
     for (target_type, inner) in targets {
         let type_name = sql.bind(target_type.as_str().to_owned());
-        if requires_index_row(inner) {
+        let target_meets_inner = if requires_index_row(inner) {
             let target = ResourceKey::referenced_by(&reference, &type_name);
-            let inner_condition = self::criterion(sql, &target, inner);
-            alternatives.push(format!(
-                "({reference}.target_type = {type_name} AND {inner_condition})"
-            ));
-            continue;
-        }
-        let target = sql.alias("t");
-        let inner_condition = self::criterion(sql, &ResourceKey::row(&target), inner);
+            self::criterion(sql, &target, inner)
+        } else {
+            let target = sql.alias("t");
+            let inner_condition = self::criterion(sql, &ResourceKey::row(&target), inner);
+            format!(
+                "EXISTS (SELECT 1 FROM resource {target} \
+                 WHERE {target}.tenant_key = {reference}.tenant_key AND {target}.resource_type = {type_name} \
+                 AND {target}.id = {reference}.target_id AND NOT {target}.deleted AND {inner_condition})"
+            )
+        };
         alternatives.push(format!(
-            "({reference}.target_type = {type_name} AND EXISTS (SELECT 1 FROM resource {target} \
-             WHERE {target}.tenant_key = {reference}.tenant_key AND {target}.resource_type = {type_name} \
-             AND {target}.id = {reference}.target_id AND NOT {target}.deleted AND {inner_condition}))"
+            "({reference}.target_type = {type_name} AND {target_meets_inner})"
         ));
     }
     IndexRows {
@@ -452,8 +452,8 @@ fn id_condition(sql: &mut SqlBuilder, resource: &ResourceKey, values: &[SearchVa
     format!("{} = ANY({ids})", resource.id)
 }
 
-/// `_lastUpdated` is a column of the resource row; a key without its row (never built today,
-/// since `_lastUpdated` needs no index row) reads the row for it.
+/// `_lastUpdated` is a column of the resource row; a key without its row (the `r` of a page
+/// drawn from an index holds only keys) reads the row for it.
 fn last_updated_condition(
     sql: &mut SqlBuilder,
     resource: &ResourceKey,
