@@ -11,6 +11,7 @@ mod client;
 pub mod generate;
 pub mod histogram;
 pub mod load;
+mod pacer;
 mod progress;
 pub mod report;
 pub mod run;

@@ -3,14 +3,13 @@
 //! schedule, latency from the due time). Each worker owns one connection and one recorder.
 // PERF: hot path: every timed request goes through `closed_loop` or `open_loop`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
-
 use crate::client::{Call, Connection, Failure, Reply};
 use crate::histogram::Recorder;
+use crate::pacer::{self, Slots};
 use crate::progress::{report_each_second, Live};
 use crate::report::StepResult;
 use crate::schedule::{corrected_latency, Schedule};
@@ -112,11 +111,7 @@ async fn phase(
     let schedule = rate.map(|rate| Schedule::new(start, rate));
     let slots = schedule.map(|schedule| {
         let slots = Arc::new(Slots::new(schedule));
-        let releaser = Arc::clone(&slots);
-        // A thread, not a task: tokio's timer wakes on whole milliseconds, which would add up
-        // to a millisecond of the generator's own lateness to every corrected latency. A
-        // thread's sleep is precise to tens of microseconds.
-        std::thread::spawn(move || release_slots(&releaser, end));
+        pacer::start(Arc::clone(&slots), end);
         slots
     });
     let tasks: Vec<_> = workers
@@ -161,69 +156,6 @@ async fn closed_loop(mut worker: Worker, end: Instant, live: Arc<Live>) -> (Work
             .observe(&call, outcome.as_ref().map_err(|failure| *failure));
     }
     (worker, recorder)
-}
-
-/// The open loop's shared schedule: one permit is released at each slot's due time; the
-/// worker that takes the k-th permit sends the k-th request. A semaphore wakes exactly one
-/// idle worker per slot (a shared channel receiver behind a lock woke two).
-struct Slots {
-    released: Semaphore,
-    next: AtomicU64,
-    schedule: Schedule,
-    /// When the pacer released slot `n`, in nanoseconds after `origin`, at `n % RELEASES`.
-    /// A ring: the pacer runs at most the backlog of unsent requests ahead of the workers,
-    /// far fewer than its length at any rate a step can sustain.
-    released_at: Box<[AtomicU64]>,
-    origin: Instant,
-}
-
-const RELEASES: usize = 1 << 20;
-
-impl Slots {
-    fn new(schedule: Schedule) -> Slots {
-        Slots {
-            released: Semaphore::new(0),
-            next: AtomicU64::new(0),
-            schedule,
-            released_at: (0..RELEASES).map(|_| AtomicU64::new(0)).collect(),
-            origin: Instant::now(),
-        }
-    }
-
-    fn mark_released(&self, slot: u64) {
-        let nanos = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.released_at[slot as usize % RELEASES].store(nanos, Ordering::Release);
-    }
-
-    /// When slot `n` was released; its due time if not recorded (cannot happen: a worker
-    /// takes slot `n` only after `n + 1` permits were released).
-    fn released(&self, slot: u64) -> Instant {
-        match self.released_at[slot as usize % RELEASES].load(Ordering::Acquire) {
-            0 => self.schedule.due(slot),
-            nanos => self.origin + Duration::from_nanos(nanos),
-        }
-    }
-}
-
-/// Releases a permit at each due time before `end`, then closes the semaphore. If every
-/// worker is busy, permits wait and go out late, their latency still counted from the due
-/// time; those still waiting at the end were never sent (`unsent`).
-fn release_slots(slots: &Slots, end: Instant) {
-    let mut slot = 0;
-    loop {
-        let due = slots.schedule.due(slot);
-        if due >= end {
-            slots.released.close();
-            return;
-        }
-        let now = Instant::now();
-        if due > now {
-            std::thread::sleep(due - now);
-        }
-        slots.mark_released(slot);
-        slots.released.add_permits(1);
-        slot += 1;
-    }
 }
 
 /// Takes the next due slot, sends, and charges the latency from the due time: a request
