@@ -4,7 +4,9 @@
 
 use super::escape::split_unescaped;
 use super::value::{parse_value, Modifier, SearchValue};
-use crate::definitions::{search_parameter, SearchParamType, SearchParameterDefinition};
+use crate::definitions::{
+    search_parameter, ElementDefinition, SearchParamType, SearchParameterDefinition,
+};
 use crate::ResourceType;
 
 /// A parameter as it applies to the searched types. In a search across several types the
@@ -34,25 +36,44 @@ impl ParamRef {
     ///
     /// [`DateRange::WIDEST_POINT`]: crate::index::DateRange::WIDEST_POINT
     pub fn is_single_point_date(&self, resource_type: ResourceType) -> bool {
-        if self.kind() != SearchParamType::Date {
-            return false;
-        }
-        let Some(expression) = &self.definition.expression else {
-            return false;
-        };
+        self.kind() == SearchParamType::Date
+            && self.single_element(resource_type).is_some_and(|element| {
+                element
+                    .types
+                    .iter()
+                    .all(|kind| matches!(*kind, "date" | "dateTime" | "instant"))
+            })
+    }
+
+    /// Whether, on resources of `resource_type`, this is a reference parameter with at most
+    /// one value (`Observation.subject`, `Encounter.serviceProvider`): a resource then refers
+    /// through it to one resource at most, so a chain's matches can be listed grouped by the
+    /// resource they refer to without any of them appearing twice. Decided as for
+    /// [`ParamRef::is_single_point_date`].
+    pub fn is_single_reference(&self, resource_type: ResourceType) -> bool {
+        self.kind() == SearchParamType::Reference
+            && self
+                .single_element(resource_type)
+                .is_some_and(|element| element.types.iter().all(|kind| *kind == "Reference"))
+    }
+
+    /// The element of the expression's one plain path for `resource_type`, when no element
+    /// on the way repeats; `None` for any other expression.
+    fn single_element(&self, resource_type: ResourceType) -> Option<&'static ElementDefinition> {
+        let expression = self.definition.expression.as_ref()?;
         let prefix = format!("{}.", resource_type.as_str());
         let mut paths = expression
             .split('|')
             .map(str::trim)
             .filter(|path| path.starts_with(&prefix));
         let (Some(path), None) = (paths.next(), paths.next()) else {
-            return false;
+            return None;
         };
         if !path
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || byte == b'.')
         {
-            return false;
+            return None;
         }
         // Every element on the way must be single, or the resource could hold several.
         let mut walked = resource_type.as_str().to_owned();
@@ -62,15 +83,10 @@ impl ParamRef {
             walked.push_str(name);
             match crate::definitions::element(&walked) {
                 Some(element) if !element.repeats => last = Some(element),
-                _ => return false,
+                _ => return None,
             }
         }
-        last.is_some_and(|element| {
-            element
-                .types
-                .iter()
-                .all(|kind| matches!(*kind, "date" | "dateTime" | "instant"))
-        })
+        last
     }
 }
 
@@ -397,5 +413,34 @@ mod single_point_date_tests {
         assert!(!is_single_point_date("Patient", "death-date"));
         // Not a date parameter at all.
         assert!(!is_single_point_date("Patient", "family"));
+    }
+}
+
+#[cfg(test)]
+mod single_reference_tests {
+    use super::*;
+
+    fn is_single_reference(type_name: &str, code: &str) -> bool {
+        let definition = search_parameter(type_name, code).unwrap();
+        ParamRef { definition }.is_single_reference(ResourceType::parse(type_name).unwrap())
+    }
+
+    #[test]
+    fn a_subject_encounter_or_service_provider_refers_to_one_resource() {
+        assert!(is_single_reference("Observation", "subject"));
+        assert!(is_single_reference("Observation", "encounter"));
+        assert!(is_single_reference("Encounter", "service-provider"));
+    }
+
+    #[test]
+    fn repeating_filtered_and_non_reference_parameters_are_not_single_references() {
+        // Observation.performer repeats.
+        assert!(!is_single_reference("Observation", "performer"));
+        // DiagnosticReport.result repeats.
+        assert!(!is_single_reference("DiagnosticReport", "result"));
+        // `Observation.subject.where(resolve() is Patient)` is not a plain path.
+        assert!(!is_single_reference("Observation", "patient"));
+        // Not a reference parameter at all.
+        assert!(!is_single_reference("Observation", "code"));
     }
 }

@@ -248,27 +248,39 @@ async fn previous_links_lead_back_through_the_same_pages() {
     assert!(link(&back_to_first, "next").is_some());
 }
 
-// search.html#paging: a criterion most resources meet (here a chain; the page is then found
-// by walking resources in id order) pages forward and back through every match once, in id
-// order, skipping the resources that do not match.
+// search.html#chaining, search.html#paging: without `_sort` no order is defined; a chain
+// through a reference that holds one resource (`Observation.subject`) lists its matches
+// grouped by the resource it refers to, targets in id order and each one's matches in id
+// order (storage/src/search/grouped.rs), and pages forward and back through every match
+// once, skipping the resources that do not match.
 #[tokio::test]
-async fn paging_through_a_common_chained_criterion_returns_each_match_once_in_id_order() {
+async fn paging_through_a_chain_lists_matches_grouped_by_target_each_once() {
     let app = TestApp::start().await;
-    let active = app
-        .create(r#"{"resourceType":"Patient","active":true}"#)
-        .await;
+    let mut active = Vec::new();
+    for _ in 0..2 {
+        active.push(
+            app.create(r#"{"resourceType":"Patient","active":true}"#)
+                .await,
+        );
+    }
     let inactive = app
         .create(r#"{"resourceType":"Patient","active":false}"#)
         .await;
+    // (target, match) pairs, created interleaved across the patients.
     let mut expected = Vec::new();
     for day in 1..=9 {
-        let subject = if day % 3 == 0 { &inactive } else { &active };
+        let subject = match day % 3 {
+            0 => &inactive,
+            1 => &active[0],
+            _ => &active[1],
+        };
         let id = observation(&app, subject, &format!("2020-01-0{day}")).await;
         if day % 3 != 0 {
-            expected.push(id);
+            expected.push((subject.clone(), id));
         }
     }
     expected.sort();
+    let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
     let (pages, uri) = pages_from(
         &app,
         "/fhir/Observation?subject:Patient.active=true&_count=2",
@@ -278,6 +290,36 @@ async fn paging_through_a_common_chained_criterion_returns_each_match_once_in_id
     let last = searchset(&app, &uri).await;
     let previous = searchset(&app, &link(&last, "previous").unwrap()).await;
     assert_eq!(ids_of(&previous, "match"), pages[pages.len() - 2]);
+    assert_eq!(pages.len(), 3);
+    let back_to_first = searchset(&app, &link(&previous, "previous").unwrap()).await;
+    assert_eq!(ids_of(&back_to_first, "match"), pages[0]);
+    assert_eq!(link(&back_to_first, "previous"), None);
+}
+
+// search.html#chaining: the chain's other criteria still apply to each grouped match, and a
+// chain whose inner criterion no target meets finds nothing.
+#[tokio::test]
+async fn grouped_chain_applies_the_other_criteria_to_each_match() {
+    let app = TestApp::start().await;
+    let patient = app
+        .create(r#"{"resourceType":"Patient","name":[{"family":"Grouped"}]}"#)
+        .await;
+    let early = observation(&app, &patient, "2019-06-01").await;
+    let late = observation(&app, &patient, "2021-06-01").await;
+    let (pages, _) = pages_from(
+        &app,
+        "/fhir/Observation?subject:Patient.name=grouped&date=ge2020",
+    )
+    .await;
+    assert_eq!(pages.concat(), vec![late]);
+    let (pages, _) = pages_from(
+        &app,
+        "/fhir/Observation?subject:Patient.name=grouped&date=lt2020",
+    )
+    .await;
+    assert_eq!(pages.concat(), vec![early]);
+    let (pages, _) = pages_from(&app, "/fhir/Observation?subject:Patient.name=nobody").await;
+    assert!(pages.concat().is_empty());
 }
 
 // search.html#count, search.html#string: a page lists a Patient once however many of its

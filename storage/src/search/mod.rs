@@ -4,6 +4,7 @@
 // PERF: hot path (every search); see docs/benchmarks.md.
 
 mod filter;
+mod grouped;
 mod include;
 mod keys;
 mod probe;
@@ -204,8 +205,23 @@ pub(crate) fn page_statements(
     page_size: usize,
 ) -> Result<PageStatements, Error> {
     let mut sql = SqlBuilder::new(tenant.get());
-    let walked = filter::filter(&mut sql, query, Draw::Walk);
-    let keys = sort::order_keys(&mut sql, "r", &query.sort);
+    // A search with a chain that can be grouped is paged grouped by the chain's targets
+    // (`grouped.rs`), and needs neither the walk nor the probe.
+    let grouped = grouped::grouped(&mut sql, query);
+    let is_grouped = grouped.is_some();
+    let (walked, keys) = match grouped {
+        Some(grouped) => (
+            filter::Filter {
+                source: grouped.source,
+                condition: grouped.condition,
+            },
+            grouped.keys,
+        ),
+        None => (
+            filter::filter(&mut sql, query, Draw::Walk),
+            sort::order_keys(&mut sql, "r", &query.sort),
+        ),
+    };
     let mut direction = Direction::After;
     let mut cursor_condition = None;
     if let Some(cursor) = &query.cursor {
@@ -255,37 +271,44 @@ pub(crate) fn page_statements(
             sort::order_by(&outer_keys, direction)
         )
     };
-    let probe = probe::candidates(
-        &mut sql,
-        query,
-        &keys,
-        direction,
-        cursor_condition.as_deref(),
-    )
-    .map(|candidates| {
-        if probe::tests_per_row(query) {
-            let per_row = filter::filter(&mut sql, query, Draw::PerRow);
-            page_query(&candidates, &per_row.condition)
-        } else {
-            page_query(&candidates, &walked.condition)
-        }
-    });
+    let probe = (!is_grouped)
+        .then(|| {
+            probe::candidates(
+                &mut sql,
+                query,
+                &keys,
+                direction,
+                cursor_condition.as_deref(),
+            )
+        })
+        .flatten()
+        .map(|candidates| {
+            if probe::tests_per_row(query) {
+                let per_row = filter::filter(&mut sql, query, Draw::PerRow);
+                page_query(&candidates, &per_row.condition)
+            } else {
+                page_query(&candidates, &walked.condition)
+            }
+        });
     // The statement runs when the probe found less than a page: a chain's matches are then
     // rare, and drawn from its reference rows (`filter.rs`).
     // Each filter binds its own values, and every statement is sent with all of them: only
     // the filters a statement uses are built.
-    let statement = if query.sort.is_empty() && filter::draws_from_index(query, Draw::Chain) {
-        let drawn = filter::filter(&mut sql, query, Draw::Chain);
-        page_query(&drawn.source, &drawn.condition)
-    } else {
-        page_query(&walked.source, &walked.condition)
-    };
-    let bounded =
-        (probe.is_none() && query.sort.is_empty() && filter::draws_from_index(query, Draw::Range))
-            .then(|| {
-                let bounded = filter::filter(&mut sql, query, Draw::Range);
-                page_query(&bounded.source, &bounded.condition)
-            });
+    let statement =
+        if !is_grouped && query.sort.is_empty() && filter::draws_from_index(query, Draw::Chain) {
+            let drawn = filter::filter(&mut sql, query, Draw::Chain);
+            page_query(&drawn.source, &drawn.condition)
+        } else {
+            page_query(&walked.source, &walked.condition)
+        };
+    let bounded = (!is_grouped
+        && probe.is_none()
+        && query.sort.is_empty()
+        && filter::draws_from_index(query, Draw::Range))
+    .then(|| {
+        let bounded = filter::filter(&mut sql, query, Draw::Range);
+        page_query(&bounded.source, &bounded.condition)
+    });
     Ok(PageStatements {
         sql,
         statement,
