@@ -36,10 +36,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "covering indexes",
         sql: include_str!("migrations/0004_covering_indexes.sql"),
     },
+    Migration {
+        version: 5,
+        name: "token code then id",
+        sql: include_str!("migrations/0005_token_code_then_id.sql"),
+    },
 ];
 
 /// The schema version this binary expects.
-pub(crate) const LATEST_VERSION: i64 = 4;
+pub(crate) const LATEST_VERSION: i64 = 5;
 
 /// Applies every migration the database lacks; returns how many were applied.
 pub(crate) async fn migrate(client: &mut Client) -> Result<usize, Error> {
