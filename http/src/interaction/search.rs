@@ -269,19 +269,28 @@ async fn search(
     for found in &page.included {
         bundle.push_search(&base, found, &found.body, SearchMode::Include);
     }
-    if !query.ignored.is_empty() {
-        let issues: Vec<Issue> = query
-            .ignored
-            .iter()
-            .map(|name| Issue {
-                severity: Severity::Warning,
-                code: "not-supported",
-                diagnostics: format!(
-                    "The search parameter '{name}' is not known here and was ignored"
-                ),
-                expression: Some(name.clone()),
-            })
-            .collect();
+    let mut issues: Vec<Issue> = query
+        .ignored
+        .iter()
+        .map(|name| Issue {
+            severity: Severity::Warning,
+            code: "not-supported",
+            diagnostics: format!("The search parameter '{name}' is not known here and was ignored"),
+            expression: Some(name.clone()),
+        })
+        .collect();
+    if page.included_truncated {
+        issues.push(Issue {
+            severity: Severity::Warning,
+            code: "incomplete",
+            diagnostics: "Not every resource _include or _revinclude asked for is on this page: \
+                          at most 1000 are included per page, and :iterate follows references \
+                          four rounds deep. Search for the rest directly, or ask for a smaller _count."
+                .to_owned(),
+            expression: None,
+        });
+    }
+    if !issues.is_empty() {
         bundle.push_outcome(&engine::operation_outcome(&issues));
     }
     json_response(StatusCode::OK, format, bundle.finish())

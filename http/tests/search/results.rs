@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use sonic_rs::JsonValueTrait;
+use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 
 use super::{matches, searchset, sorted};
 use crate::support::{entries, link, TestApp};
@@ -24,6 +24,25 @@ fn ids_of(bundle: &sonic_rs::Value, mode: &str) -> Vec<String> {
                 .as_str()
                 .unwrap_or_default()
                 .to_owned()
+        })
+        .collect()
+}
+
+/// The issue codes of the page's OperationOutcome entries (search mode `outcome`).
+fn outcome_issue_codes(bundle: &sonic_rs::Value) -> Vec<String> {
+    entries(bundle)
+        .iter()
+        .filter(|entry| entry["search"]["mode"].as_str() == Some("outcome"))
+        .flat_map(|entry| {
+            entry["resource"]["issue"]
+                .as_array()
+                .map(|issues| {
+                    issues
+                        .iter()
+                        .map(|issue| issue["code"].as_str().unwrap_or_default().to_owned())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
         })
         .collect()
 }
@@ -246,6 +265,75 @@ async fn previous_links_lead_back_through_the_same_pages() {
     assert_eq!(ids_of(&back_to_first, "match"), ids_of(&first, "match"));
     assert_eq!(link(&back_to_first, "previous"), None);
     assert!(link(&back_to_first, "next").is_some());
+}
+
+// search.html#include: a server may limit what it includes. Ember includes at most 1,000
+// resources per page, and a page cut at that limit says so in an OperationOutcome entry
+// (search mode `outcome`, issue `incomplete`); a page at the limit exactly does not.
+#[tokio::test]
+async fn revinclude_past_the_limit_is_cut_and_the_page_says_so() {
+    let app = TestApp::start().await;
+    let patient = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let observation_entry = format!(
+        r#"{{"resource":{{"resourceType":"Observation","status":"final","code":{{"text":"x"}},"subject":{{"reference":"Patient/{patient}"}}}},"request":{{"method":"POST","url":"Observation"}}}}"#
+    );
+    let bundle = format!(
+        r#"{{"resourceType":"Bundle","type":"transaction","entry":[{}]}}"#,
+        vec![observation_entry; 1001].join(",")
+    );
+    assert_eq!(app.post("/fhir", &bundle).await.status, 200);
+    let search = format!("/fhir/Patient?_id={patient}&_revinclude=Observation:subject");
+
+    let cut = searchset(&app, &search).await;
+    assert_eq!(ids_of(&cut, "match"), vec![patient.clone()]);
+    let included = ids_of(&cut, "include");
+    assert_eq!(included.len(), 1000);
+    assert_eq!(outcome_issue_codes(&cut), ["incomplete"]);
+
+    assert_eq!(
+        app.delete(&format!("/fhir/Observation/{}", included[0]))
+            .await
+            .status,
+        204
+    );
+    let whole = searchset(&app, &search).await;
+    assert_eq!(ids_of(&whole, "include").len(), 1000);
+    assert!(outcome_issue_codes(&whole).is_empty());
+}
+
+// search.html#include: `:iterate` follows references four rounds deep; a chain of members
+// longer than that is cut there, and the page says so.
+#[tokio::test]
+async fn include_iterate_stops_after_four_rounds_and_the_page_says_so() {
+    let app = TestApp::start().await;
+    for member in 1..=6 {
+        let has_member = if member < 6 {
+            format!(
+                r#","hasMember":[{{"reference":"Observation/member-{}"}}]"#,
+                member + 1
+            )
+        } else {
+            String::new()
+        };
+        let reply = app
+            .put(
+                &format!("/fhir/Observation/member-{member}"),
+                &format!(
+                    r#"{{"resourceType":"Observation","id":"member-{member}","status":"final","code":{{"text":"x"}}{has_member}}}"#
+                ),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text());
+    }
+    let page = searchset(
+        &app,
+        "/fhir/Observation?_id=member-1&_include:iterate=Observation:has-member",
+    )
+    .await;
+    let mut included = ids_of(&page, "include");
+    included.sort();
+    assert_eq!(included, ["member-2", "member-3", "member-4", "member-5"]);
+    assert_eq!(outcome_issue_codes(&page), ["incomplete"]);
 }
 
 // search.html#chaining, search.html#paging: without `_sort` no order is defined; a chain

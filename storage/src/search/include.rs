@@ -16,55 +16,76 @@ use crate::{Error, TenantKey};
 const MAX_ITERATIONS: usize = 4;
 
 /// Included resources never exceed this many per page; beyond it the page is still correct
-/// but the client must fetch the rest itself.
-const MAX_INCLUDED: i64 = 1000;
+/// but the client must fetch the rest itself, and the page says so (`Included::truncated`).
+const MAX_INCLUDED: usize = 1000;
+
+/// The resources `_include` and `_revinclude` add to a page.
+pub(crate) struct Included {
+    pub(crate) resources: Vec<FoundResource>,
+    /// Whether `MAX_INCLUDED` or `MAX_ITERATIONS` cut the list short.
+    pub(crate) truncated: bool,
+}
 
 pub(crate) async fn included(
     client: &Client,
     tenant: TenantKey,
     query: &SearchQuery,
     matches: &[FoundResource],
-) -> Result<Vec<FoundResource>, Error> {
+) -> Result<Included, Error> {
+    let mut included = Included {
+        resources: Vec::new(),
+        truncated: false,
+    };
     if matches.is_empty() || (query.includes.is_empty() && query.revincludes.is_empty()) {
-        return Ok(Vec::new());
+        return Ok(included);
     }
+    let iterates = query
+        .includes
+        .iter()
+        .chain(&query.revincludes)
+        .any(|include| include.iterate);
     let mut seen: HashSet<(String, String)> = matches
         .iter()
         .map(|resource| (resource.resource_type.clone(), resource.id.clone()))
         .collect();
-    let mut included = Vec::new();
     let mut frontier: Vec<FoundResource> = matches.to_vec();
     for iteration in 0..MAX_ITERATIONS {
         let mut found_now = Vec::new();
+        // A query that found more than it may return was cut by its LIMIT.
+        let mut take = |rows: Vec<FoundResource>| {
+            included.truncated |= rows.len() > MAX_INCLUDED;
+            found_now.extend(rows);
+        };
         for include in query
             .includes
             .iter()
             .filter(|include| iteration == 0 || include.iterate)
         {
-            found_now.extend(forward(client, tenant, include, &frontier).await?);
+            take(forward(client, tenant, include, &frontier).await?);
         }
         for include in query
             .revincludes
             .iter()
             .filter(|include| iteration == 0 || include.iterate)
         {
-            found_now.extend(reverse(client, tenant, include, &frontier).await?);
+            take(reverse(client, tenant, include, &frontier).await?);
         }
         frontier = found_now
             .into_iter()
             .filter(|resource| seen.insert((resource.resource_type.clone(), resource.id.clone())))
             .collect();
-        included.extend(frontier.iter().cloned());
-        if frontier.is_empty()
-            || !query
-                .includes
-                .iter()
-                .chain(&query.revincludes)
-                .any(|include| include.iterate)
-        {
-            break;
+        let room = MAX_INCLUDED - included.resources.len();
+        if frontier.len() > room {
+            frontier.truncate(room);
+            included.truncated = true;
+        }
+        included.resources.extend(frontier.iter().cloned());
+        if frontier.is_empty() || !iterates || included.truncated {
+            return Ok(included);
         }
     }
+    // `:iterate` still found resources in the last round allowed: there may be more.
+    included.truncated = true;
     Ok(included)
 }
 
@@ -143,6 +164,9 @@ async fn reverse(
     Ok(rows)
 }
 
+/// One more than `MAX_INCLUDED`, so a query that found more shows it.
+const LIMIT_PER_QUERY: i64 = MAX_INCLUDED as i64 + 1;
+
 async fn run(
     client: &Client,
     sql: &str,
@@ -158,7 +182,7 @@ async fn run(
         (&ids, Type::TEXT_ARRAY),
         (&param, Type::TEXT),
         (&target_type, Type::TEXT),
-        (&MAX_INCLUDED, Type::INT8),
+        (&LIMIT_PER_QUERY, Type::INT8),
     ];
     let rows = client.query_typed(sql, &params).await?;
     Ok(rows.iter().map(found).collect())

@@ -45,6 +45,9 @@ pub struct SearchPage {
     pub previous_cursor: Option<String>,
     /// The number of matches across all pages, when asked for or known without counting.
     pub total: Option<i64>,
+    /// Whether `included` was cut short: at most 1,000 included resources per page, and
+    /// `:iterate` four rounds deep.
+    pub included_truncated: bool,
 }
 
 /// A search on a connection of `pool`, stopped after `time_limit`. Stopped, or abandoned by
@@ -177,10 +180,11 @@ pub(crate) async fn search_on(
     let included = include::included(client, tenant, query, &matches).await?;
     Ok(SearchPage {
         matches,
-        included,
+        included: included.resources,
         next_cursor,
         previous_cursor,
         total,
+        included_truncated: included.truncated,
     })
 }
 
