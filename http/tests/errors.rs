@@ -282,3 +282,24 @@ async fn search_past_the_time_limit_is_422_too_costly() {
         200
     );
 }
+
+// The same limit holds for the searches inside a transaction Bundle (its conditional
+// writes): past it the whole Bundle fails with 422 too-costly and nothing is written.
+#[tokio::test]
+async fn transaction_condition_search_past_the_time_limit_fails_the_bundle() {
+    let app = TestApp::with_settings(Settings {
+        search_timeout_ms: 0,
+        ..Settings::default()
+    })
+    .await;
+    let bundle = r#"{"resourceType":"Bundle","type":"transaction","entry":[
+        {"resource":{"resourceType":"Patient","name":[{"family":"Kept"}]},"request":{"method":"POST","url":"Patient"}},
+        {"resource":{"resourceType":"Patient","identifier":[{"system":"urn:x","value":"1"}]},
+         "request":{"method":"POST","url":"Patient","ifNoneExist":"identifier=urn:x|1"}}]}"#;
+    let issue = app
+        .post("/fhir", bundle)
+        .await
+        .outcome(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(issue["code"].as_str(), Some("too-costly"));
+    assert_eq!(app.versions_written().await, 0);
+}

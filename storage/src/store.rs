@@ -160,12 +160,22 @@ impl Store {
         .await
     }
 
-    /// Opens a database transaction on a connection of its own, for a transaction Bundle.
+    /// Opens a database transaction on a connection of its own, for a transaction Bundle;
+    /// each search inside it is stopped after `search_time_limit`, as [`Store::search`] is.
     ///
     /// # Errors
     /// Database and pool errors.
-    pub async fn begin_transaction(&self, tenant: TenantKey) -> Result<Transaction, Error> {
-        Transaction::begin(crate::connection(&self.pool).await?, tenant).await
+    pub async fn begin_transaction(
+        &self,
+        tenant: TenantKey,
+        search_time_limit: Duration,
+    ) -> Result<Transaction, Error> {
+        Transaction::begin(
+            crate::connection(&self.pool).await?,
+            tenant,
+            search_time_limit,
+        )
+        .await
     }
 
     /// How many reads by id were answered and in how many queries (`read_batch.rs`).

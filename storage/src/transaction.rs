@@ -9,12 +9,14 @@
 //! fixed order, and the same advisory locks as single conditional writes.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use bytes::Bytes;
 use engine::search::SearchQuery;
 use engine::{Id, Instant, ResourceType, VersionId};
 use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::NoTls;
 
 use crate::model::{WriteOutcome, WriteRequest};
 use crate::write::{plan, CurrentState, PlannedWrites};
@@ -35,6 +37,8 @@ pub struct LockedResource {
 pub struct Transaction {
     client: Option<deadpool_postgres::Object>,
     tenant: TenantKey,
+    /// How long one search inside the transaction may run (`Transaction::search`).
+    search_time_limit: Duration,
     /// What the locked rows hold, per type and id; absent ids were looked for and not found.
     locked: HashMap<ResourceType, HashMap<String, CurrentState>>,
 }
@@ -48,10 +52,12 @@ impl Transaction {
     pub(crate) async fn begin(
         client: deadpool_postgres::Object,
         tenant: TenantKey,
+        search_time_limit: Duration,
     ) -> Result<Transaction, Error> {
         let transaction = Transaction {
             client: Some(client),
             tenant,
+            search_time_limit,
             locked: HashMap::new(),
         };
         transaction.client().batch_execute("BEGIN").await?;
@@ -82,12 +88,29 @@ impl Transaction {
         condition_lock::lock_in_transaction(self.client(), self.tenant, &keys).await
     }
 
-    /// A search inside the transaction.
+    /// A search inside the transaction, stopped after the transaction's search time limit.
+    /// Stopped, its statement is cancelled in PostgreSQL (it would otherwise run on for
+    /// nobody), which aborts the transaction: the caller fails the whole Bundle, and the
+    /// dropped transaction closes its connection.
     ///
     /// # Errors
     /// As [`crate::Store::search`].
     pub async fn search(&self, query: &SearchQuery, page_size: usize) -> Result<SearchPage, Error> {
-        search::search_on(self.client(), self.tenant, query, page_size).await
+        let client = self.client();
+        let searched = tokio::time::timeout(
+            self.search_time_limit,
+            search::search_on(client, self.tenant, query, page_size),
+        )
+        .await;
+        match searched {
+            Ok(page) => page,
+            Err(_elapsed) => {
+                if let Err(error) = client.cancel_token().cancel_query(NoTls).await {
+                    tracing::warn!(%error, "could not cancel a transaction's search statement");
+                }
+                Err(Error::SearchTimeLimit(self.search_time_limit))
+            }
+        }
     }
 
     /// Locks the current rows of `targets`, in one statement and in (type, id) order, so two

@@ -58,7 +58,9 @@ pub(crate) async fn run(
         .map(|(index, entry)| read_entry(index, entry, base).map_err(|error| error.in_entry(index)))
         .collect::<Result<Vec<_>, _>>()?;
     refuse_repeated_full_urls(&entries)?;
-    let mut transaction = primary(state).begin_transaction(TenantKey::DEFAULT).await?;
+    let mut transaction = primary(state)
+        .begin_transaction(TenantKey::DEFAULT, state.settings().search_time_limit())
+        .await?;
     let written = write_entries(&mut transaction, &entries, base).await?;
     transaction.commit().await?;
 
