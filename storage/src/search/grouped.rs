@@ -37,8 +37,8 @@ pub(crate) struct Grouped {
 }
 
 /// The grouped page of `query`, when it has no `_sort`, searches one type, and has a chain
-/// that can be grouped (the first such chain drives the page; the other criteria are tested
-/// on each of its matches).
+/// that can be grouped (the first such chain drives the page; the other criteria apply to
+/// its matches).
 pub(crate) fn grouped(sql: &mut SqlBuilder, query: &SearchQuery) -> Option<Grouped> {
     if !query.sort.is_empty() {
         return None;
