@@ -1,4 +1,4 @@
-//! Criterion micro-benchmark of search parsing and planning: `engine::search::parse_search` and the SQL storage builds from its result, on nine query shapes, from one string parameter to chains and `_has`.
+//! Criterion micro-benchmark of search parsing and planning: `engine::search::parse_search` and the SQL storage builds from its result, on ten query shapes, from one string parameter to chains and `_has`.
 //! Run: cargo bench -p ember-benches --bench search_planning -- --warm-up-time 1 --measurement-time 3
 // PERF: measures engine/src/search/ (criteria.rs, value.rs, result.rs), which runs on every
 // search request before storage sees it.
@@ -62,6 +62,11 @@ const SHAPES: &[(&str, &str, Pairs)] = &[
         "revinclude",
         "Patient",
         &[("family", "levin"), ("_revinclude", "Observation:subject")],
+    ),
+    (
+        "chain",
+        "Observation",
+        &[("subject:Patient.name", "miller")],
     ),
     (
         "chain_two_levels",

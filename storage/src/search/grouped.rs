@@ -103,8 +103,8 @@ fn groupable(
     };
     match &targets[..] {
         [(target_type, inner)]
-            if param.is_single_reference(owner_type)
-                && !matches!(inner, Criterion::Chain { .. }) =>
+            if !matches!(inner, Criterion::Chain { .. })
+                && param.is_single_reference(owner_type) =>
         {
             Some((*param, *target_type, inner))
         }
