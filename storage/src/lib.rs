@@ -26,7 +26,7 @@ pub use condition_lock::ConditionLock;
 pub use embedded::{EmbeddedOptions, EmbeddedPostgres};
 pub use error::Error;
 pub use read_batch::ReadBatching;
-pub use search::{FoundResource, SearchPage};
+pub use search::{FoundResource, SearchPage, MAX_INCLUDED, MAX_INCLUDE_ITERATIONS};
 pub use store::{PoolUsage, Store};
 pub use tenant::TenantKey;
 pub use transaction::{LockedResource, Transaction};

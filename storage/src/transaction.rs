@@ -16,7 +16,6 @@ use engine::search::SearchQuery;
 use engine::{Id, Instant, ResourceType, VersionId};
 use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::NoTls;
 
 use crate::model::{WriteOutcome, WriteRequest};
 use crate::write::{plan, CurrentState, PlannedWrites};
@@ -88,29 +87,21 @@ impl Transaction {
         condition_lock::lock_in_transaction(self.client(), self.tenant, &keys).await
     }
 
-    /// A search inside the transaction, stopped after the transaction's search time limit.
-    /// Stopped, its statement is cancelled in PostgreSQL (it would otherwise run on for
-    /// nobody), which aborts the transaction: the caller fails the whole Bundle, and the
-    /// dropped transaction closes its connection.
+    /// A search inside the transaction, stopped after the transaction's search time limit
+    /// (`search::search_within`): the caller then fails the whole Bundle, and the dropped
+    /// transaction closes its connection.
     ///
     /// # Errors
     /// As [`crate::Store::search`].
     pub async fn search(&self, query: &SearchQuery, page_size: usize) -> Result<SearchPage, Error> {
-        let client = self.client();
-        let searched = tokio::time::timeout(
+        search::search_within(
+            self.client(),
+            self.tenant,
+            query,
+            page_size,
             self.search_time_limit,
-            search::search_on(client, self.tenant, query, page_size),
         )
-        .await;
-        match searched {
-            Ok(page) => page,
-            Err(_elapsed) => {
-                if let Err(error) = client.cancel_token().cancel_query(NoTls).await {
-                    tracing::warn!(%error, "could not cancel a transaction's search statement");
-                }
-                Err(Error::SearchTimeLimit(self.search_time_limit))
-            }
-        }
+        .await
     }
 
     /// Locks the current rows of `targets`, in one statement and in (type, id) order, so two

@@ -283,10 +283,13 @@ async fn search(
         issues.push(Issue {
             severity: Severity::Warning,
             code: "incomplete",
-            diagnostics: "Not every resource _include or _revinclude asked for is on this page: \
-                          at most 1000 are included per page, and :iterate follows references \
-                          four rounds deep. Search for the rest directly, or ask for a smaller _count."
-                .to_owned(),
+            diagnostics: format!(
+                "Not every resource _include or _revinclude asked for is on this page: \
+                 at most {} are included per page, and :iterate follows references {} rounds \
+                 deep. Search for the rest directly, or ask for a smaller _count.",
+                storage::MAX_INCLUDED,
+                storage::MAX_INCLUDE_ITERATIONS
+            ),
             expression: None,
         });
     }

@@ -21,17 +21,17 @@
 use engine::search::{Criterion, ParamRef, SearchQuery};
 use engine::ResourceType;
 
+use super::filter::Filter;
 use super::keys::ResourceKey;
 use super::sort::OrderKey;
 use super::sql::{self, SqlBuilder};
 
 /// The rows of a grouped page, aliased `r` in the page query, and the order they are paged in.
 pub(crate) struct Grouped {
-    /// A relation of the owners' keys (`tenant_key`, `resource_type`, `id`) and their
-    /// target's id (`target_id`).
-    pub(crate) source: String,
-    /// The search's other criteria, on the owner's key.
-    pub(crate) condition: String,
+    /// Its source is a relation of the owners' keys (`tenant_key`, `resource_type`, `id`) and
+    /// their target's id (`target_id`); its condition, the search's other criteria on the
+    /// owner's key.
+    pub(crate) filter: Filter,
     /// The target's id, then the owner's id.
     pub(crate) keys: Vec<OrderKey>,
 }
@@ -86,8 +86,10 @@ pub(crate) fn grouped(sql: &mut SqlBuilder, query: &SearchQuery) -> Option<Group
         })
         .collect();
     Some(Grouped {
-        source,
-        condition: conditions.join(" AND "),
+        filter: Filter {
+            source,
+            condition: conditions.join(" AND "),
+        },
         keys,
     })
 }

@@ -13,16 +13,16 @@ use crate::{Error, TenantKey};
 
 /// `:iterate` follows references from included resources this many times at most, so a
 /// cycle of references cannot run away.
-const MAX_ITERATIONS: usize = 4;
+pub const MAX_INCLUDE_ITERATIONS: usize = 4;
 
 /// Included resources never exceed this many per page; beyond it the page is still correct
 /// but the client must fetch the rest itself, and the page says so (`Included::truncated`).
-const MAX_INCLUDED: usize = 1000;
+pub const MAX_INCLUDED: usize = 1000;
 
 /// The resources `_include` and `_revinclude` add to a page.
 pub(crate) struct Included {
     pub(crate) resources: Vec<FoundResource>,
-    /// Whether `MAX_INCLUDED` or `MAX_ITERATIONS` cut the list short.
+    /// Whether `MAX_INCLUDED` or `MAX_INCLUDE_ITERATIONS` cut the list short.
     pub(crate) truncated: bool,
 }
 
@@ -49,7 +49,7 @@ pub(crate) async fn included(
         .map(|resource| (resource.resource_type.clone(), resource.id.clone()))
         .collect();
     let mut frontier: Vec<FoundResource> = matches.to_vec();
-    for iteration in 0..MAX_ITERATIONS {
+    for iteration in 0..MAX_INCLUDE_ITERATIONS {
         let mut found_now = Vec::new();
         // A query that found more than it may return was cut by its LIMIT.
         let mut take = |rows: Vec<FoundResource>| {

@@ -22,6 +22,7 @@ use tokio_postgres::{NoTls, Row};
 
 use crate::{connection, Error, TenantKey};
 use filter::Draw;
+pub use include::{MAX_INCLUDED, MAX_INCLUDE_ITERATIONS};
 use sort::Direction;
 use sql::SqlBuilder;
 
@@ -75,6 +76,28 @@ pub(crate) async fn search(
     page
 }
 
+/// A search on a connection the caller keeps, stopped after `time_limit`: a transaction
+/// Bundle's condition. Stopped, its statement is cancelled in PostgreSQL (it would otherwise
+/// run on for nobody), which aborts the caller's transaction; the caller then ends it and
+/// closes the connection (a late cancel can stop nothing else there).
+pub(crate) async fn search_within(
+    client: &Client,
+    tenant: TenantKey,
+    query: &SearchQuery,
+    page_size: usize,
+    time_limit: Duration,
+) -> Result<SearchPage, Error> {
+    match tokio::time::timeout(time_limit, search_on(client, tenant, query, page_size)).await {
+        Ok(page) => page,
+        Err(_elapsed) => {
+            if let Err(error) = client.cancel_token().cancel_query(NoTls).await {
+                tracing::warn!(%error, "could not cancel a transaction's search statement");
+            }
+            Err(Error::SearchTimeLimit(time_limit))
+        }
+    }
+}
+
 /// The connection of a search under way. Dropped while it still holds it (the search timed
 /// out or was abandoned), it cancels the running statement, and returns the connection to
 /// the pool only once the connection has answered a statement of its own: a cancel that
@@ -98,9 +121,9 @@ impl Drop for RunningSearch {
     }
 }
 
-/// A search on a connection the caller holds: a transaction Bundle's conditions are
-/// searched inside its own database transaction.
-pub(crate) async fn search_on(
+/// A search on a connection, with no time limit of its own (`search` and `search_within`
+/// set it).
+async fn search_on(
     client: &Client,
     tenant: TenantKey,
     query: &SearchQuery,
@@ -210,17 +233,11 @@ pub(crate) fn page_statements(
 ) -> Result<PageStatements, Error> {
     let mut sql = SqlBuilder::new(tenant.get());
     // A search with a chain that can be grouped is paged grouped by the chain's targets
-    // (`grouped.rs`), and needs neither the walk nor the probe.
+    // (`grouped.rs`): one statement, no probe and no draw.
     let grouped = grouped::grouped(&mut sql, query);
     let is_grouped = grouped.is_some();
     let (walked, keys) = match grouped {
-        Some(grouped) => (
-            filter::Filter {
-                source: grouped.source,
-                condition: grouped.condition,
-            },
-            grouped.keys,
-        ),
+        Some(grouped) => (grouped.filter, grouped.keys),
         None => (
             filter::filter(&mut sql, query, Draw::Walk),
             sort::order_keys(&mut sql, "r", &query.sort),
@@ -275,44 +292,47 @@ pub(crate) fn page_statements(
             sort::order_by(&outer_keys, direction)
         )
     };
-    let probe = (!is_grouped)
-        .then(|| {
-            probe::candidates(
-                &mut sql,
-                query,
-                &keys,
-                direction,
-                cursor_condition.as_deref(),
-            )
-        })
-        .flatten()
-        .map(|candidates| {
-            if probe::tests_per_row(query) {
-                let per_row = filter::filter(&mut sql, query, Draw::PerRow);
-                page_query(&candidates, &per_row.condition)
-            } else {
-                page_query(&candidates, &walked.condition)
-            }
+    if is_grouped {
+        return Ok(PageStatements {
+            statement: page_query(&walked.source, &walked.condition),
+            sql,
+            probe: None,
+            bounded: None,
+            keys,
+            direction,
         });
+    }
+    let probe = probe::candidates(
+        &mut sql,
+        query,
+        &keys,
+        direction,
+        cursor_condition.as_deref(),
+    )
+    .map(|candidates| {
+        if probe::tests_per_row(query) {
+            let per_row = filter::filter(&mut sql, query, Draw::PerRow);
+            page_query(&candidates, &per_row.condition)
+        } else {
+            page_query(&candidates, &walked.condition)
+        }
+    });
     // The statement runs when the probe found less than a page: a chain's matches are then
     // rare, and drawn from its reference rows (`filter.rs`).
     // Each filter binds its own values, and every statement is sent with all of them: only
     // the filters a statement uses are built.
-    let statement =
-        if !is_grouped && query.sort.is_empty() && filter::draws_from_index(query, Draw::Chain) {
-            let drawn = filter::filter(&mut sql, query, Draw::Chain);
-            page_query(&drawn.source, &drawn.condition)
-        } else {
-            page_query(&walked.source, &walked.condition)
-        };
-    let bounded = (!is_grouped
-        && probe.is_none()
-        && query.sort.is_empty()
-        && filter::draws_from_index(query, Draw::Range))
-    .then(|| {
-        let bounded = filter::filter(&mut sql, query, Draw::Range);
-        page_query(&bounded.source, &bounded.condition)
-    });
+    let statement = if query.sort.is_empty() && filter::draws_from_index(query, Draw::Chain) {
+        let drawn = filter::filter(&mut sql, query, Draw::Chain);
+        page_query(&drawn.source, &drawn.condition)
+    } else {
+        page_query(&walked.source, &walked.condition)
+    };
+    let bounded =
+        (probe.is_none() && query.sort.is_empty() && filter::draws_from_index(query, Draw::Range))
+            .then(|| {
+                let bounded = filter::filter(&mut sql, query, Draw::Range);
+                page_query(&bounded.source, &bounded.condition)
+            });
     Ok(PageStatements {
         sql,
         statement,
