@@ -1,6 +1,7 @@
 //! Search, checked against the R4 spec section each rule comes from.
 //! Spec: https://hl7.org/fhir/R4/search.html
 
+mod chain_pages;
 mod parameters;
 mod references;
 mod results;
@@ -8,7 +9,7 @@ mod results;
 use axum::http::StatusCode;
 use sonic_rs::{JsonValueTrait, Value};
 
-use crate::support::{entries, TestApp};
+use crate::support::{entries, link, TestApp};
 
 /// GET `uri`, asserting a searchset Bundle; returns it.
 pub(crate) async fn searchset(app: &TestApp, uri: &str) -> Value {
@@ -53,4 +54,40 @@ pub(crate) fn sorted(ids: &[&String]) -> Vec<String> {
     let mut ids: Vec<String> = ids.iter().map(|id| (*id).clone()).collect();
     ids.sort();
     ids
+}
+
+/// Creates an Observation of `patient` on `date`; returns its id.
+pub(crate) async fn observation(app: &TestApp, patient: &str, date: &str) -> String {
+    app.create(&format!(
+        r#"{{"resourceType":"Observation","status":"final","code":{{"text":"x"}},"subject":{{"reference":"Patient/{patient}"}},"effectiveDateTime":"{date}"}}"#
+    ))
+    .await
+}
+
+pub(crate) fn ids_of(bundle: &Value, mode: &str) -> Vec<String> {
+    entries(bundle)
+        .iter()
+        .filter(|entry| entry["search"]["mode"].as_str() == Some(mode))
+        .map(|entry| {
+            entry["resource"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// The match ids of each page from `first` on, following `next` links, and the last page's
+/// URL.
+pub(crate) async fn pages_from(app: &TestApp, first: &str) -> (Vec<Vec<String>>, String) {
+    let mut pages = Vec::new();
+    let mut uri = first.to_owned();
+    loop {
+        let bundle = searchset(app, &uri).await;
+        pages.push(ids_of(&bundle, "match"));
+        match link(&bundle, "next") {
+            Some(next) => uri = next,
+            None => return (pages, uri),
+        }
+    }
 }

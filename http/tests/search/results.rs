@@ -5,28 +5,8 @@ use std::collections::HashSet;
 
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 
-use super::{matches, searchset, sorted};
+use super::{ids_of, matches, observation, pages_from, searchset, sorted};
 use crate::support::{entries, link, TestApp};
-
-async fn observation(app: &TestApp, patient: &str, date: &str) -> String {
-    app.create(&format!(
-        r#"{{"resourceType":"Observation","status":"final","code":{{"text":"x"}},"subject":{{"reference":"Patient/{patient}"}},"effectiveDateTime":"{date}"}}"#
-    ))
-    .await
-}
-
-fn ids_of(bundle: &sonic_rs::Value, mode: &str) -> Vec<String> {
-    entries(bundle)
-        .iter()
-        .filter(|entry| entry["search"]["mode"].as_str() == Some(mode))
-        .map(|entry| {
-            entry["resource"]["id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        })
-        .collect()
-}
 
 /// The issue codes of the page's OperationOutcome entries (search mode `outcome`).
 fn outcome_issue_codes(bundle: &sonic_rs::Value) -> Vec<String> {
@@ -45,21 +25,6 @@ fn outcome_issue_codes(bundle: &sonic_rs::Value) -> Vec<String> {
                 .unwrap_or_default()
         })
         .collect()
-}
-
-/// The match ids of each page from `first` on, following `next` links, and the last page's
-/// URL.
-async fn pages_from(app: &TestApp, first: &str) -> (Vec<Vec<String>>, String) {
-    let mut pages = Vec::new();
-    let mut uri = first.to_owned();
-    loop {
-        let bundle = searchset(app, &uri).await;
-        pages.push(ids_of(&bundle, "match"));
-        match link(&bundle, "next") {
-            Some(next) => uri = next,
-            None => return (pages, uri),
-        }
-    }
 }
 
 #[tokio::test]
@@ -336,80 +301,6 @@ async fn include_iterate_stops_after_four_rounds_and_the_page_says_so() {
     assert_eq!(outcome_issue_codes(&page), ["incomplete"]);
 }
 
-// search.html#chaining, search.html#paging: without `_sort` no order is defined; a chain
-// through a reference that holds one resource (`Observation.subject`) lists its matches
-// grouped by the resource it refers to, targets in id order and each one's matches in id
-// order (storage/src/search/grouped.rs), and pages forward and back through every match
-// once, skipping the resources that do not match.
-#[tokio::test]
-async fn paging_through_a_chain_lists_matches_grouped_by_target_each_once() {
-    let app = TestApp::start().await;
-    let mut active = Vec::new();
-    for _ in 0..2 {
-        active.push(
-            app.create(r#"{"resourceType":"Patient","active":true}"#)
-                .await,
-        );
-    }
-    let inactive = app
-        .create(r#"{"resourceType":"Patient","active":false}"#)
-        .await;
-    // (target, match) pairs, created interleaved across the patients.
-    let mut expected = Vec::new();
-    for day in 1..=9 {
-        let subject = match day % 3 {
-            0 => &inactive,
-            1 => &active[0],
-            _ => &active[1],
-        };
-        let id = observation(&app, subject, &format!("2020-01-0{day}")).await;
-        if day % 3 != 0 {
-            expected.push((subject.clone(), id));
-        }
-    }
-    expected.sort();
-    let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
-    let (pages, uri) = pages_from(
-        &app,
-        "/fhir/Observation?subject:Patient.active=true&_count=2",
-    )
-    .await;
-    assert_eq!(pages.concat(), expected);
-    let last = searchset(&app, &uri).await;
-    let previous = searchset(&app, &link(&last, "previous").unwrap()).await;
-    assert_eq!(ids_of(&previous, "match"), pages[pages.len() - 2]);
-    assert_eq!(pages.len(), 3);
-    let back_to_first = searchset(&app, &link(&previous, "previous").unwrap()).await;
-    assert_eq!(ids_of(&back_to_first, "match"), pages[0]);
-    assert_eq!(link(&back_to_first, "previous"), None);
-}
-
-// search.html#chaining: the chain's other criteria still apply to each grouped match, and a
-// chain whose inner criterion no target meets finds nothing.
-#[tokio::test]
-async fn grouped_chain_applies_the_other_criteria_to_each_match() {
-    let app = TestApp::start().await;
-    let patient = app
-        .create(r#"{"resourceType":"Patient","name":[{"family":"Grouped"}]}"#)
-        .await;
-    let early = observation(&app, &patient, "2019-06-01").await;
-    let late = observation(&app, &patient, "2021-06-01").await;
-    let (pages, _) = pages_from(
-        &app,
-        "/fhir/Observation?subject:Patient.name=grouped&date=ge2020",
-    )
-    .await;
-    assert_eq!(pages.concat(), vec![late]);
-    let (pages, _) = pages_from(
-        &app,
-        "/fhir/Observation?subject:Patient.name=grouped&date=lt2020",
-    )
-    .await;
-    assert_eq!(pages.concat(), vec![early]);
-    let (pages, _) = pages_from(&app, "/fhir/Observation?subject:Patient.name=nobody").await;
-    assert!(pages.concat().is_empty());
-}
-
 // search.html#count, search.html#string: a page lists a Patient once however many of its
 // names match, and the pages neither skip nor repeat.
 #[tokio::test]
@@ -434,35 +325,6 @@ async fn paging_a_string_search_lists_a_resource_matching_several_names_once() {
     let last = searchset(&app, &uri).await;
     let previous = searchset(&app, &link(&last, "previous").unwrap()).await;
     assert_eq!(ids_of(&previous, "match"), pages[1]);
-}
-
-// search.html#chaining: an Observation whose two performers both match the chain is one
-// match, on the walked first page and on the pages drawn from the reference index after it.
-#[tokio::test]
-async fn chain_matching_through_two_references_of_one_resource_lists_it_once() {
-    let app = TestApp::start().await;
-    let first = app
-        .create(r#"{"resourceType":"Practitioner","name":[{"family":"Okafor"}]}"#)
-        .await;
-    let second = app
-        .create(r#"{"resourceType":"Practitioner","name":[{"family":"Okafor"}]}"#)
-        .await;
-    let mut expected = Vec::new();
-    for _ in 0..3 {
-        let id = app
-            .create(&format!(
-                r#"{{"resourceType":"Observation","status":"final","code":{{"text":"x"}},"performer":[{{"reference":"Practitioner/{first}"}},{{"reference":"Practitioner/{second}"}}]}}"#
-            ))
-            .await;
-        expected.push(id);
-    }
-    expected.sort();
-    let (pages, _) = pages_from(
-        &app,
-        "/fhir/Observation?performer:Practitioner.name=okafor&_count=2",
-    )
-    .await;
-    assert_eq!(pages.concat(), expected);
 }
 
 // search.html#string: a name prefix matched by more index rows than a page reads from the
@@ -492,44 +354,4 @@ async fn string_search_with_more_matching_rows_than_the_draw_budget_is_exact() {
         .concat();
     assert_eq!(found.len(), expected.len());
     assert_eq!(found, expected);
-}
-
-// search.html#chaining: a two-level chain pages through its matches in id order, each once,
-// through the per-resource probe (first pages) and the page drawn from its reference rows
-// (the last one).
-#[tokio::test]
-async fn paging_through_a_two_level_chain_returns_each_match_once_in_id_order() {
-    let app = TestApp::start().await;
-    let mut expected = Vec::new();
-    for (organization_name, patients) in [("Acme", 3), ("Other", 2)] {
-        let organization = app
-            .create(&format!(
-                r#"{{"resourceType":"Organization","name":"{organization_name}"}}"#
-            ))
-            .await;
-        for _ in 0..patients {
-            let patient = app
-                .create(&format!(
-                    r#"{{"resourceType":"Patient","managingOrganization":{{"reference":"Organization/{organization}"}}}}"#
-                ))
-                .await;
-            let id = observation(&app, &patient, "2020-01-01").await;
-            if organization_name == "Acme" {
-                expected.push(id);
-            }
-        }
-    }
-    expected.sort();
-    let (pages, last) = pages_from(
-        &app,
-        "/fhir/Observation?patient.organization.name=acme&_count=2",
-    )
-    .await;
-    assert_eq!(pages.concat(), expected);
-    let previous = searchset(
-        &app,
-        &link(&searchset(&app, &last).await, "previous").unwrap(),
-    )
-    .await;
-    assert_eq!(ids_of(&previous, "match"), pages[0]);
 }

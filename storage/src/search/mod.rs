@@ -233,7 +233,30 @@ pub(crate) fn page_statements(
 ) -> Result<PageStatements, Error> {
     let mut sql = SqlBuilder::new(tenant.get());
     // A search with a chain that can be grouped is paged grouped by the chain's targets
-    // (`grouped.rs`): one statement, no probe and no draw.
+    // (`grouped.rs`): one statement, no probe and no draw; walked when the chain is alone.
+    if let Some(chain) = grouped::walk_chain(query) {
+        let keys = chain.keys();
+        let (direction, cursor) = match &query.cursor {
+            Some(cursor) => {
+                let (direction, values) =
+                    sort::decode_cursor(cursor, keys.len()).ok_or(Error::InvalidCursor)?;
+                // Every key of a walked chain is an id.
+                let values: Option<Vec<String>> = values.into_iter().collect();
+                (direction, Some(values.ok_or(Error::InvalidCursor)?))
+            }
+            None => (Direction::After, None),
+        };
+        let limit = sql.bind(i64::try_from(page_size + 1).unwrap_or(i64::MAX));
+        let statement = chain.page_statement(&mut sql, cursor.as_deref(), direction, &limit);
+        return Ok(PageStatements {
+            sql,
+            statement,
+            probe: None,
+            bounded: None,
+            keys,
+            direction,
+        });
+    }
     let grouped = grouped::grouped(&mut sql, query);
     let is_grouped = grouped.is_some();
     let (walked, keys) = match grouped {
