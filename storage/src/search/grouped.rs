@@ -32,7 +32,7 @@ use engine::ResourceType;
 
 use super::filter::Filter;
 use super::keys::ResourceKey;
-use super::sort::{self, Direction, OrderKey};
+use super::sort::{Direction, OrderKey};
 use super::sql::{self, SqlBuilder};
 
 /// The rows of a grouped page, aliased `r` in the page query, and the order they are paged in.
@@ -249,16 +249,12 @@ impl WalkedChain<'_> {
         let key_columns: String = (0..=depth)
             .map(|level| format!(", g{level}.id AS k{level}"))
             .collect();
-        let page_keys: String = (0..=depth)
-            .map(|level| format!(", page.k{level}::text"))
-            .collect();
-        format!(
-            "SELECT r.resource_type, r.id, r.body{page_keys} FROM (
-                SELECT g{depth}.resource_type, g{depth}.id{key_columns} FROM {levels} LIMIT {limit}) page
-             JOIN resource r ON r.tenant_key = $1 AND r.resource_type = page.resource_type AND r.id = page.id
-                 AND NOT r.deleted
-             ORDER BY {}",
-            sort::order_by(&self.keys(), direction)
+        super::with_bodies(
+            &format!(
+                "SELECT g{depth}.resource_type, g{depth}.id{key_columns} FROM {levels} LIMIT {limit}"
+            ),
+            &self.keys(),
+            direction,
         )
     }
 }

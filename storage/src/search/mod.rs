@@ -232,6 +232,7 @@ pub(crate) fn page_statements(
     page_size: usize,
 ) -> Result<PageStatements, Error> {
     let mut sql = SqlBuilder::new(tenant.get());
+    let limit = sql.bind(i64::try_from(page_size + 1).unwrap_or(i64::MAX));
     // A search with a chain that can be grouped is paged grouped by the chain's targets
     // (`grouped.rs`): one statement, no probe and no draw; walked when the chain is alone.
     if let Some(chain) = grouped::walk_chain(query) {
@@ -246,7 +247,6 @@ pub(crate) fn page_statements(
             }
             None => (Direction::After, None),
         };
-        let limit = sql.bind(i64::try_from(page_size + 1).unwrap_or(i64::MAX));
         let statement = chain.page_statement(&mut sql, cursor.as_deref(), direction, &limit);
         return Ok(PageStatements {
             sql,
@@ -274,19 +274,11 @@ pub(crate) fn page_statements(
         direction = cursor_direction;
         cursor_condition = Some(sort::beyond(&mut sql, &keys, &values, direction));
     }
-    // Two steps in one statement: the page's keys are found from the index tables and the
-    // resource's primary key alone, and only the page's rows are then read for their bodies.
-    // Reading a body also checks the row is live: `filter` leaves that check out where an
-    // index row already proves it, and a mistake there must not put a deleted row (no body)
-    // on a page.
-    // Reading the body of every match before sorting cost a heap fetch per match (a chain
-    // matching 58,000 Observations: 1.2 s for a page of 50).
     let page_keys: String = keys
         .iter()
         .enumerate()
         .map(|(index, key)| format!(", {} AS k{index}", key.expression))
         .collect();
-    let limit = sql.bind(i64::try_from(page_size + 1).unwrap_or(i64::MAX));
     let outer_keys: Vec<sort::OrderKey> = keys
         .iter()
         .enumerate()
@@ -296,23 +288,18 @@ pub(crate) fn page_statements(
             descending: key.descending,
         })
         .collect();
-    let key_columns: String = outer_keys
-        .iter()
-        .map(|key| format!(", ({})::text", key.expression))
-        .collect();
     let page_query = |candidates: &str, condition: &str| {
         let beyond = cursor_condition
             .as_ref()
             .map_or_else(String::new, |beyond| format!(" AND {beyond}"));
-        format!(
-            "SELECT r.resource_type, r.id, r.body{key_columns} FROM (
-                SELECT r.resource_type, r.id{page_keys} FROM {candidates} r WHERE {condition}{beyond}
-                ORDER BY {} LIMIT {limit}) page
-             JOIN resource r ON r.tenant_key = $1 AND r.resource_type = page.resource_type AND r.id = page.id
-                 AND NOT r.deleted
-             ORDER BY {}",
-            sort::order_by(&keys, direction),
-            sort::order_by(&outer_keys, direction)
+        with_bodies(
+            &format!(
+                "SELECT r.resource_type, r.id{page_keys} FROM {candidates} r WHERE {condition}{beyond}
+                ORDER BY {} LIMIT {limit}",
+                sort::order_by(&keys, direction)
+            ),
+            &outer_keys,
+            direction,
         )
     };
     if is_grouped {
@@ -364,6 +351,30 @@ pub(crate) fn page_statements(
         keys,
         direction,
     })
+}
+
+/// The statement of a page: `page` (a query of the page's `resource_type`, `id` and keys
+/// `k0`, `k1`, …), each row with its body, in page order (`keys`, the keys as `page.k0`, …):
+/// the columns `search_on` reads (type, id, body, then the keys as text).
+///
+/// Two steps in one statement: the page's keys are found from the index tables and the
+/// resource's primary key alone, and only the page's rows are then read for their bodies.
+/// Reading a body also checks the row is live: `filter` leaves that check out where an index
+/// row already proves it, and a mistake there must not put a deleted row (no body) on a page.
+/// Reading the body of every match before sorting cost a heap fetch per match (a chain
+/// matching 58,000 Observations: 1.2 s for a page of 50).
+pub(crate) fn with_bodies(page: &str, keys: &[sort::OrderKey], direction: Direction) -> String {
+    let key_columns: String = keys
+        .iter()
+        .map(|key| format!(", ({})::text", key.expression))
+        .collect();
+    format!(
+        "SELECT r.resource_type, r.id, r.body{key_columns} FROM ({page}) page
+         JOIN resource r ON r.tenant_key = $1 AND r.resource_type = page.resource_type AND r.id = page.id
+             AND NOT r.deleted
+         ORDER BY {}",
+        sort::order_by(keys, direction)
+    )
 }
 
 /// The number of matches: counted, or the planner's estimate (no rows read).
