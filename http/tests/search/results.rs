@@ -188,6 +188,47 @@ async fn include_and_revinclude_add_the_linked_resources_once() {
     assert_eq!(ids_of(&everything, "include"), [patient]);
 }
 
+// The statements of `_revinclude` keep their plans on the connection
+// (storage/src/search/plans.rs): run again for other resources, with one reference parameter
+// or all of them, each page still includes exactly the resources that refer to its matches.
+#[tokio::test]
+async fn revinclude_run_again_for_other_resources_includes_their_own_referrers() {
+    let app = TestApp::start().await;
+    let first_patient = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let second_patient = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let first_observation = observation(&app, &first_patient, "2020-01-01").await;
+    let second_observation = observation(&app, &second_patient, "2020-01-02").await;
+    // Refers to the first patient through `performer`, not `subject`.
+    let performed = app
+        .create(&format!(
+            r#"{{"resourceType":"Observation","status":"final","code":{{"text":"x"}},"performer":[{{"reference":"Patient/{first_patient}"}}]}}"#
+        ))
+        .await;
+    for _round in 0..8 {
+        let by_subject = searchset(
+            &app,
+            &format!("/fhir/Patient?_id={first_patient}&_revinclude=Observation:subject"),
+        )
+        .await;
+        assert_eq!(ids_of(&by_subject, "include"), [first_observation.clone()]);
+        let by_any = searchset(
+            &app,
+            &format!("/fhir/Patient?_id={first_patient}&_revinclude=Observation:*"),
+        )
+        .await;
+        assert_eq!(
+            sorted(&ids_of(&by_any, "include").iter().collect::<Vec<_>>()),
+            sorted(&[&first_observation, &performed])
+        );
+        let other = searchset(
+            &app,
+            &format!("/fhir/Patient?_id={second_patient}&_revinclude=Observation:*"),
+        )
+        .await;
+        assert_eq!(ids_of(&other, "include"), [second_observation.clone()]);
+    }
+}
+
 // http.html#search: across all types, narrowed by _type
 #[tokio::test]
 async fn system_search_with_type_and_common_parameters() {

@@ -76,6 +76,28 @@ pub(crate) fn draws_from_index(query: &SearchQuery, draw: Draw) -> bool {
     }
 }
 
+/// Whether a `Draw::Range` page of `query` has no condition but its drawn criterion: the
+/// search has one criterion, or only plain date criteria on one single-point parameter
+/// (tested on its one row at once). The page is then at most `RANGE_BUDGET` rows of one
+/// index range whatever the values, and its plan can be kept across searches (`plans.rs`).
+/// Another criterion would be a semi-join whose best plan depends on how common its value
+/// is.
+pub(crate) fn range_draw_alone(query: &SearchQuery) -> bool {
+    let [single_type] = query.scope.types()[..] else {
+        return false;
+    };
+    match &query.criteria[..] {
+        [_] => true,
+        [first, rest @ ..] => point_date_value(first, single_type).is_some_and(|(param, _)| {
+            rest.iter().all(|criterion| {
+                point_date_value(criterion, single_type)
+                    .is_some_and(|(other, _)| other.code() == param.code())
+            })
+        }),
+        [] => false,
+    }
+}
+
 /// The filter of `query`, its page drawn as `draw` says where `draws_from_index` allows it,
 /// else walked.
 pub(crate) fn filter(sql: &mut SqlBuilder, query: &SearchQuery, draw: Draw) -> Filter {

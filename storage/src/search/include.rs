@@ -97,6 +97,55 @@ fn keys_of(resources: &[FoundResource], source_type: &str) -> Vec<String> {
         .collect()
 }
 
+/// An include's statement, and whether its plan is the same for any values and can be kept
+/// across searches (`plans.rs`).
+struct IncludeStatement {
+    sql: &'static str,
+    plan_kept: bool,
+}
+
+/// The resources that resources with the ids `$3` refer to. Each id is looked up on its own
+/// in a fenced `LATERAL` subquery, so the plan is index lookups whatever the ids, the kept
+/// plan included: as `x.id = ANY($3)`, a plan made without the values may read the source
+/// type's every reference row and filter them.
+const FORWARD: IncludeStatement = IncludeStatement {
+    sql: "SELECT DISTINCT t.resource_type, t.id, t.body FROM unnest($3::text[]) AS wanted(id)
+        CROSS JOIN LATERAL (SELECT x.target_type, x.target_id FROM search_reference x
+            WHERE x.tenant_key = $1 AND x.resource_type = $2 AND x.id = wanted.id
+              AND ($4::text IS NULL OR x.param = $4) AND ($5::text IS NULL OR x.target_type = $5)
+            OFFSET 0) x
+        JOIN resource t ON t.tenant_key = $1 AND t.resource_type = x.target_type AND t.id = x.target_id AND NOT t.deleted
+        LIMIT $6",
+    plan_kept: true,
+};
+
+/// The resources that refer through the parameter `$4` to resources with the ids `$3`: per
+/// id, lookups in the parameter's target index. Kept for any values, `x.target_id = ANY($3)`
+/// was planned as a filter over the parameter's every row (10,000 resources: 1.7 ms against
+/// 0.12 ms, and 1,100 searches/s fell to 720).
+const REVERSE_BY_PARAM: IncludeStatement = IncludeStatement {
+    sql: "SELECT DISTINCT s.resource_type, s.id, s.body FROM unnest($3::text[]) AS wanted(target_id)
+        CROSS JOIN LATERAL (SELECT x.tenant_key, x.resource_type, x.id FROM search_reference x
+            WHERE x.tenant_key = $1 AND x.resource_type = $2 AND x.param = $4
+              AND x.target_id = wanted.target_id AND x.target_type = $5
+            OFFSET 0) x
+        JOIN resource s ON s.tenant_key = x.tenant_key AND s.resource_type = x.resource_type AND s.id = x.id AND NOT s.deleted
+        LIMIT $6",
+    plan_kept: true,
+};
+
+/// The same through any reference parameter (`_revinclude=Observation:*`). The target index
+/// leads with the parameter, so no lookup per id serves, and the plan is left to
+/// PostgreSQL's estimates for the values.
+const REVERSE_ANY_PARAM: IncludeStatement = IncludeStatement {
+    sql: "SELECT DISTINCT s.resource_type, s.id, s.body FROM search_reference x
+        JOIN resource s ON s.tenant_key = x.tenant_key AND s.resource_type = x.resource_type AND s.id = x.id AND NOT s.deleted
+        WHERE x.tenant_key = $1 AND x.resource_type = $2 AND x.target_id = ANY($3)
+          AND ($4::text IS NULL OR x.param = $4) AND x.target_type = $5
+        LIMIT $6",
+    plan_kept: false,
+};
+
 /// The resources that `include.source_type` resources among `from` refer to.
 async fn forward(
     client: &Client,
@@ -111,12 +160,16 @@ async fn forward(
     }
     let param = include.param.map(|param| param.code().to_owned());
     let target_type = include.target_type.map(|kind| kind.as_str().to_owned());
-    let sql = "SELECT DISTINCT t.resource_type, t.id, t.body FROM search_reference x
-        JOIN resource t ON t.tenant_key = x.tenant_key AND t.resource_type = x.target_type AND t.id = x.target_id AND NOT t.deleted
-        WHERE x.tenant_key = $1 AND x.resource_type = $2 AND x.id = ANY($3)
-          AND ($4::text IS NULL OR x.param = $4) AND ($5::text IS NULL OR x.target_type = $5)
-        LIMIT $6";
-    run(client, sql, tenant, source_type, ids, param, target_type).await
+    run(
+        client,
+        &FORWARD,
+        tenant,
+        source_type,
+        ids,
+        param,
+        target_type,
+    )
+    .await
 }
 
 /// The `include.source_type` resources that refer to resources among `from`.
@@ -143,15 +196,15 @@ async fn reverse(
         }
         let ids = keys_of(from, target_type);
         let param = include.param.map(|param| param.code().to_owned());
-        let sql = "SELECT DISTINCT s.resource_type, s.id, s.body FROM search_reference x
-            JOIN resource s ON s.tenant_key = x.tenant_key AND s.resource_type = x.resource_type AND s.id = x.id AND NOT s.deleted
-            WHERE x.tenant_key = $1 AND x.resource_type = $2 AND x.target_id = ANY($3)
-              AND ($4::text IS NULL OR x.param = $4) AND x.target_type = $5
-            LIMIT $6";
+        let statement = if param.is_some() {
+            &REVERSE_BY_PARAM
+        } else {
+            &REVERSE_ANY_PARAM
+        };
         rows.extend(
             run(
                 client,
-                sql,
+                statement,
                 tenant,
                 source_type.clone(),
                 ids,
@@ -169,7 +222,7 @@ const LIMIT_PER_QUERY: i64 = MAX_INCLUDED as i64 + 1;
 
 async fn run(
     client: &Client,
-    sql: &str,
+    statement: &IncludeStatement,
     tenant: TenantKey,
     source_type: String,
     ids: Vec<String>,
@@ -184,6 +237,10 @@ async fn run(
         (&target_type, Type::TEXT),
         (&LIMIT_PER_QUERY, Type::INT8),
     ];
-    let rows = client.query_typed(sql, &params).await?;
+    let rows = if statement.plan_kept {
+        super::plans::query_with_kept_plan(client, statement.sql, &params).await?
+    } else {
+        client.query_typed(statement.sql, &params).await?
+    };
     Ok(rows.iter().map(found).collect())
 }

@@ -7,6 +7,7 @@ mod filter;
 mod grouped;
 mod include;
 mod keys;
+mod plans;
 mod probe;
 mod sort;
 mod sql;
@@ -155,9 +156,12 @@ async fn search_on(
         answered = rows.len() > page_size;
     }
     if let Some(bounded) = &page.bounded {
-        rows = client
-            .query_typed(bounded, &page.sql.typed_params())
-            .await?;
+        let params = page.sql.typed_params();
+        rows = if page.bounded_plan_kept {
+            plans::query_with_kept_plan(client, bounded, &params).await?
+        } else {
+            client.query_typed(bounded, &params).await?
+        };
         // Rows mean the criterion was under the budget and the page is exact. None may mean
         // it was over (or that nothing matched, which the statement finds cheaply).
         answered = !rows.is_empty();
@@ -220,6 +224,9 @@ pub(crate) struct PageStatements {
     /// The page drawn from a string or date criterion's index rows, when they are fewer
     /// than the budget (`filter.rs`), else no rows; tried before `statement`.
     pub(crate) bounded: Option<String>,
+    /// Whether `bounded` draws its page from its one criterion alone, its plan then the
+    /// same for any values and kept across searches (`plans.rs`).
+    bounded_plan_kept: bool,
     keys: Vec<sort::OrderKey>,
     direction: Direction,
 }
@@ -253,6 +260,7 @@ pub(crate) fn page_statements(
             statement,
             probe: None,
             bounded: None,
+            bounded_plan_kept: false,
             keys,
             direction,
         });
@@ -308,6 +316,7 @@ pub(crate) fn page_statements(
             sql,
             probe: None,
             bounded: None,
+            bounded_plan_kept: false,
             keys,
             direction,
         });
@@ -347,6 +356,7 @@ pub(crate) fn page_statements(
         sql,
         statement,
         probe,
+        bounded_plan_kept: bounded.is_some() && filter::range_draw_alone(query),
         bounded,
         keys,
         direction,

@@ -24,10 +24,7 @@ pub(crate) fn condition(
                 "{row}.folded LIKE {}",
                 sql.bind(format!("%{}%", like_escape(text)))
             ),
-            _ => format!(
-                "{row}.folded LIKE {}",
-                sql.bind(format!("{}%", like_escape(text)))
-            ),
+            _ => starts_with(sql, &format!("{row}.folded"), text),
         },
         SearchValue::Token { system, code } => {
             let mut parts = Vec::new();
@@ -280,6 +277,39 @@ pub(crate) fn composite(
     )
 }
 
+/// `column` starts with `prefix`, as the range of the strings that do: from `prefix` up to
+/// the first string after all of them (`prefix_end`). Written as a range, it is an index
+/// range whatever `prefix` is; as `LIKE $n`, a plan kept for any value (`plans.rs`) cannot
+/// turn it into one, and read every value of the parameter (77 ms for a family name).
+fn starts_with(sql: &mut SqlBuilder, column: &str, prefix: &str) -> String {
+    let start = sql.bind(prefix.to_owned());
+    match prefix_end(prefix) {
+        Some(end) => format!("({column} >= {start} AND {column} < {})", sql.bind(end)),
+        None => format!("{column} >= {start}"),
+    }
+}
+
+/// The least string greater than every string starting with `prefix`, in code point order
+/// (the byte order of UTF-8, and so of the `C` collation of the index columns): `prefix` with
+/// its last character that has a successor replaced by that successor, and what follows it
+/// dropped. `None` when no character has one (the prefix is empty or all U+10FFFF), and the
+/// strings starting with `prefix` then reach the end of the order.
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut characters: Vec<char> = prefix.chars().collect();
+    while let Some(last) = characters.pop() {
+        // The surrogates U+D800 to U+DFFF are not characters: U+D7FF is followed by U+E000.
+        let next = match last {
+            '\u{D7FF}' => Some('\u{E000}'),
+            _ => char::from_u32(u32::from(last) + 1),
+        };
+        if let Some(next) = next {
+            characters.push(next);
+            return Some(characters.into_iter().collect());
+        }
+    }
+    None
+}
+
 /// Escapes `%`, `_` and `\` so a searched string matches literally inside LIKE.
 fn like_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -297,4 +327,43 @@ pub(crate) fn timestamp(micros: i64) -> OffsetDateTime {
     let clamped = micros.clamp(-62_135_596_800_000_000, 253_402_300_799_999_999);
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(clamped) * 1_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_end;
+
+    #[test]
+    fn prefix_end_follows_the_last_character() {
+        assert_eq!(prefix_end("smith").as_deref(), Some("smiti"));
+        assert_eq!(prefix_end("zoë").as_deref(), Some("zoì"));
+    }
+
+    #[test]
+    fn prefix_end_skips_characters_without_a_successor() {
+        assert_eq!(prefix_end("ab\u{10FFFF}").as_deref(), Some("ac"));
+        assert_eq!(prefix_end("\u{10FFFF}"), None);
+        assert_eq!(prefix_end(""), None);
+    }
+
+    #[test]
+    fn prefix_end_steps_over_the_surrogates() {
+        assert_eq!(prefix_end("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+    }
+
+    #[test]
+    fn every_string_with_the_prefix_sorts_before_its_end() {
+        for prefix in ["smith", "a\u{D7FF}", "ab\u{10FFFF}", "é"] {
+            let end = prefix_end(prefix).expect("an end");
+            for tail in ["", "a", "\u{10FFFF}\u{10FFFF}", "zzz", "\u{E000}"] {
+                let candidate = format!("{prefix}{tail}");
+                // Code point order is the byte order of UTF-8, which `str` comparison uses.
+                assert!(
+                    candidate.as_str() >= prefix && candidate < end,
+                    "{candidate:?}"
+                );
+            }
+            assert!(!end.starts_with(prefix));
+        }
+    }
 }
