@@ -210,7 +210,10 @@ async fn revinclude_run_again_for_other_resources_includes_their_own_referrers()
             &format!("/fhir/Patient?_id={first_patient}&_revinclude=Observation:subject"),
         )
         .await;
-        assert_eq!(ids_of(&by_subject, "include"), std::slice::from_ref(&first_observation));
+        assert_eq!(
+            ids_of(&by_subject, "include"),
+            std::slice::from_ref(&first_observation)
+        );
         let by_any = searchset(
             &app,
             &format!("/fhir/Patient?_id={first_patient}&_revinclude=Observation:*"),
@@ -225,7 +228,10 @@ async fn revinclude_run_again_for_other_resources_includes_their_own_referrers()
             &format!("/fhir/Patient?_id={second_patient}&_revinclude=Observation:*"),
         )
         .await;
-        assert_eq!(ids_of(&other, "include"), std::slice::from_ref(&second_observation));
+        assert_eq!(
+            ids_of(&other, "include"),
+            std::slice::from_ref(&second_observation)
+        );
     }
 }
 

@@ -8,6 +8,7 @@ use deadpool_postgres::Client;
 use engine::search::{Include, SearchQuery};
 use tokio_postgres::types::{ToSql, Type};
 
+use super::plans::{self, Plan};
 use super::{found, FoundResource};
 use crate::{Error, TenantKey};
 
@@ -97,11 +98,10 @@ fn keys_of(resources: &[FoundResource], source_type: &str) -> Vec<String> {
         .collect()
 }
 
-/// An include's statement, and whether its plan is the same for any values and can be kept
-/// across searches (`plans.rs`).
+/// An include's statement, and how it is planned (`plans.rs`).
 struct IncludeStatement {
     sql: &'static str,
-    plan_kept: bool,
+    plan: Plan,
 }
 
 /// The resources that resources with the ids `$3` refer to. Each id is looked up on its own
@@ -116,7 +116,7 @@ const FORWARD: IncludeStatement = IncludeStatement {
             OFFSET 0) x
         JOIN resource t ON t.tenant_key = $1 AND t.resource_type = x.target_type AND t.id = x.target_id AND NOT t.deleted
         LIMIT $6",
-    plan_kept: true,
+    plan: Plan::Kept,
 };
 
 /// The resources that refer through the parameter `$4` to resources with the ids `$3`: per
@@ -131,7 +131,7 @@ const REVERSE_BY_PARAM: IncludeStatement = IncludeStatement {
             OFFSET 0) x
         JOIN resource s ON s.tenant_key = x.tenant_key AND s.resource_type = x.resource_type AND s.id = x.id AND NOT s.deleted
         LIMIT $6",
-    plan_kept: true,
+    plan: Plan::Kept,
 };
 
 /// The same through any reference parameter (`_revinclude=Observation:*`). The target index
@@ -141,9 +141,9 @@ const REVERSE_ANY_PARAM: IncludeStatement = IncludeStatement {
     sql: "SELECT DISTINCT s.resource_type, s.id, s.body FROM search_reference x
         JOIN resource s ON s.tenant_key = x.tenant_key AND s.resource_type = x.resource_type AND s.id = x.id AND NOT s.deleted
         WHERE x.tenant_key = $1 AND x.resource_type = $2 AND x.target_id = ANY($3)
-          AND ($4::text IS NULL OR x.param = $4) AND x.target_type = $5
+          AND x.target_type = $5
         LIMIT $6",
-    plan_kept: false,
+    plan: Plan::ForTheValues,
 };
 
 /// The resources that `include.source_type` resources among `from` refer to.
@@ -237,10 +237,6 @@ async fn run(
         (&target_type, Type::TEXT),
         (&LIMIT_PER_QUERY, Type::INT8),
     ];
-    let rows = if statement.plan_kept {
-        super::plans::query_with_kept_plan(client, statement.sql, &params).await?
-    } else {
-        client.query_typed(statement.sql, &params).await?
-    };
+    let rows = plans::query(client, statement.sql, &params, statement.plan).await?;
     Ok(rows.iter().map(found).collect())
 }

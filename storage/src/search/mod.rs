@@ -24,6 +24,7 @@ use tokio_postgres::{NoTls, Row};
 use crate::{connection, Error, TenantKey};
 use filter::Draw;
 pub use include::{MAX_INCLUDED, MAX_INCLUDE_ITERATIONS};
+use plans::Plan;
 use sort::Direction;
 use sql::SqlBuilder;
 
@@ -155,13 +156,8 @@ async fn search_on(
         // selective, and the plan PostgreSQL picks for the whole search is the right one.
         answered = rows.len() > page_size;
     }
-    if let Some(bounded) = &page.bounded {
-        let params = page.sql.typed_params();
-        rows = if page.bounded_plan_kept {
-            plans::query_with_kept_plan(client, bounded, &params).await?
-        } else {
-            client.query_typed(bounded, &params).await?
-        };
+    if let Some((bounded, plan)) = &page.bounded {
+        rows = plans::query(client, bounded, &page.sql.typed_params(), *plan).await?;
         // Rows mean the criterion was under the budget and the page is exact. None may mean
         // it was over (or that nothing matched, which the statement finds cheaply).
         answered = !rows.is_empty();
@@ -222,11 +218,9 @@ pub(crate) struct PageStatements {
     pub(crate) statement: String,
     pub(crate) probe: Option<String>,
     /// The page drawn from a string or date criterion's index rows, when they are fewer
-    /// than the budget (`filter.rs`), else no rows; tried before `statement`.
-    pub(crate) bounded: Option<String>,
-    /// Whether `bounded` draws its page from its one criterion alone, its plan then the
-    /// same for any values and kept across searches (`plans.rs`).
-    bounded_plan_kept: bool,
+    /// than the budget (`filter.rs`), else no rows; tried before `statement`. Its plan is
+    /// kept when it draws its page from its one criterion alone (`plans.rs`).
+    pub(crate) bounded: Option<(String, Plan)>,
     keys: Vec<sort::OrderKey>,
     direction: Direction,
 }
@@ -260,7 +254,6 @@ pub(crate) fn page_statements(
             statement,
             probe: None,
             bounded: None,
-            bounded_plan_kept: false,
             keys,
             direction,
         });
@@ -316,7 +309,6 @@ pub(crate) fn page_statements(
             sql,
             probe: None,
             bounded: None,
-            bounded_plan_kept: false,
             keys,
             direction,
         });
@@ -350,13 +342,17 @@ pub(crate) fn page_statements(
         (probe.is_none() && query.sort.is_empty() && filter::draws_from_index(query, Draw::Range))
             .then(|| {
                 let bounded = filter::filter(&mut sql, query, Draw::Range);
-                page_query(&bounded.source, &bounded.condition)
+                let plan = if filter::range_draw_alone(query) {
+                    Plan::Kept
+                } else {
+                    Plan::ForTheValues
+                };
+                (page_query(&bounded.source, &bounded.condition), plan)
             });
     Ok(PageStatements {
         sql,
         statement,
         probe,
-        bounded_plan_kept: bounded.is_some() && filter::range_draw_alone(query),
         bounded,
         keys,
         direction,

@@ -27,14 +27,28 @@ use crate::Error;
 /// values and modifiers, and each holds a plan in its PostgreSQL backend.
 const KEPT_PER_CONNECTION: usize = 256;
 
-/// Runs `sql`, prepared once per connection, with its plan reused as PostgreSQL decides.
-/// Only for a statement whose best plan is the same for any values (see the module
-/// documentation); any other goes through `Client::query_typed`.
-pub(crate) async fn query_with_kept_plan(
+/// How a statement is planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// Prepared once per connection, its plan reused as PostgreSQL decides: only for a
+    /// statement whose best plan is the same for any values (see the module documentation).
+    Kept,
+    /// Sent unnamed with its types, and planned for its values each time.
+    ForTheValues,
+}
+
+/// Runs `sql` with `params`, planned as `plan` says.
+pub(crate) async fn query(
     client: &Client,
     sql: &str,
     params: &[(&(dyn ToSql + Sync), Type)],
+    plan: Plan,
 ) -> Result<Vec<Row>, Error> {
+    if plan == Plan::ForTheValues {
+        return Ok(client.query_typed(sql, params).await?);
+    }
+    // The cache also holds the read and write paths' statements; emptied, they are prepared
+    // again on their next use.
     if client.statement_cache.size() >= KEPT_PER_CONNECTION {
         client.statement_cache.clear();
     }
