@@ -2,7 +2,7 @@
 //! and back (storage/src/search/grouped.rs).
 //! Spec: https://hl7.org/fhir/R4/search.html#chaining, https://hl7.org/fhir/R4/search.html#paging
 
-use super::{ids_of, observation, pages_from, searchset};
+use super::{ids_of, matches, observation, pages_from, searchset, sorted};
 use crate::support::{link, TestApp};
 
 // search.html#chaining, search.html#paging: without `_sort` no order is defined; a chain
@@ -51,6 +51,58 @@ async fn paging_through_a_chain_lists_matches_grouped_by_target_each_once() {
     let back_to_first = searchset(&app, &link(&previous, "previous").unwrap()).await;
     assert_eq!(ids_of(&back_to_first, "match"), pages[0]);
     assert_eq!(link(&back_to_first, "previous"), None);
+}
+
+// A chain that is the search's only criterion keeps its statement's plan on the connection
+// and reuses it for other values (storage/src/search/plans.rs): each run must still select
+// exactly the resources its own values select, whichever values the plan was first made for.
+#[tokio::test]
+async fn a_lone_chain_run_again_with_other_values_selects_its_own_matches() {
+    let app = TestApp::start().await;
+    let patient = |family: &str, gender: &str| {
+        format!(
+            r#"{{"resourceType":"Patient","name":[{{"family":"{family}"}}],"gender":"{gender}"}}"#
+        )
+    };
+    let smith = app.create(&patient("Smith", "female")).await;
+    let smyth = app.create(&patient("Smyth", "male")).await;
+    let jones = app.create(&patient("Jones", "female")).await;
+    let of_smith = observation(&app, &smith, "2020-01-01").await;
+    let of_smyth = observation(&app, &smyth, "2020-01-02").await;
+    let of_jones = observation(&app, &jones, "2020-01-03").await;
+    let also_of_jones = observation(&app, &jones, "2020-01-04").await;
+    let none = Vec::<String>::new();
+    // More rounds than the five runs after which PostgreSQL may keep a generic plan.
+    for _round in 0..8 {
+        assert_eq!(
+            matches(&app, "/fhir/Observation?subject:Patient.name=smith").await,
+            sorted(&[&of_smith])
+        );
+        assert_eq!(
+            matches(&app, "/fhir/Observation?subject:Patient.name=sm").await,
+            sorted(&[&of_smith, &of_smyth])
+        );
+        assert_eq!(
+            matches(&app, "/fhir/Observation?subject:Patient.name=jones").await,
+            sorted(&[&of_jones, &also_of_jones])
+        );
+        assert_eq!(
+            matches(&app, "/fhir/Observation?subject:Patient.name=brown").await,
+            none
+        );
+        assert_eq!(
+            matches(&app, "/fhir/Observation?subject:Patient.gender=female").await,
+            sorted(&[&of_smith, &of_jones, &also_of_jones])
+        );
+        assert_eq!(
+            matches(&app, "/fhir/Observation?subject:Patient.gender=male").await,
+            sorted(&[&of_smyth])
+        );
+        assert_eq!(
+            matches(&app, "/fhir/Observation?subject:Patient.gender=other").await,
+            none
+        );
+    }
 }
 
 // search.html#chaining: the chain's other criteria still apply to each grouped match, and a

@@ -163,9 +163,7 @@ async fn search_on(
         answered = !rows.is_empty();
     }
     if !answered {
-        rows = client
-            .query_typed(&page.statement, &page.sql.typed_params())
-            .await?;
+        rows = plans::query(client, &page.statement, &page.sql.typed_params(), page.plan).await?;
     }
     // One row more than the page shows whether the page has a neighbour on the far side.
     let more = rows.len() > page_size;
@@ -216,6 +214,8 @@ async fn search_on(
 pub(crate) struct PageStatements {
     pub(crate) sql: SqlBuilder,
     pub(crate) statement: String,
+    /// How `statement` is planned: kept for a lone chain's walk (`plans.rs`).
+    pub(crate) plan: Plan,
     pub(crate) probe: Option<String>,
     /// The page drawn from a string or date criterion's index rows, when they are fewer
     /// than the budget (`filter.rs`), else no rows; tried before `statement`. Its plan is
@@ -252,6 +252,7 @@ pub(crate) fn page_statements(
         return Ok(PageStatements {
             sql,
             statement,
+            plan: Plan::Kept,
             probe: None,
             bounded: None,
             keys,
@@ -306,6 +307,7 @@ pub(crate) fn page_statements(
     if is_grouped {
         return Ok(PageStatements {
             statement: page_query(&walked.source, &walked.condition),
+            plan: Plan::ForTheValues,
             sql,
             probe: None,
             bounded: None,
@@ -349,9 +351,18 @@ pub(crate) fn page_statements(
                 };
                 (page_query(&bounded.source, &bounded.condition), plan)
             });
+    // With no criterion and no sort, the page is the type's first rows in id order, and only
+    // the cursor's id changes between searches (`plans.rs`).
+    let plan =
+        if query.criteria.is_empty() && query.sort.is_empty() && query.scope.types().len() == 1 {
+            Plan::Kept
+        } else {
+            Plan::ForTheValues
+        };
     Ok(PageStatements {
         sql,
         statement,
+        plan,
         probe,
         bounded,
         keys,

@@ -13,8 +13,16 @@
 //! all 24,033 of a common code for every page (58 ms, against 0.45 ms for the plan made for
 //! the value, which walks the primary key and stops after a page). So only statements whose
 //! plan cannot depend on the values are kept: those that read at most a fixed number of index
-//! rows through one index range whatever the values are. Every other statement is sent
-//! unnamed, and PostgreSQL plans it for its values each time.
+//! rows through one index range whatever the values are, and the walk of a lone chain
+//! (`grouped.rs`), whose every level is fenced and joined in a fixed order, so the values can
+//! only change how its innermost criterion's rows are read. Forced generic against planned
+//! for the values, a chain every Patient meets read its targets the same way
+//! (`subject:Patient.birthdate=ge1900`, 14.0 against 14.5 ms) or sorted them instead of
+//! hashing them (`subject:Patient.name` from `a` to `z`, 62 against 53 ms); kept, the chain
+//! shape went from 1,523-1,646 to 2,479-2,640 searches/s at 16 clients. A page with no
+//! criterion and no sort is kept too: it is the type's first rows in id order after the
+//! cursor. Every other statement is sent unnamed, and PostgreSQL plans it for its values
+//! each time.
 
 use deadpool_postgres::Client;
 use tokio_postgres::types::{ToSql, Type};
