@@ -232,6 +232,50 @@ async fn conditional_delete_deletes_every_match_and_leaves_the_rest() {
     );
 }
 
+// http.html#cdelete: the matches are deleted together, in one commit: their deletion
+// versions carry one instant.
+#[tokio::test]
+async fn conditional_delete_deletes_every_match_at_one_instant() {
+    let app = TestApp::start().await;
+    let mut deleted = Vec::new();
+    for _ in 0..3 {
+        deleted.push(app.create(&patient("1")).await);
+    }
+
+    let reply = app.delete("/fhir/Patient?identifier=urn:x|1").await;
+
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+    let mut instants = Vec::new();
+    for id in &deleted {
+        let history = app.history(&format!("/fhir/Patient/{id}/_history")).await;
+        assert_eq!(history[0]["request"]["method"].as_str(), Some("DELETE"));
+        instants.push(
+            history[0]["response"]["lastModified"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    instants.dedup();
+    assert_eq!(instants.len(), 1, "{instants:?}");
+}
+
+// http.html#cdelete: Ember refuses criteria broader than 100 matches with 412, and deletes
+// none of them.
+#[tokio::test]
+async fn conditional_delete_of_more_than_a_hundred_matches_is_412_and_deletes_none() {
+    let app = TestApp::start().await;
+    for _ in 0..101 {
+        app.create(&patient("1")).await;
+    }
+
+    let reply = app.delete("/fhir/Patient?identifier=urn:x|1").await;
+
+    reply.outcome(StatusCode::PRECONDITION_FAILED);
+    assert_eq!(app.versions_written().await, 101);
+    assert_eq!(count(&app, "identifier=urn:x|1&_count=200").await, 101);
+}
+
 // http.html#cdelete: no match deletes nothing, as an ordinary delete of nothing (204).
 #[tokio::test]
 async fn conditional_delete_without_a_match_is_204_and_writes_nothing() {

@@ -10,7 +10,7 @@ use engine::{Category, Id};
 use storage::model::{WriteAction, WriteOutcome, WriteRequest, Written};
 use storage::TenantKey;
 
-use super::conditional::{exclusively, Condition};
+use super::conditional::{exclusively, primary, Condition};
 use super::{id_from_path, resource_type_from_path};
 use crate::error::ApiError;
 use crate::negotiation::{response_format, ResponseFormat};
@@ -54,7 +54,7 @@ pub(crate) async fn delete(
 
 /// The most resources one conditional delete removes (`conditionalDelete: multiple`). More
 /// matches are refused with 412 and nothing is deleted, so that criteria broader than meant
-/// cannot empty a type; 100 deletions are a few batched commits of the type's writer.
+/// cannot empty a type, nor hold more rows locked than one small write statement does.
 pub(crate) const MAX_CONDITIONAL_DELETES: usize = 100;
 
 /// DELETE [base]/[type]?[criteria]: deletes every match, up to [`MAX_CONDITIONAL_DELETES`].
@@ -70,55 +70,7 @@ pub(crate) async fn conditional_delete(
     let condition = Condition::parse(resource_type, query.into_pairs(), &base)?;
     let work_state = state.clone();
     let deleted = exclusively(&state, condition, move |condition| async move {
-        let matches = condition
-            .matches(&work_state, MAX_CONDITIONAL_DELETES)
-            .await?;
-        if matches.len() > MAX_CONDITIONAL_DELETES {
-            return Err(ApiError::new(
-                Category::PreconditionFailed,
-                format!(
-                    "The criteria {} match more than {MAX_CONDITIONAL_DELETES} resources; nothing was deleted",
-                    condition.describe()
-                ),
-            ));
-        }
-        // Sent together so the writer can commit them in one batch rather than one by one.
-        let mut deletions = tokio::task::JoinSet::new();
-        for found in matches {
-            let id = Id::parse(&found.id)?;
-            let state = work_state.clone();
-            deletions.spawn(async move {
-                let request = WriteRequest {
-                    id,
-                    action: WriteAction::Delete,
-                };
-                state
-                    .ember()
-                    .write(TenantKey::DEFAULT, resource_type, request)
-                    .await
-            });
-        }
-        let mut deleted = Vec::new();
-        let mut first_error = None;
-        while let Some(joined) = deletions.join_next().await {
-            match joined {
-                Ok(Ok(WriteOutcome::Deleted(written))) => deleted.push(written),
-                Ok(Ok(_)) => {}
-                Ok(Err(error)) => {
-                    first_error.get_or_insert(ApiError::from(error));
-                }
-                Err(error) => {
-                    first_error.get_or_insert(ApiError::new(
-                        Category::Fault,
-                        format!("a deletion task failed: {error}"),
-                    ));
-                }
-            }
-        }
-        match first_error {
-            Some(error) => Err(error),
-            None => Ok(deleted),
-        }
+        delete_every_match(&work_state, &condition).await
     })
     .await?;
     let message = format!(
@@ -130,6 +82,57 @@ pub(crate) async fn conditional_delete(
         _ => None,
     };
     deletion_response(format, &headers, &message, version)
+}
+
+/// Deletes every match of `condition` in one database transaction: all of them or, when
+/// anything fails (too many matches, a database error), none. Sent through the type's
+/// writer one by one, the deletions could commit in separate batches, and a failure in one
+/// left the others deleted.
+async fn delete_every_match(
+    state: &AppState,
+    condition: &Condition,
+) -> Result<Vec<Written>, ApiError> {
+    let mut transaction = primary(state)
+        .begin_transaction(TenantKey::DEFAULT, state.settings().search_time_limit())
+        .await?;
+    let matches = condition
+        .matches_in(&transaction, MAX_CONDITIONAL_DELETES)
+        .await?;
+    if matches.len() > MAX_CONDITIONAL_DELETES {
+        transaction.rollback().await;
+        return Err(ApiError::new(
+            Category::PreconditionFailed,
+            format!(
+                "The criteria {} match more than {MAX_CONDITIONAL_DELETES} resources; nothing was deleted",
+                condition.describe()
+            ),
+        ));
+    }
+    let resource_type = condition.resource_type();
+    let targets = matches
+        .iter()
+        .map(|found| Ok((resource_type, Id::parse(&found.id)?)))
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    transaction.lock(&targets).await?;
+    let deletions = targets
+        .into_iter()
+        .map(|(resource_type, id)| {
+            let request = WriteRequest {
+                id,
+                action: WriteAction::Delete,
+            };
+            (resource_type, request)
+        })
+        .collect();
+    let mut deleted = Vec::new();
+    // An error returns with the transaction dropped, which rolls every deletion back.
+    for outcome in transaction.write(deletions).await? {
+        if let WriteOutcome::Deleted(written) = outcome? {
+            deleted.push(written);
+        }
+    }
+    transaction.commit().await?;
+    Ok(deleted)
 }
 
 /// 204, or 200 with an OperationOutcome saying `message` when `Prefer` asks for one; with
