@@ -402,3 +402,51 @@ async fn string_search_with_more_matching_rows_than_the_draw_budget_is_exact() {
     assert_eq!(found.len(), expected.len());
     assert_eq!(found, expected);
 }
+
+// search.html#paging: a search by one token value alone is paged straight from the token
+// index (storage/src/search/filter.rs, `Draw::Token`). Forward and back, every live match
+// is listed once, in id order: a resource with the code twice once, a resource with the
+// code under another system only without a system, a deleted one never.
+#[tokio::test]
+async fn paging_a_lone_token_search_lists_each_live_match_once_in_id_order() {
+    let app = TestApp::start().await;
+    let coded = |codings: &str| {
+        format!(
+            r#"{{"resourceType":"Observation","status":"final","code":{{"coding":[{codings}]}}}}"#
+        )
+    };
+    let loinc = r#"{"system":"http://loinc.org","code":"8302-2"}"#;
+    let other_system = r#"{"system":"urn:other","code":"8302-2"}"#;
+    let mut with_loinc = Vec::new();
+    for _ in 0..4 {
+        with_loinc.push(app.create(&coded(loinc)).await);
+    }
+    with_loinc.push(app.create(&coded(&format!("{loinc},{loinc}"))).await);
+    let both = app.create(&coded(&format!("{loinc},{other_system}"))).await;
+    with_loinc.push(both.clone());
+    let only_other = app.create(&coded(other_system)).await;
+    let deleted = app.create(&coded(loinc)).await;
+    app.delete(&format!("/fhir/Observation/{deleted}")).await;
+    app.create(&coded(r#"{"system":"http://loinc.org","code":"29463-7"}"#))
+        .await;
+    with_loinc.sort();
+    let mut any_system = with_loinc.clone();
+    any_system.push(only_other.clone());
+    any_system.sort();
+
+    let (pages, last) = pages_from(
+        &app,
+        "/fhir/Observation?code=http://loinc.org|8302-2&_count=2",
+    )
+    .await;
+    assert_eq!(pages.concat(), with_loinc);
+    assert_eq!(pages.len(), 3);
+    let last_page = searchset(&app, &last).await;
+    let previous = searchset(&app, &link(&last_page, "previous").unwrap()).await;
+    assert_eq!(ids_of(&previous, "match"), pages[1]);
+
+    let (pages, _) = pages_from(&app, "/fhir/Observation?code=8302-2&_count=3").await;
+    assert_eq!(pages.concat(), any_system);
+    let (pages, _) = pages_from(&app, "/fhir/Observation?code=urn:other|&_count=1").await;
+    assert_eq!(pages.concat(), sorted(&[&both, &only_other]));
+}

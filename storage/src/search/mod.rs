@@ -337,6 +337,9 @@ pub(crate) fn page_statements(
     let statement = if query.sort.is_empty() && filter::draws_from_index(query, Draw::Chain) {
         let drawn = filter::filter(&mut sql, query, Draw::Chain);
         page_query(&drawn.source, &drawn.condition)
+    } else if query.sort.is_empty() && filter::draws_from_index(query, Draw::Token) {
+        let drawn = filter::filter(&mut sql, query, Draw::Token);
+        page_query(&drawn.source, &drawn.condition)
     } else {
         page_query(&walked.source, &walked.condition)
     };
