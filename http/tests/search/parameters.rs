@@ -126,6 +126,33 @@ async fn string_and_date_searches_run_again_with_other_values_select_their_own_m
     }
 }
 
+// A search by one token value keeps its statement's plan on the connection and reuses it
+// for other values (storage/src/search/plans.rs): each run must still select exactly the
+// resources its own value selects, whichever value the plan was first made for.
+#[tokio::test]
+async fn token_searches_run_again_with_other_values_select_their_own_matches() {
+    let app = TestApp::start().await;
+    let ann = patient(&app, "Smith", "Ann", "1970-05-05", "female").await;
+    let ben = patient(&app, "Jones", "Ben", "1971-01-01", "male").await;
+    let cat = patient(&app, "Brown", "Cat", "1972-01-01", "female").await;
+    let cases = [
+        ("gender=female", sorted(&[&ann, &cat])),
+        ("gender=male", sorted(&[&ben])),
+        ("gender=other", Vec::new()),
+        ("identifier=urn:mrn|Ben-Jones", sorted(&[&ben])),
+        ("identifier=Cat-Brown", sorted(&[&cat])),
+        ("identifier=urn:other|Cat-Brown", Vec::new()),
+        ("phone=555-Ann", sorted(&[&ann])),
+    ];
+    // More rounds than the five runs after which PostgreSQL may keep a generic plan.
+    for _round in 0..8 {
+        for (criterion, expected) in &cases {
+            let uri = format!("/fhir/Patient?{criterion}");
+            assert_eq!(&matches(&app, &uri).await, expected, "{uri}");
+        }
+    }
+}
+
 // search.html#token: code, system|code, |code and system|
 #[tokio::test]
 async fn search_token_forms_and_modifiers() {

@@ -334,11 +334,21 @@ pub(crate) fn page_statements(
     // rare, and drawn from its reference rows (`filter.rs`).
     // Each filter binds its own values, and every statement is sent with all of them: only
     // the filters a statement uses are built.
+    // With no criterion and no sort, the page is the type's first rows in id order; with one
+    // token value, its first index rows in id order. Only the values and the cursor's id
+    // change between searches, never the plan (`plans.rs`).
+    let mut plan =
+        if query.criteria.is_empty() && query.sort.is_empty() && query.scope.types().len() == 1 {
+            Plan::Kept
+        } else {
+            Plan::ForTheValues
+        };
     let statement = if query.sort.is_empty() && filter::draws_from_index(query, Draw::Chain) {
         let drawn = filter::filter(&mut sql, query, Draw::Chain);
         page_query(&drawn.source, &drawn.condition)
     } else if query.sort.is_empty() && filter::draws_from_index(query, Draw::Token) {
         let drawn = filter::filter(&mut sql, query, Draw::Token);
+        plan = Plan::Kept;
         page_query(&drawn.source, &drawn.condition)
     } else {
         page_query(&walked.source, &walked.condition)
@@ -354,14 +364,6 @@ pub(crate) fn page_statements(
                 };
                 (page_query(&bounded.source, &bounded.condition), plan)
             });
-    // With no criterion and no sort, the page is the type's first rows in id order, and only
-    // the cursor's id changes between searches (`plans.rs`).
-    let plan =
-        if query.criteria.is_empty() && query.sort.is_empty() && query.scope.types().len() == 1 {
-            Plan::Kept
-        } else {
-            Plan::ForTheValues
-        };
     Ok(PageStatements {
         sql,
         statement,
