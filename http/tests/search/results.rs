@@ -404,7 +404,7 @@ async fn string_search_with_more_matching_rows_than_the_draw_budget_is_exact() {
 }
 
 // search.html#paging: a search by one token value alone is paged straight from the token
-// index (storage/src/search/filter.rs, `Draw::Token`). Forward and back, every live match
+// index (storage/src/search/filter.rs, `Draw::OneValue`). Forward and back, every live match
 // is listed once, in id order: a resource with the code twice once, a resource with the
 // code under another system only without a system, a deleted one never.
 #[tokio::test]
@@ -449,4 +449,46 @@ async fn paging_a_lone_token_search_lists_each_live_match_once_in_id_order() {
     assert_eq!(pages.concat(), any_system);
     let (pages, _) = pages_from(&app, "/fhir/Observation?code=urn:other|&_count=1").await;
     assert_eq!(pages.concat(), sorted(&[&both, &only_other]));
+}
+
+// search.html#paging: a search by one `Type/id` reference alone is paged straight from the
+// reference index and keeps its plan across values (storage/src/search/filter.rs,
+// `Draw::OneValue`; plans.rs). Each organization's page lists its live Encounters once, in
+// id order, however many times the searches run.
+#[tokio::test]
+async fn paging_a_lone_reference_search_lists_each_live_referrer_once_in_id_order() {
+    let app = TestApp::start().await;
+    let organization = || app.create(r#"{"resourceType":"Organization","name":"Acme"}"#);
+    let (acme, other) = (organization().await, organization().await);
+    let encounter = |provider: &str| {
+        format!(
+            r#"{{"resourceType":"Encounter","status":"finished","class":{{"code":"AMB"}},"serviceProvider":{{"reference":"Organization/{provider}"}}}}"#
+        )
+    };
+    let mut of_acme = Vec::new();
+    for _ in 0..5 {
+        of_acme.push(app.create(&encounter(&acme)).await);
+    }
+    let of_other = vec![app.create(&encounter(&other)).await];
+    let deleted = app.create(&encounter(&acme)).await;
+    app.delete(&format!("/fhir/Encounter/{deleted}")).await;
+    of_acme.sort();
+
+    // More rounds than the five runs after which PostgreSQL may keep a generic plan.
+    for _round in 0..4 {
+        for (provider, expected) in [(&acme, &of_acme), (&other, &of_other)] {
+            let first =
+                format!("/fhir/Encounter?service-provider=Organization/{provider}&_count=2");
+            let (pages, _) = pages_from(&app, &first).await;
+            assert_eq!(&pages.concat(), expected, "{first}");
+        }
+    }
+    let (pages, last) = pages_from(
+        &app,
+        &format!("/fhir/Encounter?service-provider=Organization/{acme}&_count=2"),
+    )
+    .await;
+    let last_page = searchset(&app, &last).await;
+    let previous = searchset(&app, &link(&last_page, "previous").unwrap()).await;
+    assert_eq!(ids_of(&previous, "match"), pages[1]);
 }

@@ -335,7 +335,7 @@ pub(crate) fn page_statements(
     // Each filter binds its own values, and every statement is sent with all of them: only
     // the filters a statement uses are built.
     // With no criterion and no sort, the page is the type's first rows in id order; with one
-    // token value, its first index rows in id order. Only the values and the cursor's id
+    // token or reference value, its first index rows in id order. Only the values and the cursor's id
     // change between searches, never the plan (`plans.rs`).
     let mut plan =
         if query.criteria.is_empty() && query.sort.is_empty() && query.scope.types().len() == 1 {
@@ -346,8 +346,8 @@ pub(crate) fn page_statements(
     let statement = if query.sort.is_empty() && filter::draws_from_index(query, Draw::Chain) {
         let drawn = filter::filter(&mut sql, query, Draw::Chain);
         page_query(&drawn.source, &drawn.condition)
-    } else if query.sort.is_empty() && filter::draws_from_index(query, Draw::Token) {
-        let drawn = filter::filter(&mut sql, query, Draw::Token);
+    } else if query.sort.is_empty() && filter::draws_from_index(query, Draw::OneValue) {
+        let drawn = filter::filter(&mut sql, query, Draw::OneValue);
         plan = Plan::Kept;
         page_query(&drawn.source, &drawn.condition)
     } else {

@@ -21,10 +21,11 @@
 //! hashing them (`subject:Patient.name` from `a` to `z`, 62 against 53 ms); kept, the chain
 //! shape went from 1,523-1,646 to 2,479-2,640 searches/s at 16 clients. A page with no
 //! criterion and no sort is kept too: it is the type's first rows in id order after the
-//! cursor; and so is a lone token value's page, the first rows of one code's range of the
-//! id-ordered token index (`filter.rs`, `Draw::Token`; forced generic at 1M, `status=final`,
-//! a common code and `gender=female` each read 51 index rows). Every other statement is
-//! sent unnamed, and PostgreSQL plans it for its values each time.
+//! cursor; and so is the page of a lone token or `Type/id` reference value, the first rows
+//! of one value's range of the id-ordered token or reference index (`filter.rs`,
+//! `Draw::OneValue`; forced generic at 1M, `status=final`, a common code, `gender=female`
+//! and an Organization's 5,800 Encounters each read 51 index rows). Every other statement
+//! is sent unnamed, and PostgreSQL plans it for its values each time.
 
 use deadpool_postgres::Client;
 use tokio_postgres::types::{ToSql, Type};
