@@ -6,9 +6,9 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use engine::{Category, Id};
+use engine::{Category, Id, ResourceType};
 use storage::model::{WriteAction, WriteOutcome, WriteRequest, Written};
-use storage::TenantKey;
+use storage::{TenantKey, Transaction};
 
 use super::conditional::{exclusively, primary, Condition};
 use super::{id_from_path, resource_type_from_path};
@@ -95,33 +95,21 @@ async fn delete_every_match(
     let mut transaction = primary(state)
         .begin_transaction(TenantKey::DEFAULT, state.settings().search_time_limit())
         .await?;
-    let matches = condition
-        .matches_in(&transaction, MAX_CONDITIONAL_DELETES)
-        .await?;
-    if matches.len() > MAX_CONDITIONAL_DELETES {
-        transaction.rollback().await;
-        return Err(ApiError::new(
-            Category::PreconditionFailed,
-            format!(
-                "The criteria {} match more than {MAX_CONDITIONAL_DELETES} resources; nothing was deleted",
-                condition.describe()
-            ),
-        ));
-    }
+    let ids = match conditional_delete_targets(&transaction, condition).await {
+        Ok(ids) => ids,
+        Err(error) => {
+            transaction.rollback().await;
+            return Err(error);
+        }
+    };
     let resource_type = condition.resource_type();
-    let targets = matches
-        .iter()
-        .map(|found| Ok((resource_type, Id::parse(&found.id)?)))
-        .collect::<Result<Vec<_>, ApiError>>()?;
+    let targets: Vec<(ResourceType, Id)> = ids.into_iter().map(|id| (resource_type, id)).collect();
     transaction.lock(&targets).await?;
     let deletions = targets
         .into_iter()
         .map(|(resource_type, id)| {
-            let request = WriteRequest {
-                id,
-                action: WriteAction::Delete,
-            };
-            (resource_type, request)
+            let action = WriteAction::Delete;
+            (resource_type, WriteRequest { id, action })
         })
         .collect();
     let mut deleted = Vec::new();
@@ -133,6 +121,31 @@ async fn delete_every_match(
     }
     transaction.commit().await?;
     Ok(deleted)
+}
+
+/// The ids a conditional delete of `condition` removes, searched inside `transaction`: every
+/// match, or 412 when there are more than [`MAX_CONDITIONAL_DELETES`]. Shared by the
+/// interaction and by transaction Bundle entries.
+pub(crate) async fn conditional_delete_targets(
+    transaction: &Transaction,
+    condition: &Condition,
+) -> Result<Vec<Id>, ApiError> {
+    let matches = condition
+        .matches_in(transaction, MAX_CONDITIONAL_DELETES)
+        .await?;
+    if matches.len() > MAX_CONDITIONAL_DELETES {
+        return Err(ApiError::new(
+            Category::PreconditionFailed,
+            format!(
+                "The criteria {} match more than {MAX_CONDITIONAL_DELETES} resources; nothing was deleted",
+                condition.describe()
+            ),
+        ));
+    }
+    matches
+        .iter()
+        .map(|found| Ok(Id::parse(&found.id)?))
+        .collect()
 }
 
 /// 204, or 200 with an OperationOutcome saying `message` when `Prefer` asks for one; with

@@ -214,7 +214,7 @@ async fn search_on(
 pub(crate) struct PageStatements {
     pub(crate) sql: SqlBuilder,
     pub(crate) statement: String,
-    /// How `statement` is planned: kept for a lone chain's walk (`plans.rs`).
+    /// How `statement` is planned: kept where its plan cannot depend on the values (`plans.rs`).
     pub(crate) plan: Plan,
     pub(crate) probe: Option<String>,
     /// The page drawn from a string or date criterion's index rows, when they are fewer
@@ -334,24 +334,22 @@ pub(crate) fn page_statements(
     // rare, and drawn from its reference rows (`filter.rs`).
     // Each filter binds its own values, and every statement is sent with all of them: only
     // the filters a statement uses are built.
-    // With no criterion and no sort, the page is the type's first rows in id order; with one
-    // token or reference value, its first index rows in id order. Only the values and the cursor's id
+    // A lone token or reference value's page is its first index rows in id order, and a page
+    // with no criterion and no sort the type's first rows: only the values and the cursor's id
     // change between searches, never the plan (`plans.rs`).
-    let mut plan =
-        if query.criteria.is_empty() && query.sort.is_empty() && query.scope.types().len() == 1 {
-            Plan::Kept
-        } else {
-            Plan::ForTheValues
-        };
-    let statement = if query.sort.is_empty() && filter::draws_from_index(query, Draw::Chain) {
+    let unsorted = query.sort.is_empty();
+    let (statement, plan) = if unsorted && filter::draws_from_index(query, Draw::Chain) {
         let drawn = filter::filter(&mut sql, query, Draw::Chain);
-        page_query(&drawn.source, &drawn.condition)
-    } else if query.sort.is_empty() && filter::draws_from_index(query, Draw::OneValue) {
+        let statement = page_query(&drawn.source, &drawn.condition);
+        (statement, Plan::ForTheValues)
+    } else if unsorted && filter::draws_from_index(query, Draw::OneValue) {
         let drawn = filter::filter(&mut sql, query, Draw::OneValue);
-        plan = Plan::Kept;
-        page_query(&drawn.source, &drawn.condition)
+        (page_query(&drawn.source, &drawn.condition), Plan::Kept)
+    } else if unsorted && query.criteria.is_empty() && query.scope.types().len() == 1 {
+        (page_query(&walked.source, &walked.condition), Plan::Kept)
     } else {
-        page_query(&walked.source, &walked.condition)
+        let statement = page_query(&walked.source, &walked.condition);
+        (statement, Plan::ForTheValues)
     };
     let bounded =
         (probe.is_none() && query.sort.is_empty() && filter::draws_from_index(query, Draw::Range))

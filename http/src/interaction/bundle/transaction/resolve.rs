@@ -5,12 +5,12 @@
 use std::collections::HashMap;
 
 use engine::bundle::conditional_references;
-use engine::{Category, Id, ResourceType};
+use engine::{Id, ResourceType};
 use storage::Transaction;
 
 use crate::error::ApiError;
 use crate::interaction::conditional::{too_many_matches, Condition};
-use crate::interaction::delete::MAX_CONDITIONAL_DELETES;
+use crate::interaction::delete::conditional_delete_targets;
 
 use super::entry::{claimed_id, Entry, Interaction, Target};
 
@@ -84,26 +84,9 @@ pub(super) async fn resolve(
         if let Interaction::Delete { target, .. } = &entry.interaction {
             let ids = match target {
                 Target::Id(id) => vec![id.clone()],
-                Target::Condition(condition) => {
-                    let matches = condition
-                        .matches_in(transaction, MAX_CONDITIONAL_DELETES)
-                        .await
-                        .map_err(|error| error.in_entry(entry.index))?;
-                    if matches.len() > MAX_CONDITIONAL_DELETES {
-                        return Err(ApiError::new(
-                            Category::PreconditionFailed,
-                            format!(
-                                "The criteria {} match more than {MAX_CONDITIONAL_DELETES} resources",
-                                condition.describe()
-                            ),
-                        )
-                        .in_entry(entry.index));
-                    }
-                    matches
-                        .iter()
-                        .map(|found| Id::parse(&found.id))
-                        .collect::<Result<_, _>>()?
-                }
+                Target::Condition(condition) => conditional_delete_targets(transaction, condition)
+                    .await
+                    .map_err(|error| error.in_entry(entry.index))?,
             };
             if let Some(resource_type) = entry.resource_type {
                 deleted.extend(ids.iter().map(|id| (resource_type, id.as_str().to_owned())));
