@@ -36,9 +36,17 @@ impl Id {
         Ok(Id(text.to_owned()))
     }
 
-    /// A new server-assigned id (a random UUID, 36 characters).
+    /// A new server-assigned id: a version 7 UUID (RFC 9562), 36 characters.
+    ///
+    /// Version 7 starts with the time in milliseconds, so ids made later sort after earlier
+    /// ones (within one process, also inside one millisecond). Every index keyed by id then
+    /// grows at its right edge instead of at random pages: creates of a small Patient on a
+    /// database already holding 300,000 went from 1,658/s to 2,713/s, with 8 KB of WAL per
+    /// create instead of 27 KB (docs/benchmarks.md, "Time-ordered ids"). The id reveals its
+    /// creation time to the millisecond, which `meta.lastUpdated` already does; 74 random
+    /// bits still make ids unguessable.
     pub fn generate() -> Id {
-        Id(uuid::Uuid::new_v4().to_string())
+        Id(uuid::Uuid::now_v7().to_string())
     }
 
     pub fn as_str(&self) -> &str {
@@ -187,6 +195,12 @@ mod tests {
         let first = Id::generate();
         assert!(Id::parse(first.as_str()).is_ok());
         assert_ne!(first, Id::generate());
+    }
+
+    #[test]
+    fn generated_ids_sort_in_the_order_they_were_made() {
+        let ids: Vec<Id> = (0..10_000).map(|_| Id::generate()).collect();
+        assert!(ids.windows(2).all(|pair| pair[0] < pair[1]));
     }
 
     #[test]
