@@ -41,10 +41,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "token code then id",
         sql: include_str!("migrations/0005_token_code_then_id.sql"),
     },
+    Migration {
+        version: 6,
+        name: "string folded then id",
+        sql: include_str!("migrations/0006_string_folded_then_id.sql"),
+    },
 ];
 
 /// The schema version this binary expects.
-pub(crate) const LATEST_VERSION: i64 = 5;
+pub(crate) const LATEST_VERSION: i64 = 6;
 
 /// Applies every migration the database lacks; returns how many were applied.
 pub(crate) async fn migrate(client: &mut Client) -> Result<usize, Error> {

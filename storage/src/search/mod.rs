@@ -9,6 +9,7 @@ mod include;
 mod keys;
 mod plans;
 mod probe;
+mod runs;
 mod sort;
 mod sql;
 mod values;
@@ -156,11 +157,14 @@ async fn search_on(
         // selective, and the plan PostgreSQL picks for the whole search is the right one.
         answered = rows.len() > page_size;
     }
-    if let Some((bounded, plan)) = &page.bounded {
+    for (bounded, plan) in &page.bounded {
         rows = plans::query(client, bounded, &page.sql.typed_params(), *plan).await?;
         // Rows mean the criterion was under the budget and the page is exact. None may mean
         // it was over (or that nothing matched, which the statement finds cheaply).
         answered = !rows.is_empty();
+        if answered {
+            break;
+        }
     }
     if !answered {
         rows = plans::query(client, &page.statement, &page.sql.typed_params(), page.plan).await?;
@@ -218,9 +222,10 @@ pub(crate) struct PageStatements {
     pub(crate) plan: Plan,
     pub(crate) probe: Option<String>,
     /// The page drawn from a string or date criterion's index rows, when they are fewer
-    /// than the budget (`filter.rs`), else no rows; tried before `statement`. Its plan is
-    /// kept when it draws its page from its one criterion alone (`plans.rs`).
-    pub(crate) bounded: Option<(String, Plan)>,
+    /// than the budget (`filter.rs`) or, for a lone string criterion, from the runs of its
+    /// values (`runs.rs`), else no rows; tried in order before `statement`. A plan is kept
+    /// when the page is drawn from its one criterion alone (`plans.rs`).
+    pub(crate) bounded: Vec<(String, Plan)>,
     keys: Vec<sort::OrderKey>,
     direction: Direction,
 }
@@ -254,7 +259,7 @@ pub(crate) fn page_statements(
             statement,
             plan: Plan::Kept,
             probe: None,
-            bounded: None,
+            bounded: Vec::new(),
             keys,
             direction,
         });
@@ -270,11 +275,13 @@ pub(crate) fn page_statements(
     };
     let mut direction = Direction::After;
     let mut cursor_condition = None;
+    let mut cursor_values = None;
     if let Some(cursor) = &query.cursor {
         let (cursor_direction, values) =
             sort::decode_cursor(cursor, keys.len()).ok_or(Error::InvalidCursor)?;
         direction = cursor_direction;
         cursor_condition = Some(sort::beyond(&mut sql, &keys, &values, direction));
+        cursor_values = Some(values);
     }
     let page_keys: String = keys
         .iter()
@@ -310,7 +317,7 @@ pub(crate) fn page_statements(
             plan: Plan::ForTheValues,
             sql,
             probe: None,
-            bounded: None,
+            bounded: Vec::new(),
             keys,
             direction,
         });
@@ -351,17 +358,27 @@ pub(crate) fn page_statements(
         let statement = page_query(&walked.source, &walked.condition);
         (statement, Plan::ForTheValues)
     };
-    let bounded =
-        (probe.is_none() && query.sort.is_empty() && filter::draws_from_index(query, Draw::Range))
-            .then(|| {
-                let bounded = filter::filter(&mut sql, query, Draw::Range);
-                let plan = if filter::range_draw_alone(query) {
-                    Plan::Kept
-                } else {
-                    Plan::ForTheValues
-                };
-                (page_query(&bounded.source, &bounded.condition), plan)
-            });
+    // A lone string criterion is drawn as runs of its values (`runs.rs`), else a string or
+    // date criterion as one range within its budget; both only as many rows as they need.
+    let cursor_values = cursor_values.as_deref();
+    let mut bounded = Vec::new();
+    let drawable = probe.is_none() && query.sort.is_empty();
+    if drawable && runs::applies(query, cursor_values) {
+        if let Some((source, condition)) = runs::small_range(&mut sql, query) {
+            bounded.push((page_query(&source, &condition), Plan::Kept));
+        }
+        if let Some(source) = runs::source(&mut sql, query, cursor_values, direction, &limit) {
+            bounded.push((page_query(&source, "r.tenant_key = $1"), Plan::Generic));
+        }
+    } else if drawable && filter::draws_from_index(query, Draw::Range) {
+        let drawn = filter::filter(&mut sql, query, Draw::Range);
+        let plan = if filter::range_draw_alone(query) {
+            Plan::Kept
+        } else {
+            Plan::ForTheValues
+        };
+        bounded.push((page_query(&drawn.source, &drawn.condition), plan));
+    }
     Ok(PageStatements {
         sql,
         statement,
