@@ -109,9 +109,9 @@ struct IncludeStatement {
 }
 
 /// The resources that resources with the ids `$3` refer to. Each id is looked up on its own
-/// in a fenced `LATERAL` subquery, so the plan is index lookups whatever the ids, the kept
-/// plan included: as `x.id = ANY($3)`, a plan made without the values may read the source
-/// type's every reference row and filter them.
+/// in a fenced `LATERAL` subquery, so the plan is index lookups whatever the ids, the
+/// generic plan included: as `x.id = ANY($3)`, a plan made without the values may read the
+/// source type's every reference row and filter them.
 const FORWARD: IncludeStatement = IncludeStatement {
     sql: "SELECT t.resource_type, t.id, t.body FROM (SELECT DISTINCT x.target_type, x.target_id
             FROM unnest($3::text[]) AS wanted(id)
@@ -121,7 +121,7 @@ const FORWARD: IncludeStatement = IncludeStatement {
                 OFFSET 0) x) x
         JOIN resource t ON t.tenant_key = $1 AND t.resource_type = x.target_type AND t.id = x.target_id AND NOT t.deleted
         LIMIT $6",
-    plan: Plan::Kept,
+    plan: Plan::Generic,
 };
 
 /// The resources that refer through the parameter `$4` to resources with the ids `$3`: per
@@ -137,7 +137,7 @@ const REVERSE_BY_PARAM: IncludeStatement = IncludeStatement {
                 OFFSET 0) x) x
         JOIN resource s ON s.tenant_key = x.tenant_key AND s.resource_type = x.resource_type AND s.id = x.id AND NOT s.deleted
         LIMIT $6",
-    plan: Plan::Kept,
+    plan: Plan::Generic,
 };
 
 /// The same through any reference parameter (`_revinclude=Observation:*`). The target index

@@ -353,7 +353,7 @@ pub(crate) fn page_statements(
         let drawn = filter::filter(&mut sql, query, Draw::OneValue);
         (page_query(&drawn.source, &drawn.condition), Plan::Kept)
     } else if unsorted && query.criteria.is_empty() && query.scope.types().len() == 1 {
-        (page_query(&walked.source, &walked.condition), Plan::Kept)
+        (page_query(&walked.source, &walked.condition), Plan::Generic)
     } else {
         let statement = page_query(&walked.source, &walked.condition);
         (statement, Plan::ForTheValues)
