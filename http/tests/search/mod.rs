@@ -77,6 +77,23 @@ pub(crate) fn ids_of(bundle: &Value, mode: &str) -> Vec<String> {
         .collect()
 }
 
+/// The match ids of each page from `first` on, following `next` links, after checking that
+/// the last page's `previous` link leads back to the page before it.
+pub(crate) async fn pages_there_and_back(app: &TestApp, first: &str) -> Vec<Vec<String>> {
+    let (pages, last) = pages_from(app, first).await;
+    if let [.., before_last, _] = pages.as_slice() {
+        let last_page = searchset(app, &last).await;
+        let back = link(&last_page, "previous").expect("a page after the first links back");
+        let previous = searchset(app, &back).await;
+        assert_eq!(
+            &ids_of(&previous, "match"),
+            before_last,
+            "{first}: back from the last page"
+        );
+    }
+    pages
+}
+
 /// The match ids of each page from `first` on, following `next` links, and the last page's
 /// URL.
 pub(crate) async fn pages_from(app: &TestApp, first: &str) -> (Vec<Vec<String>>, String) {

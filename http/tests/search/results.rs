@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 
-use super::{ids_of, matches, observation, pages_from, searchset, sorted};
+use super::{ids_of, matches, observation, pages_from, pages_there_and_back, searchset, sorted};
 use crate::support::{entries, link, TestApp};
 
 /// The issue codes of the page's OperationOutcome entries (search mode `outcome`).
@@ -366,12 +366,9 @@ async fn paging_a_string_search_lists_a_resource_matching_several_names_once() {
     app.create(r#"{"resourceType":"Patient","name":[{"family":"Other"}]}"#)
         .await;
     expected.sort();
-    let (pages, uri) = pages_from(&app, "/fhir/Patient?name=ngu&_count=2").await;
+    let pages = pages_there_and_back(&app, "/fhir/Patient?name=ngu&_count=2").await;
     assert_eq!(pages.concat(), expected);
     assert_eq!(pages.len(), 3);
-    let last = searchset(&app, &uri).await;
-    let previous = searchset(&app, &link(&last, "previous").unwrap()).await;
-    assert_eq!(ids_of(&previous, "match"), pages[1]);
 }
 
 // search.html#string: a name prefix matched by more index rows than a page reads from the
@@ -433,17 +430,14 @@ async fn paging_a_lone_name_search_merges_its_values_once_each_in_id_order() {
         .await;
     expected.sort();
 
-    let (pages, last) = pages_from(&app, "/fhir/Patient?name=run&_count=2").await;
+    let pages = pages_there_and_back(&app, "/fhir/Patient?name=run&_count=2").await;
     assert_eq!(pages.concat(), expected);
     assert_eq!(pages.len(), 3);
-    let last_page = searchset(&app, &last).await;
-    let previous = searchset(&app, &link(&last_page, "previous").unwrap()).await;
-    assert_eq!(ids_of(&previous, "match"), pages[1]);
-    let (pages, _) = pages_from(&app, "/fhir/Patient?name=run&_count=1").await;
+    let pages = pages_there_and_back(&app, "/fhir/Patient?name=run&_count=1").await;
     assert_eq!(pages.concat(), expected);
     // One value, one run: each page's extra row, which says there is a next page, comes
     // from that run alone.
-    let (pages, _) = pages_from(&app, "/fhir/Patient?family=runner&_count=1").await;
+    let pages = pages_there_and_back(&app, "/fhir/Patient?family=runner&_count=1").await;
     assert_eq!(pages.concat(), runners);
 }
 
@@ -462,11 +456,9 @@ async fn a_name_prefix_with_more_values_than_runs_still_pages_every_match() {
         );
     }
     expected.sort();
-    let (pages, last) = pages_from(&app, "/fhir/Patient?name=man&_count=30").await;
+    let pages = pages_there_and_back(&app, "/fhir/Patient?name=man&_count=30").await;
     assert_eq!(pages.concat(), expected);
-    let last_page = searchset(&app, &last).await;
-    let previous = searchset(&app, &link(&last_page, "previous").unwrap()).await;
-    assert_eq!(ids_of(&previous, "match"), pages[1]);
+    assert_eq!(pages.len(), 3);
 }
 
 // search.html#paging: a search by one token value alone is paged straight from the token
@@ -500,16 +492,13 @@ async fn paging_a_lone_token_search_lists_each_live_match_once_in_id_order() {
     any_system.push(only_other.clone());
     any_system.sort();
 
-    let (pages, last) = pages_from(
+    let pages = pages_there_and_back(
         &app,
         "/fhir/Observation?code=http://loinc.org|8302-2&_count=2",
     )
     .await;
     assert_eq!(pages.concat(), with_loinc);
     assert_eq!(pages.len(), 3);
-    let last_page = searchset(&app, &last).await;
-    let previous = searchset(&app, &link(&last_page, "previous").unwrap()).await;
-    assert_eq!(ids_of(&previous, "match"), pages[1]);
 
     let (pages, _) = pages_from(&app, "/fhir/Observation?code=8302-2&_count=3").await;
     assert_eq!(pages.concat(), any_system);
