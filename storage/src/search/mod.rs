@@ -120,6 +120,11 @@ impl Drop for RunningSearch {
             }
             // Its result does not matter (it may be the statement the cancel stops).
             let _ = client.simple_query("SELECT 1").await;
+            // The search may have been stopped between forcing a generic plan and resetting
+            // that (`plans.rs`, `Plan::Generic`), or the cancel may have stopped the reset.
+            if let Err(error) = client.batch_execute("RESET plan_cache_mode").await {
+                tracing::warn!(%error, "could not reset an abandoned search's plan cache mode");
+            }
         });
     }
 }
