@@ -71,9 +71,9 @@ pub(crate) async fn search(
         .0
         .as_ref()
         .ok_or_else(|| Error::Pool("the search's connection was released early".to_owned()))?;
-    let page = tokio::time::timeout(time_limit, search_on(client, tenant, query, page_size))
+    let page = within_limit(time_limit, search_on(client, tenant, query, page_size))
         .await
-        .map_err(|_| Error::SearchTimeLimit(time_limit))?;
+        .ok_or(Error::SearchTimeLimit(time_limit))?;
     // Finished: the connection goes back to the pool as it is.
     drop(running.0.take());
     page
@@ -90,15 +90,28 @@ pub(crate) async fn search_within(
     page_size: usize,
     time_limit: Duration,
 ) -> Result<SearchPage, Error> {
-    match tokio::time::timeout(time_limit, search_on(client, tenant, query, page_size)).await {
-        Ok(page) => page,
-        Err(_elapsed) => {
+    match within_limit(time_limit, search_on(client, tenant, query, page_size)).await {
+        Some(page) => page,
+        None => {
             if let Err(error) = client.cancel_token().cancel_query(NoTls).await {
                 tracing::warn!(%error, "could not cancel a transaction's search statement");
             }
             Err(Error::SearchTimeLimit(time_limit))
         }
     }
+}
+
+/// What `search` gives if it finishes within `time_limit`; `None` if it does not. A search
+/// that finishes after its limit is past it too: `tokio::time::timeout` polls the search
+/// before its timer, and the timer fires on a millisecond tick, so a search finishing before
+/// that tick would pass a limit shorter than it took (a zero limit, sometimes).
+async fn within_limit<T>(
+    time_limit: Duration,
+    search: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    let started = tokio::time::Instant::now();
+    let finished = tokio::time::timeout(time_limit, search).await.ok()?;
+    (started.elapsed() <= time_limit).then_some(finished)
 }
 
 /// The connection of a search under way. Dropped while it still holds it (the search timed
