@@ -126,7 +126,8 @@ impl Condition {
         Ok(page.matches)
     }
 
-    /// The same search inside a transaction Bundle's database transaction.
+    /// The same search inside a database transaction: a transaction Bundle's, or a
+    /// conditional delete's.
     pub(crate) async fn matches_in(
         &self,
         transaction: &Transaction,

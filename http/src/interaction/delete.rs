@@ -95,13 +95,10 @@ async fn delete_every_match(
     let mut transaction = primary(state)
         .begin_transaction(TenantKey::DEFAULT, state.settings().search_time_limit())
         .await?;
-    let ids = match conditional_delete_targets(&transaction, condition).await {
-        Ok(ids) => ids,
-        Err(error) => {
-            transaction.rollback().await;
-            return Err(error);
-        }
-    };
+    // An error returns with the transaction dropped, which rolls it back and closes its
+    // connection: after a search past its time limit a late cancel could otherwise reach
+    // the next user of the connection (`storage::Transaction::search`).
+    let ids = conditional_delete_targets(&transaction, condition).await?;
     let resource_type = condition.resource_type();
     let targets: Vec<(ResourceType, Id)> = ids.into_iter().map(|id| (resource_type, id)).collect();
     transaction.lock(&targets).await?;
@@ -113,7 +110,6 @@ async fn delete_every_match(
         })
         .collect();
     let mut deleted = Vec::new();
-    // An error returns with the transaction dropped, which rolls every deletion back.
     for outcome in transaction.write(deletions).await? {
         if let WriteOutcome::Deleted(written) = outcome? {
             deleted.push(written);

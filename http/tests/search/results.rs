@@ -449,11 +449,10 @@ async fn a_name_prefix_with_more_values_than_runs_still_pages_every_match() {
     let app = TestApp::start().await;
     let mut expected = Vec::new();
     for number in 0..70 {
-        let names = format!(r#"{{"family":"Many{number:02}","given":["Manu"]}}"#);
-        expected.push(
-            app.create(&format!(r#"{{"resourceType":"Patient","name":[{names}]}}"#))
-                .await,
+        let patient = format!(
+            r#"{{"resourceType":"Patient","name":[{{"family":"Many{number:02}","given":["Manu"]}}]}}"#
         );
+        expected.push(app.create(&patient).await);
     }
     expected.sort();
     let pages = pages_there_and_back(&app, "/fhir/Patient?name=man&_count=30").await;

@@ -365,29 +365,33 @@ pub(crate) fn page_statements(
     let unsorted = query.sort.is_empty();
     let (statement, plan) = if unsorted && filter::draws_from_index(query, Draw::Chain) {
         let drawn = filter::filter(&mut sql, query, Draw::Chain);
-        let statement = page_query(&drawn.source, &drawn.condition);
-        (statement, Plan::ForTheValues)
+        (
+            page_query(&drawn.source, &drawn.condition),
+            Plan::ForTheValues,
+        )
     } else if unsorted && filter::draws_from_index(query, Draw::OneValue) {
         let drawn = filter::filter(&mut sql, query, Draw::OneValue);
         (page_query(&drawn.source, &drawn.condition), Plan::Kept)
     } else if unsorted && query.criteria.is_empty() && query.scope.types().len() == 1 {
         (page_query(&walked.source, &walked.condition), Plan::Generic)
     } else {
-        let statement = page_query(&walked.source, &walked.condition);
-        (statement, Plan::ForTheValues)
+        (
+            page_query(&walked.source, &walked.condition),
+            Plan::ForTheValues,
+        )
     };
     // A lone string criterion is drawn as runs of its values (`runs.rs`), else a string or
     // date criterion as one range within its budget; both only as many rows as they need.
     let cursor_values = cursor_values.as_deref();
     let mut bounded = Vec::new();
     let drawable = probe.is_none() && query.sort.is_empty();
-    if drawable && runs::applies(query, cursor_values) {
-        if let Some((source, condition)) = runs::small_range(&mut sql, query) {
-            bounded.push((page_query(&source, &condition), Plan::Kept));
-        }
-        if let Some(source) = runs::source(&mut sql, query, cursor_values, direction, &limit) {
-            bounded.push((page_query(&source, "r.tenant_key = $1"), Plan::Generic));
-        }
+    let runs = drawable
+        .then(|| runs::draw(&mut sql, query, cursor_values, direction, &limit))
+        .flatten();
+    if let Some(runs) = runs {
+        let (source, condition) = &runs.small_range;
+        bounded.push((page_query(source, condition), Plan::Kept));
+        bounded.push((page_query(&runs.runs, "r.tenant_key = $1"), Plan::Generic));
     } else if drawable && filter::draws_from_index(query, Draw::Range) {
         let drawn = filter::filter(&mut sql, query, Draw::Range);
         let plan = if filter::range_draw_alone(query) {

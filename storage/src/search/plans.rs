@@ -20,8 +20,8 @@
 //! (`subject:Patient.birthdate=ge1900`, 14.0 against 14.5 ms) or sorted them instead of
 //! hashing them (`subject:Patient.name` from `a` to `z`, 62 against 53 ms); kept, the chain
 //! shape went from 1,523-1,646 to 2,479-2,640 searches/s at 16 clients. A page with no
-//! criterion and no sort is kept too: it is the type's first rows in id order after the
-//! cursor; and so is the page of a lone token or `Type/id` reference value, the first rows
+//! criterion and no sort is kept too (its generic plan forced, below): it is the type's
+//! first rows in id order after the cursor; and so is the page of a lone token or `Type/id` reference value, the first rows
 //! of one value's range of the id-ordered token or reference index (`filter.rs`,
 //! `Draw::OneValue`; forced generic at 1M, `status=final`, a common code, `gender=female`
 //! and an Organization's 5,800 Encounters each read 51 index rows). Every other statement

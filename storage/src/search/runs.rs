@@ -19,11 +19,11 @@ use engine::definitions::SearchParamType;
 use engine::search::{Criterion, Modifier, SearchQuery, SearchValue};
 
 use super::filter::RANGE_BUDGET;
-use super::sort::{self, Direction, OrderKey};
+use super::sort::Direction;
 use super::sql::{self, SqlBuilder};
 
 /// Fewer rows than this in the range, and the page is drawn from the whole range
-/// (`small_range`): reading them all costs less than finding the values (at 10,000 resources
+/// (`RunsDraw::small_range`): reading them all costs less than finding the values (at 10,000 resources
 /// a family name has about 7 rows).
 const SMALL_RANGE: i64 = 200;
 
@@ -32,74 +32,74 @@ const SMALL_RANGE: i64 = 200;
 /// three values.
 const MAX_RUNS: i64 = 64;
 
-/// Whether `query`'s page can be drawn as runs: one resource type, no `_sort`, and one
-/// criterion, a string parameter with one value and no modifier (`:exact` compares the
-/// unfolded value, `:contains` is no prefix range). A cursor must come from a page of that
-/// type, as every cursor of such a search does.
-pub(crate) fn applies(query: &SearchQuery, cursor: Option<&[Option<String>]>) -> bool {
-    let [single_type] = query.scope.types()[..] else {
-        return false;
-    };
-    let lone_prefix = matches!(
-        &query.criteria[..],
-        [Criterion::Values { param, modifier: Modifier::None, values }]
-            if param.kind() == SearchParamType::String
-                && matches!(values.as_slice(), [SearchValue::String(_)])
-    );
-    let cursor_of_type = match cursor {
-        None => true,
-        Some([Some(resource_type), Some(_)]) => resource_type == single_type.as_str(),
-        Some(_) => false,
-    };
-    lone_prefix && query.sort.is_empty() && cursor_of_type
+/// The two statements' sources of a page drawn as runs (see [`draw`]), tried in this order.
+pub(crate) struct RunsDraw {
+    /// Every row of the range when it has fewer than `SMALL_RANGE` rows, else none: the
+    /// resource keys, and the condition they meet. Kept (`plans.rs`): it reads its few rows
+    /// without the two extra statements a forced generic plan costs.
+    pub(crate) small_range: (String, String),
+    /// The first `limit` ids beyond the cursor of each run; past `MAX_RUNS` values, every
+    /// row of the range when there are fewer than `RANGE_BUDGET`. No rows when the range has
+    /// more values and more rows than that; the page is then walked. Run with its generic
+    /// plan forced (`Plan::Generic`).
+    pub(crate) runs: String,
 }
 
-/// The resource keys a page of `query` is drawn from (for [`applies`] queries): the first
-/// `limit` ids beyond `cursor` of each run; past `MAX_RUNS` values, every row of the range
-/// when there are fewer than `RANGE_BUDGET`. No rows when the range has more values
-/// and more rows than that; the page is then walked. `None` for a query [`applies`] refuses.
-pub(crate) fn source(
+/// The statements that draw `query`'s page as runs, or `None` if it cannot be: it must have
+/// one resource type, no `_sort`, and one criterion, a string parameter with one value and
+/// no modifier (`:exact` compares the unfolded value, `:contains` is no prefix range). A
+/// cursor must come from a page of that type, as every cursor of such a search does.
+pub(crate) fn draw(
     sql: &mut SqlBuilder,
     query: &SearchQuery,
     cursor: Option<&[Option<String>]>,
     direction: Direction,
     limit: &str,
-) -> Option<String> {
-    let type_name = sql.bind(query.scope.types().first()?.as_str().to_owned());
-    let rows = sql::index_rows(sql, query.criteria.first()?)?;
+) -> Option<RunsDraw> {
+    let [single_type] = query.scope.types()[..] else {
+        return None;
+    };
+    let [criterion @ Criterion::Values {
+        param,
+        modifier: Modifier::None,
+        values,
+    }] = &query.criteria[..]
+    else {
+        return None;
+    };
+    let lone_prefix = param.kind() == SearchParamType::String
+        && matches!(values.as_slice(), [SearchValue::String(_)]);
+    // A cursor is (resource_type, id), and the type is the search's: the id alone bounds a
+    // run, as a range the index scan starts from.
+    let cursor_id = match cursor {
+        None => None,
+        Some([Some(resource_type), Some(id)]) if resource_type == single_type.as_str() => Some(id),
+        Some(_) => return None,
+    };
+    if !lone_prefix || !query.sort.is_empty() {
+        return None;
+    }
+    let type_name = sql.bind(single_type.as_str().to_owned());
+    let rows = sql::index_rows(sql, criterion)?;
     let alias = &rows.alias;
     let in_range = format!(
         "FROM {} {alias} WHERE {alias}.tenant_key = $1 AND {alias}.resource_type = {type_name} AND {}",
         rows.table, rows.condition
     );
-    // A cursor is (resource_type, id), and the type is the search's: the id alone bounds a
-    // run, as a range the index scan starts from.
-    let beyond_cursor = match cursor {
-        Some([_, Some(id)]) => {
-            let bound = sql.bind(id.clone());
-            let comparison = if direction == Direction::After {
-                ">"
-            } else {
-                "<"
-            };
-            format!(" AND {alias}.id {comparison} {bound}")
-        }
-        _ => String::new(),
+    let (comparison, run_order) = match direction {
+        Direction::After => (">", "ASC"),
+        Direction::Before => ("<", "DESC"),
     };
-    let run_order = sort::order_by(
-        &[OrderKey {
-            expression: format!("{alias}.id"),
-            sql_type: "text",
-            descending: false,
-        }],
-        direction,
-    );
+    let beyond_cursor = cursor_id.map_or_else(String::new, |id| {
+        format!(" AND {alias}.id {comparison} {}", sql.bind(id.clone()))
+    });
+    let small_range = sql.bind(SMALL_RANGE);
     let max_runs = sql.bind(MAX_RUNS);
     let budget = sql.bind(RANGE_BUDGET);
     let within_budget = rows.fewer_than(&type_name, &budget);
     // The values are found by a loose index scan: each step is one descent to the next
     // value, so a range of three values costs three descents however many rows each has.
-    Some(format!(
+    let runs = format!(
         "(WITH RECURSIVE run_values(folded) AS (
             (SELECT {alias}.folded {in_range} ORDER BY {alias}.folded LIMIT 1)
             UNION ALL
@@ -112,29 +112,21 @@ pub(crate) fn source(
         CROSS JOIN LATERAL (
             SELECT DISTINCT {alias}.tenant_key, {alias}.resource_type, {alias}.id {in_range}
                 AND {alias}.folded = runs.folded{beyond_cursor}
-            ORDER BY {alias}.tenant_key, {alias}.resource_type, {run_order} LIMIT {limit}
+            ORDER BY {alias}.tenant_key, {alias}.resource_type, {alias}.id {run_order} LIMIT {limit}
         ) run
         WHERE (SELECT count(*) FROM runs) < {max_runs}
         UNION ALL
         SELECT DISTINCT {alias}.tenant_key, {alias}.resource_type, {alias}.id {in_range}
             AND (SELECT count(*) FROM runs) >= {max_runs} AND {within_budget})"
-    ))
-}
-
-/// The resource keys a page of `query` is drawn from (for [`applies`] queries) when its
-/// range has fewer than `SMALL_RANGE` rows: all of them; else none. Tried before
-/// [`source`], whose statement is planned once and run with its generic plan at the cost of
-/// two more statements in the same round trip (`plans.rs`, `Plan::Generic`): a small range
-/// reads its few rows without that cost. The second is the condition the page's rows meet.
-pub(crate) fn small_range(sql: &mut SqlBuilder, query: &SearchQuery) -> Option<(String, String)> {
-    let type_name = sql.bind(query.scope.types().first()?.as_str().to_owned());
-    let rows = sql::index_rows(sql, query.criteria.first()?)?;
-    let small_range = sql.bind(SMALL_RANGE);
-    Some((
-        rows.owners(&type_name),
-        format!(
-            "r.tenant_key = $1 AND {}",
-            rows.fewer_than(&type_name, &small_range)
+    );
+    Some(RunsDraw {
+        small_range: (
+            rows.owners(&type_name),
+            format!(
+                "r.tenant_key = $1 AND {}",
+                rows.fewer_than(&type_name, &small_range)
+            ),
         ),
-    ))
+        runs,
+    })
 }
