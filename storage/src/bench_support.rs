@@ -32,5 +32,5 @@ pub fn search_statements(
     page_size: usize,
 ) -> Result<(String, Option<String>), crate::Error> {
     let page = crate::search::page_statements(crate::TenantKey::DEFAULT, query, page_size)?;
-    Ok((page.statement, page.probe))
+    Ok((page.statement, page.probe.map(|(probe, _plan)| probe)))
 }

@@ -1,7 +1,7 @@
 //! References, chains, reverse chains, compartments and lists.
 //! Spec: https://hl7.org/fhir/R4/search.html#reference, #chaining, #has; http.html#vsearch
 
-use super::{matches, rejects, sorted};
+use super::{matches, pages_there_and_back, rejects, sorted};
 use crate::support::{TestApp, BASE};
 
 /// An Organization, a Patient managed by it, and an Observation about the Patient.
@@ -119,6 +119,65 @@ async fn search_has_finds_resources_referred_to_by_matching_ones() {
         "_has:Observation:code:code",
     )
     .await;
+}
+
+// search.html#has, search.html#paging: a page found by walking the Patients in id order
+// and testing each (the probe) and a page left to the full search list each match once,
+// whatever the number of matching Observations or their deletion.
+#[tokio::test]
+async fn search_has_pages_through_each_match_once() {
+    let app = TestApp::start().await;
+    let patient = || app.create(r#"{"resourceType":"Patient"}"#);
+    let observation = |patient: String, code: &'static str| {
+        let app = &app;
+        async move {
+            app.create(&format!(
+                r#"{{"resourceType":"Observation","status":"final","code":{{"coding":[{{"system":"http://loinc.org","code":"{code}"}}]}},"subject":{{"reference":"Patient/{patient}"}}}}"#
+            ))
+            .await
+        }
+    };
+    let mut expected = Vec::new();
+    let one_match = patient().await;
+    observation(one_match.clone(), "8867-4").await;
+    expected.push(one_match);
+    let other_code = patient().await;
+    observation(other_code, "2339-0").await;
+    let two_matches = patient().await;
+    observation(two_matches.clone(), "8867-4").await;
+    observation(two_matches.clone(), "8867-4").await;
+    expected.push(two_matches);
+    let match_deleted = patient().await;
+    let deleted = observation(match_deleted, "8867-4").await;
+    assert!(app
+        .delete(&format!("/fhir/Observation/{deleted}"))
+        .await
+        .status
+        .is_success());
+    let second_observation_matches = patient().await;
+    observation(second_observation_matches.clone(), "2339-0").await;
+    observation(second_observation_matches.clone(), "8867-4").await;
+    expected.push(second_observation_matches);
+    let deleted_patient = patient().await;
+    observation(deleted_patient.clone(), "8867-4").await;
+    assert!(app
+        .delete(&format!("/fhir/Patient/{deleted_patient}"))
+        .await
+        .status
+        .is_success());
+    let last = patient().await;
+    observation(last.clone(), "8867-4").await;
+    expected.push(last);
+    let expected = sorted(&expected.iter().collect::<Vec<_>>());
+
+    for count in [1, 3, 10] {
+        let pages = pages_there_and_back(
+            &app,
+            &format!("/fhir/Patient?_has:Observation:subject:code=8867-4&_count={count}"),
+        )
+        .await;
+        assert_eq!(pages.concat(), expected, "_count={count}: {pages:?}");
+    }
 }
 
 // search.html#has and #chaining: a deleted resource is not found (http.html#delete), even

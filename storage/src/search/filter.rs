@@ -34,7 +34,7 @@ pub(crate) enum Draw {
     /// Every resource of the scope: counts, sorted searches, and the fallbacks.
     Walk,
     /// Every resource of the scope, each criterion tested per resource by index lookups
-    /// (`sql::tested_per_row`): the probe of a chain of two levels or more.
+    /// (`sql::tested_per_row`): the probe of a chain of two levels or more, or of a `_has`.
     PerRow,
     /// The reference rows of the first chain, once the probe found the chain's matches rare.
     Chain,
@@ -210,6 +210,13 @@ fn is_equality(criterion: &Criterion) -> bool {
                 )
                 && param.code() != "_id"
     )
+}
+
+/// Whether `criterion` is one token value with a code or one `Type/id` reference: its index
+/// lists that value's resources in id order, so a resource's row is found in one lookup of
+/// the value and the id.
+pub(crate) fn is_one_value(criterion: &Criterion) -> bool {
+    draws_pages(Draw::OneValue, criterion)
 }
 
 /// Whether `criterion`'s index rows may draw a page of kind `draw` (see `Draw`).

@@ -169,8 +169,8 @@ async fn search_on(
     // At most one of the probe and the bounded draw is tried before the statement.
     let mut rows = Vec::new();
     let mut answered = false;
-    if let Some(probe) = &page.probe {
-        rows = client.query_typed(probe, &page.sql.typed_params()).await?;
+    if let Some((probe, plan)) = &page.probe {
+        rows = plans::query(client, probe, &page.sql.typed_params(), *plan).await?;
         // A page among the probe's candidates is the page. Less than one: the criteria are
         // selective, and the plan PostgreSQL picks for the whole search is the right one.
         answered = rows.len() > page_size;
@@ -238,7 +238,8 @@ pub(crate) struct PageStatements {
     pub(crate) statement: String,
     /// How `statement` is planned: kept where its plan cannot depend on the values (`plans.rs`).
     pub(crate) plan: Plan,
-    pub(crate) probe: Option<String>,
+    /// The probe, and how it is planned (`probe::plan`).
+    pub(crate) probe: Option<(String, Plan)>,
     /// The page drawn from a string or date criterion's index rows, when they are fewer
     /// than the budget (`filter.rs`) or, for a lone string criterion, from the runs of its
     /// values (`runs.rs`), else no rows; tried in order before `statement`. A plan is kept
@@ -346,13 +347,21 @@ pub(crate) fn page_statements(
         &keys,
         direction,
         cursor_condition.as_deref(),
+        i64::try_from(page_size + 1).unwrap_or(i64::MAX),
     )
     .map(|candidates| {
         if probe::tests_per_row(query) {
             let per_row = filter::filter(&mut sql, query, Draw::PerRow);
-            page_query(&candidates, &per_row.condition)
+            let condition = match probe::common_enough(&mut sql, query) {
+                Some(common) => format!("{} AND {common}", per_row.condition),
+                None => per_row.condition,
+            };
+            (page_query(&candidates, &condition), probe::plan(query))
         } else {
-            page_query(&candidates, &walked.condition)
+            (
+                page_query(&candidates, &walked.condition),
+                Plan::ForTheValues,
+            )
         }
     });
     // The statement runs when the probe found less than a page: a chain's matches are then

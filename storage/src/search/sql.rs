@@ -11,6 +11,7 @@ use engine::search::{Criterion, Modifier, ParamRef, SearchValue};
 use engine::ResourceType;
 use tokio_postgres::types::{ToSql, Type};
 
+use super::filter;
 use super::keys::{requires_index_row, same_resource, IndexRows, ResourceKey};
 use super::values;
 
@@ -42,7 +43,7 @@ pub(crate) struct SqlBuilder {
     params: Vec<(Box<dyn ToSql + Sync + Send>, Type)>,
     next_alias: usize,
     /// While set, every criterion's `EXISTS` is written to be tested per row
-    /// (`tested_per_row`): the probe of a chain of two levels or more.
+    /// (`tested_per_row`): the probe of a chain of two levels or more, or of a `_has`.
     pub(crate) per_row: bool,
 }
 
@@ -183,7 +184,17 @@ fn condition_of(sql: &mut SqlBuilder, resource: &ResourceKey, criterion: &Criter
                 resource.tenant_key, resource.id, resource.resource_type
             );
             if requires_index_row(inner) {
-                let inner_condition = self::criterion(sql, &ResourceKey::owner_of(&link), inner);
+                let owner = ResourceKey::owner_of(&link);
+                // Tested per row, one value is looked up by the value and the referring
+                // resource's id in its id-ordered index, one probe per reference row; found
+                // from the resource's key first (`exist_for_each`), every token row of each
+                // Observation was read (`Patient?_has:Observation:subject:code=…`: 3.6 ms
+                // against 1.8 ms a page at 10,000 resources).
+                let inner_condition = if sql.per_row && filter::is_one_value(inner) {
+                    tested_per_row(&condition_of(sql, &owner, inner))
+                } else {
+                    self::criterion(sql, &owner, inner)
+                };
                 return format!(
                     "EXISTS (SELECT 1 FROM search_reference {link} WHERE {link_to_resource} AND {inner_condition})"
                 );
