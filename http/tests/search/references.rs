@@ -1,8 +1,11 @@
 //! References, chains, reverse chains, compartments and lists.
 //! Spec: https://hl7.org/fhir/R4/search.html#reference, #chaining, #has; http.html#vsearch
 
-use super::{matches, pages_there_and_back, rejects, sorted};
-use crate::support::{TestApp, BASE};
+use axum::http::StatusCode;
+use sonic_rs::JsonValueTrait;
+
+use super::{matches, pages_there_and_back, rejects, searchset, sorted};
+use crate::support::{entries, TestApp, BASE};
 
 /// An Organization, a Patient managed by it, and an Observation about the Patient.
 async fn linked(
@@ -63,6 +66,81 @@ async fn search_reference_by_type_and_id_id_alone_and_absolute_url() {
         [observation]
     );
     rejects(&app, "/fhir/Observation?subject=Unicorn/1", "subject").await;
+}
+
+/// An Observation of `patient` with the LOINC `code`, as JSON.
+fn coded_observation(patient: &str, code: &str) -> String {
+    format!(
+        r#"{{"resourceType":"Observation","status":"final","code":{{"coding":[{{"system":"http://loinc.org","code":"{code}"}}]}},"subject":{{"reference":"Patient/{patient}"}}}}"#
+    )
+}
+
+// search.html#combining (AND by `&`): a reference and a code. A page is drawn from the
+// Patient's reference rows and each tested for the code while the Patient has fewer than
+// 1,000 Observations, and planned by PostgreSQL beyond; both list each match once.
+#[tokio::test]
+async fn search_by_patient_and_code_finds_observations_with_both() {
+    let app = TestApp::start().await;
+    let few = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let many = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let other = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let mut glucose_of_few = Vec::new();
+    for _ in 0..3 {
+        glucose_of_few.push(app.create(&coded_observation(&few, "2339-0")).await);
+    }
+    app.create(&coded_observation(&few, "8867-4")).await;
+    app.create(&coded_observation(&other, "2339-0")).await;
+    let deleted = app.create(&coded_observation(&few, "2339-0")).await;
+    assert!(app
+        .delete(&format!("/fhir/Observation/{deleted}"))
+        .await
+        .status
+        .is_success());
+    // 1,000 heart rates and two glucose readings: more than the draw walks.
+    let heart_rates: Vec<String> = (0..1_000)
+        .map(|_| {
+            format!(
+                r#"{{"request":{{"method":"POST","url":"Observation"}},"resource":{}}}"#,
+                coded_observation(&many, "8867-4")
+            )
+        })
+        .collect();
+    let reply = app
+        .post(
+            "/fhir",
+            &format!(
+                r#"{{"resourceType":"Bundle","type":"transaction","entry":[{}]}}"#,
+                heart_rates.join(",")
+            ),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let mut glucose_of_many = Vec::new();
+    for _ in 0..2 {
+        glucose_of_many.push(app.create(&coded_observation(&many, "2339-0")).await);
+    }
+
+    let glucose = "code=http://loinc.org|2339-0";
+    for (patient, expected) in [(&few, &glucose_of_few), (&many, &glucose_of_many)] {
+        let expected = sorted(&expected.iter().collect::<Vec<_>>());
+        for count in [1, 2, 10] {
+            let first = format!("/fhir/Observation?subject=Patient/{patient}&{glucose}&_count={count}");
+            let pages = pages_there_and_back(&app, &first).await;
+            assert_eq!(pages.concat(), expected, "{first}: {pages:?}");
+        }
+    }
+    let heart_rates_of_many =
+        pages_there_and_back(&app, &format!("/fhir/Observation?subject=Patient/{many}&code=8867-4&_count=300"))
+            .await
+            .concat();
+    assert_eq!(heart_rates_of_many.len(), 1_000);
+    let empty = searchset(
+        &app,
+        &format!("/fhir/Observation?subject=Patient/{other}&code=8867-4"),
+    )
+    .await;
+    assert!(entries(&empty).is_empty(), "{empty:?}");
+    assert_eq!(empty["total"].as_u64(), Some(0));
 }
 
 // search.html#chaining: chains to any depth

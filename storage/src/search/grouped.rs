@@ -104,6 +104,7 @@ pub(crate) fn grouped(sql: &mut SqlBuilder, query: &SearchQuery) -> Option<Group
         filter: Filter {
             source,
             condition: conditions.join(" AND "),
+            exact_when: None,
         },
         keys,
     })

@@ -178,9 +178,11 @@ async fn search_on(
     for (bounded, plan) in &page.bounded {
         rows = plans::query(client, bounded, &page.sql.typed_params(), *plan).await?;
         // Rows mean the criterion was under the budget and the page is exact. None may mean
-        // it was over (or that nothing matched, which the statement finds cheaply).
+        // it was over (or that nothing matched, which the statement finds cheaply), except
+        // for a statement that answers an empty page with a row of nulls (`exact_or_none`).
         answered = !rows.is_empty();
         if answered {
+            rows.retain(|row| row.get::<_, Option<&str>>(0).is_some());
             break;
         }
     }
@@ -401,6 +403,12 @@ pub(crate) fn page_statements(
         let (source, condition) = &runs.small_range;
         bounded.push((page_query(source, condition), Plan::Kept));
         bounded.push((page_query(&runs.runs, "r.tenant_key = $1"), Plan::Generic));
+    } else if drawable && filter::draws_from_index(query, Draw::Intersection) {
+        let drawn = filter::filter(&mut sql, query, Draw::Intersection);
+        let page = page_query(&drawn.source, &drawn.condition);
+        if let Some(exact_when) = &drawn.exact_when {
+            bounded.push((exact_or_none(&page, exact_when), Plan::Generic));
+        }
     } else if drawable && filter::draws_from_index(query, Draw::Range) {
         let drawn = filter::filter(&mut sql, query, Draw::Range);
         let plan = if filter::range_draw_alone(query) {
@@ -419,6 +427,14 @@ pub(crate) fn page_statements(
         keys,
         direction,
     })
+}
+
+/// `page` when `exact_when` holds, an empty page then as one row of nulls; no row at all
+/// when it does not. A bounded draw whose matches are often none (`Draw::Intersection`: a
+/// Patient without an Observation of the code) so tells an empty page apart from a draw
+/// over its budget, and PostgreSQL does not plan the search again to find it empty.
+fn exact_or_none(page: &str, exact_when: &str) -> String {
+    format!("SELECT drawn.* FROM (SELECT 1 WHERE {exact_when}) exact LEFT JOIN ({page}) drawn ON true")
 }
 
 /// The statement of a page: `page` (a query of the page's `resource_type`, `id` and keys
