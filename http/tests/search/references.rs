@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use sonic_rs::JsonValueTrait;
 
-use super::{matches, pages_there_and_back, rejects, searchset, sorted};
+use super::{matches, observation, pages_there_and_back, rejects, searchset, sorted};
 use crate::support::{entries, TestApp, BASE};
 
 /// An Organization, a Patient managed by it, and an Observation about the Patient.
@@ -141,6 +141,34 @@ async fn search_by_patient_and_code_finds_observations_with_both() {
     .await;
     assert!(entries(&empty).is_empty(), "{empty:?}");
     assert_eq!(empty["total"].as_u64(), Some(0));
+}
+
+// search.html#_sort: a Patient's Observations sorted by date, and by `_lastUpdated`, which
+// the drawn page cannot sort by (docs/benchmarks.md, "Several single values drawn from one
+// of them"), page in the sort's order there and back.
+#[tokio::test]
+async fn search_by_patient_sorted_pages_in_the_sort_order() {
+    let app = TestApp::start().await;
+    let patient = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let mut by_date = Vec::new();
+    for date in ["2021-03-01", "2019-07-15", "2023-01-09", "2020-11-30"] {
+        by_date.push((date, observation(&app, &patient, date).await));
+    }
+    let created: Vec<String> = by_date.iter().map(|(_, id)| id.clone()).collect();
+    by_date.sort();
+    let oldest_first: Vec<String> = by_date.into_iter().map(|(_, id)| id).collect();
+    let newest_first: Vec<String> = oldest_first.iter().rev().cloned().collect();
+    let last_written_first: Vec<String> = created.iter().rev().cloned().collect();
+    for (sort, expected) in [
+        ("date", &oldest_first),
+        ("-date", &newest_first),
+        ("-_lastUpdated", &last_written_first),
+        ("date,-_lastUpdated", &oldest_first),
+    ] {
+        let first = format!("/fhir/Observation?subject=Patient/{patient}&_sort={sort}&_count=3");
+        let pages = pages_there_and_back(&app, &first).await;
+        assert_eq!(&pages.concat(), expected, "{first}: {pages:?}");
+    }
 }
 
 // search.html#chaining: chains to any depth

@@ -403,7 +403,7 @@ pub(crate) fn page_statements(
         let (source, condition) = &runs.small_range;
         bounded.push((page_query(source, condition), Plan::Kept));
         bounded.push((page_query(&runs.runs, "r.tenant_key = $1"), Plan::Generic));
-    } else if drawable && filter::draws_from_index(query, Draw::Intersection) {
+    } else if probe.is_none() && filter::draws_from_index(query, Draw::Intersection) {
         let drawn = filter::filter(&mut sql, query, Draw::Intersection);
         let page = page_query(&drawn.source, &drawn.condition);
         if let Some(exact_when) = &drawn.exact_when {
