@@ -77,7 +77,8 @@ fn coded_observation(patient: &str, code: &str) -> String {
 
 // search.html#combining (AND by `&`): a reference and a code. A page is drawn from the
 // Patient's reference rows and each tested for the code while the Patient has fewer than
-// 1,000 Observations, and planned by PostgreSQL beyond; both list each match once.
+// 1,000 Observations; beyond, it is walked from them until a full page is found within
+// 2,000, else planned by PostgreSQL. Each way lists each match once.
 #[tokio::test]
 async fn search_by_patient_and_code_finds_observations_with_both() {
     let app = TestApp::start().await;
@@ -96,8 +97,9 @@ async fn search_by_patient_and_code_finds_observations_with_both() {
         .await
         .status
         .is_success());
-    // 1,000 heart rates and two glucose readings: more than the draw walks.
-    let heart_rates: Vec<String> = (0..1_000)
+    // 2,100 heart rates, then two glucose readings: more rows than the draw counts (1,000)
+    // and than it walks (2,000) looking for a full page.
+    let heart_rates: Vec<String> = (0..2_100)
         .map(|_| {
             format!(
                 r#"{{"request":{{"method":"POST","url":"Observation"}},"resource":{}}}"#,
@@ -124,16 +126,19 @@ async fn search_by_patient_and_code_finds_observations_with_both() {
     for (patient, expected) in [(&few, &glucose_of_few), (&many, &glucose_of_many)] {
         let expected = sorted(&expected.iter().collect::<Vec<_>>());
         for count in [1, 2, 10] {
-            let first = format!("/fhir/Observation?subject=Patient/{patient}&{glucose}&_count={count}");
+            let first =
+                format!("/fhir/Observation?subject=Patient/{patient}&{glucose}&_count={count}");
             let pages = pages_there_and_back(&app, &first).await;
             assert_eq!(pages.concat(), expected, "{first}: {pages:?}");
         }
     }
-    let heart_rates_of_many =
-        pages_there_and_back(&app, &format!("/fhir/Observation?subject=Patient/{many}&code=8867-4&_count=300"))
-            .await
-            .concat();
-    assert_eq!(heart_rates_of_many.len(), 1_000);
+    let heart_rates_of_many = pages_there_and_back(
+        &app,
+        &format!("/fhir/Observation?subject=Patient/{many}&code=8867-4&_count=300"),
+    )
+    .await
+    .concat();
+    assert_eq!(heart_rates_of_many.len(), 2_100);
     let empty = searchset(
         &app,
         &format!("/fhir/Observation?subject=Patient/{other}&code=8867-4"),
