@@ -46,10 +46,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "string folded then id",
         sql: include_str!("migrations/0006_string_folded_then_id.sql"),
     },
+    Migration {
+        version: 7,
+        name: "location near",
+        sql: include_str!("migrations/0007_location_near.sql"),
+    },
 ];
 
 /// The schema version this binary expects.
-pub(crate) const LATEST_VERSION: i64 = 6;
+pub(crate) const LATEST_VERSION: i64 = 7;
 
 /// Applies every migration the database lacks; returns how many were applied.
 pub(crate) async fn migrate(client: &mut Client) -> Result<usize, Error> {

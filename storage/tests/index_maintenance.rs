@@ -127,3 +127,72 @@ async fn an_update_replaces_only_the_changed_value_and_a_delete_removes_every_ro
     }
     assert!(index_rows(&client).await.is_empty());
 }
+
+fn location_write(id: &str, latitude: &str, longitude: &str, create: bool) -> WriteRequest {
+    let body = format!(
+        r#"{{"resourceType":"Location","id":"{id}","position":{{"latitude":{latitude},"longitude":{longitude}}}}}"#
+    );
+    let resource = engine::prepare_resource(body.as_bytes()).unwrap();
+    WriteRequest {
+        id: Id::parse(id).unwrap(),
+        action: if create {
+            WriteAction::Create(resource)
+        } else {
+            WriteAction::Update {
+                resource,
+                if_match: None,
+            }
+        },
+    }
+}
+
+/// (part, value, low, high) of every `near` row, and their hashes, in part order.
+async fn near_rows(client: &Client) -> (Vec<(i16, String, String, String)>, Vec<i64>) {
+    let sql = "SELECT composite_component, value::text, low::text, high::text, entry_hash \
+               FROM search_number WHERE param = 'near' ORDER BY composite_component";
+    let rows = client.query(sql, &[]).await.unwrap();
+    (
+        rows.iter()
+            .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3)))
+            .collect(),
+        rows.iter().map(|row| row.get(4)).collect(),
+    )
+}
+
+// Migration 7 indexes the positions of Locations written before Ember searched `near`, as
+// Ember would have; their next update replaces those rows with ones Ember hashed.
+#[tokio::test]
+async fn the_near_migration_indexes_earlier_locations_and_an_update_replaces_its_rows() {
+    let (store, client) = store_and_observer().await;
+    let location = ResourceType::parse("Location").unwrap();
+    let write_location = |request| async {
+        for result in store
+            .write_batch(TenantKey::DEFAULT, location, &[request])
+            .await
+        {
+            result.unwrap();
+        }
+    };
+    write_location(location_write("l1", "42.2565", "-83.6948", true)).await;
+    let (written, _) = near_rows(&client).await;
+    assert_eq!(written.len(), 2, "{written:?}");
+
+    // The database as it was before version 7: no `near` rows.
+    client
+        .batch_execute(
+            "DELETE FROM search_number WHERE param = 'near'; \
+             DELETE FROM ember_schema_migration WHERE version = 7",
+        )
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let (backfilled, hashes) = near_rows(&client).await;
+    assert_eq!(backfilled, written);
+    assert_eq!(hashes, [0, 1]);
+
+    write_location(location_write("l1", "41.8781", "-87.6298", false)).await;
+    let (moved, hashes) = near_rows(&client).await;
+    let values: Vec<&str> = moved.iter().map(|(_, value, _, _)| value.as_str()).collect();
+    assert_eq!(values, ["41.8781", "-87.6298"]);
+    assert!(!hashes.contains(&0) && !hashes.contains(&1), "{hashes:?}");
+}

@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 use super::check::{infer, Scope};
 use super::{compiled, Unsupported};
-use crate::definitions::{search_parameters, SearchParamType, SearchParameterDefinition};
+use crate::definitions::{search_parameters, SearchParameterDefinition};
 
 /// The FHIR types `definition`'s expression can select (for a composite, what its own
 /// expression selects, the components being checked too), if the expressions compile and
@@ -33,16 +33,11 @@ pub fn selected_types(
 }
 
 /// Whether Ember can extract `definition`'s values with this module, or why not: its
-/// expressions must compile and name only R4 elements (see [`selected_types`]), and it must
-/// not be `special` (`Location.near` searches by distance from a point; indexing
-/// `Location.position` cannot answer that, so the database layer has to).
+/// expressions must compile and name only R4 elements (see [`selected_types`]). The one
+/// `special` parameter, `Location.near`, is extracted as the position's latitude and
+/// longitude (`index::extract`) and searched by distance in the database.
 pub fn support(definition: &SearchParameterDefinition) -> Result<(), Unsupported> {
     selected_types(definition)?;
-    if definition.kind == SearchParamType::Special {
-        return Err(Unsupported::new(
-            "special: a geographic distance search, not a match on extracted values",
-        ));
-    }
     Ok(())
 }
 

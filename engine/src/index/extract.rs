@@ -4,7 +4,7 @@
 
 use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
 
-use super::{values_of, CompositePart, IndexEntry, IndexValue};
+use super::{values_of, Amount, CompositePart, Decimal, IndexEntry, IndexValue};
 use crate::definitions::{search_parameter_by_url, search_parameters_for, SearchParamType};
 use crate::fhirpath::compiled;
 use crate::ResourceType;
@@ -41,6 +41,12 @@ pub fn extract(resource_type: ResourceType, resource: &Value) -> Vec<IndexEntry>
             continue;
         };
         let nodes = parameter.expression.evaluate(resource);
+        if definition.kind == SearchParamType::Special {
+            for (element, node) in nodes.iter().enumerate() {
+                push_position(&mut entries, &definition.code, element, node.value);
+            }
+            continue;
+        }
         if definition.kind != SearchParamType::Composite {
             for node in &nodes {
                 values_of(definition.kind, node.value, node.fhir_type, &mut values);
@@ -126,6 +132,38 @@ fn content_text(resource: &Value) -> String {
     let mut out = String::new();
     collect(resource, &mut out);
     super::fold(&out)
+}
+
+/// `Location.position` for `near`, the one special parameter: its latitude and longitude
+/// as the two parts of one element, number rows paired like a composite's, so a distance
+/// search reads both from the number index (storage `values.rs`). A position without both
+/// is not a place and gives nothing.
+fn push_position(
+    entries: &mut Vec<IndexEntry>,
+    param: &'static str,
+    element: usize,
+    position: &Value,
+) {
+    let degrees = |member: &str| {
+        position
+            .get(member)
+            .and_then(|number| number.as_raw_number())
+            .and_then(|number| Decimal::parse(number.as_str()))
+    };
+    let (Some(latitude), Some(longitude)) = (degrees("latitude"), degrees("longitude")) else {
+        return;
+    };
+    let element = u16::try_from(element).unwrap_or(u16::MAX);
+    for (component, degrees) in [latitude, longitude].into_iter().enumerate() {
+        entries.push(IndexEntry {
+            param,
+            composite: Some(CompositePart {
+                component: component as u16,
+                element,
+            }),
+            value: IndexValue::Number(Amount::Decimal(degrees)),
+        });
+    }
 }
 
 fn push_all(
@@ -227,6 +265,27 @@ mod tests {
         assert!(
             matches!(content[..], [IndexValue::Text(words)] if words.contains("windsor") && !words.contains("chalmers"))
         );
+    }
+
+    #[test]
+    fn location_position_is_indexed_as_latitude_and_longitude_parts_for_near() {
+        let found = entries(
+            r#"{"resourceType":"Location","position":{"longitude":-83.6945691,"latitude":42.25475478}}"#,
+        );
+        let near: Vec<(u16, &IndexValue)> = found
+            .iter()
+            .filter(|entry| entry.param == "near")
+            .map(|entry| (entry.composite.unwrap().component, &entry.value))
+            .collect();
+        let degrees =
+            |text: &str| IndexValue::Number(Amount::Decimal(Decimal::parse(text).unwrap()));
+        assert_eq!(
+            near,
+            [(0, &degrees("42.25475478")), (1, &degrees("-83.6945691"))]
+        );
+        let without_longitude =
+            entries(r#"{"resourceType":"Location","position":{"latitude":42.25}}"#);
+        assert!(of(&without_longitude, "near").is_empty());
     }
 
     #[test]

@@ -213,10 +213,6 @@ pub(super) fn parse(
             param.kind()
         ));
     }
-    if param.kind() == SearchParamType::Special {
-        // `near` (a distance search) is known but not supported: ignored and reported.
-        return Ok(None);
-    }
     let values = split_unescaped(value, ',')
         .into_iter()
         .map(|raw| parse_value(param.definition, modifier, raw))

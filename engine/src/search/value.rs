@@ -146,7 +146,16 @@ pub enum SearchValue {
     Composite(Vec<SearchValue>),
     /// `_text` and `_content`: a full-text query (words, "quoted phrases", `or`, `-word`).
     FullText(String),
+    /// `near` (Location): within `kilometres` of a point, in degrees of WGS84.
+    Near {
+        latitude: f64,
+        longitude: f64,
+        kilometres: f64,
+    },
 }
+
+/// The distance `near=latitude|longitude` means without one; the spec leaves it to the server.
+pub(crate) const NEAR_DEFAULT_KILOMETRES: f64 = 10.0;
 
 /// Parses one alternative of `parameter` with `modifier`.
 pub(super) fn parse_value(
@@ -192,11 +201,58 @@ fn parse_typed(
         SearchParamType::Reference => parse_reference(modifier, raw),
         SearchParamType::Uri => Ok(SearchValue::Uri(unescape(raw))),
         SearchParamType::Composite => parse_composite(parameter, raw),
-        SearchParamType::Special => Err(format!(
-            "The special parameter '{}' is not supported",
-            parameter.code
-        )),
+        SearchParamType::Special => parse_near(raw),
     }
+}
+
+/// `latitude|longitude|distance|units`, distance and units optional (units are kilometres
+/// when left out). Spec: the `near` parameter of https://hl7.org/fhir/R4/location.html#positional
+fn parse_near(raw: &str) -> Result<SearchValue, String> {
+    let parts = split_unescaped(raw, '|');
+    if !(2..=4).contains(&parts.len()) {
+        return Err(format!(
+            "'near' takes 'latitude|longitude|distance|units', not '{raw}'"
+        ));
+    }
+    let number = |part: &str, what: &str| {
+        part.parse::<f64>()
+            .ok()
+            .filter(|number| number.is_finite())
+            .ok_or_else(|| format!("The {what} in 'near={raw}' is not a number"))
+    };
+    let latitude = number(parts[0], "latitude")?;
+    let longitude = number(parts[1], "longitude")?;
+    if !(-90.0..=90.0).contains(&latitude) || !(-180.0..=180.0).contains(&longitude) {
+        return Err(format!(
+            "'near={raw}': latitude must be within -90 and 90, longitude within -180 and 180"
+        ));
+    }
+    let distance = match parts.get(2) {
+        None | Some(&"") => None,
+        Some(text) => Some(number(text, "distance")?),
+    };
+    if distance.is_some_and(|distance| distance < 0.0) {
+        return Err(format!("The distance in 'near={raw}' is negative"));
+    }
+    let kilometres_per_unit = match parts.get(3).copied().unwrap_or("km") {
+        "" | "km" => 1.0,
+        "m" => 0.001,
+        "[mi_i]" => 1.609_344,
+        "[mi_us]" => 1.609_347_218_694_437,
+        "[nmi_i]" => 1.852,
+        other => {
+            return Err(format!(
+                "'{other}' in 'near={raw}' is not a distance unit Ember knows: use the UCUM codes km, m, [mi_i], [mi_us] or [nmi_i]"
+            ))
+        }
+    };
+    Ok(SearchValue::Near {
+        latitude,
+        longitude,
+        kilometres: distance.map_or(NEAR_DEFAULT_KILOMETRES, |distance| {
+            distance * kilometres_per_unit
+        }),
+    })
 }
 
 fn parse_token(modifier: Modifier, raw: &str) -> Result<SearchValue, String> {
@@ -429,6 +485,52 @@ mod tests {
                 code: Some("mg".into()),
             }
         );
+    }
+
+    #[test]
+    fn near_reads_a_point_and_a_distance_in_any_length_unit() {
+        let near = |raw| value("Location", "near", Modifier::None, raw);
+        assert_eq!(
+            near("42.256500|-83.694810|11.20|km"),
+            Ok(SearchValue::Near {
+                latitude: 42.2565,
+                longitude: -83.69481,
+                kilometres: 11.2
+            })
+        );
+        let Ok(SearchValue::Near { kilometres, .. }) = near("42.2565|-83.69481|2|[mi_i]") else {
+            panic!()
+        };
+        assert!((kilometres - 3.218_688).abs() < 1e-9);
+        assert_eq!(
+            near("0|0|500|m"),
+            Ok(SearchValue::Near {
+                latitude: 0.0,
+                longitude: 0.0,
+                kilometres: 0.5
+            })
+        );
+        assert_eq!(
+            near("0|0"),
+            Ok(SearchValue::Near {
+                latitude: 0.0,
+                longitude: 0.0,
+                kilometres: NEAR_DEFAULT_KILOMETRES
+            })
+        );
+    }
+
+    #[test]
+    fn near_refuses_what_is_not_a_point_on_earth() {
+        let error = |raw| value("Location", "near", Modifier::None, raw).unwrap_err();
+        assert!(error("42.25").contains("latitude|longitude"));
+        assert!(error("north|-83.69").contains("latitude"));
+        assert!(error("91|0").contains("within -90 and 90"));
+        assert!(error("0|181").contains("within -180 and 180"));
+        assert!(error("0|0|-1|km").contains("negative"));
+        assert!(error("0|0|5|furlong").contains("UCUM"));
+        assert!(error("0|0|5|km|x").contains("latitude|longitude"));
+        assert!(error("0|NaN").contains("not a number"));
     }
 
     #[test]

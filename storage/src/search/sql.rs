@@ -34,6 +34,9 @@ impl Bindable for i64 {
 impl Bindable for i32 {
     const TYPE: Type = Type::INT4;
 }
+impl Bindable for f64 {
+    const TYPE: Type = Type::FLOAT8;
+}
 impl Bindable for time::OffsetDateTime {
     const TYPE: Type = Type::TIMESTAMPTZ;
 }
@@ -86,8 +89,10 @@ pub(crate) fn table_for(kind: SearchParamType) -> &'static str {
         SearchParamType::Quantity => "search_quantity",
         SearchParamType::Reference => "search_reference",
         SearchParamType::Uri => "search_uri",
-        // `near`, the one special parameter, is never searched; composites are their parts.
-        SearchParamType::Special | SearchParamType::Composite => "search_token",
+        // `near`, the one special parameter: a position's latitude and longitude, as numbers.
+        SearchParamType::Special => "search_number",
+        // Composites are their parts, rows of their parts' tables.
+        SearchParamType::Composite => "search_token",
     }
 }
 

@@ -158,7 +158,50 @@ pub(crate) fn condition(
         ),
         // Composites are matched part by part in `composite`.
         SearchValue::Composite(_) => "false".to_owned(),
+        SearchValue::Near {
+            latitude,
+            longitude,
+            kilometres,
+        } => near_condition(sql, row, *latitude, *longitude, *kilometres),
     }
+}
+
+/// The mean radius of the Earth (IUGG), in kilometres.
+const EARTH_RADIUS_KILOMETRES: f64 = 6371.0088;
+
+/// `near`: the latitude row `row` (part 0 of a Location's position, see
+/// `engine::index::extract`) and the longitude row of the same position within `kilometres`
+/// of the point, by the haversine great-circle distance on a sphere of the Earth's mean
+/// radius (within 0.5% of WGS84's ellipsoid everywhere). The latitude band the distance
+/// allows is the range read from the number index; the distance itself is tested on each
+/// position in it, which also handles the poles and the antimeridian without special cases.
+fn near_condition(
+    sql: &mut SqlBuilder,
+    row: &str,
+    latitude: f64,
+    longitude: f64,
+    kilometres: f64,
+) -> String {
+    let band_degrees = (kilometres / EARTH_RADIUS_KILOMETRES).to_degrees();
+    let south = sql.bind((latitude - band_degrees).max(-90.0));
+    let north = sql.bind((latitude + band_degrees).min(90.0));
+    let point_latitude = sql.bind(latitude);
+    let point_longitude = sql.bind(longitude);
+    let within = sql.bind(kilometres);
+    let longitude_row = sql.alias("g");
+    // `least(1, …)`: rounding can lift the haversine term a hair above 1 for antipodes,
+    // outside asin's domain.
+    format!(
+        "{row}.composite_component = 0 AND {row}.value >= {south}::numeric AND {row}.value <= {north}::numeric \
+         AND EXISTS (SELECT 1 FROM search_number {longitude_row} \
+         WHERE {longitude_row}.tenant_key = {row}.tenant_key AND {longitude_row}.resource_type = {row}.resource_type \
+         AND {longitude_row}.id = {row}.id AND {longitude_row}.param = {row}.param \
+         AND {longitude_row}.composite_component = 1 AND {longitude_row}.composite_element = {row}.composite_element \
+         AND 2 * {EARTH_RADIUS_KILOMETRES} * asin(least(1, sqrt(\
+         power(sin(radians({row}.value::float8 - {point_latitude}) / 2), 2) \
+         + cos(radians({point_latitude})) * cos(radians({row}.value::float8)) \
+         * power(sin(radians({longitude_row}.value::float8 - {point_longitude}) / 2), 2)))) <= {within})"
+    )
 }
 
 /// The spec's prefix table for ranges: the target is `[low, high]`, the search value
