@@ -192,7 +192,10 @@ async fn the_near_migration_indexes_earlier_locations_and_an_update_replaces_its
 
     write_location(location_write("l1", "41.8781", "-87.6298", false)).await;
     let (moved, hashes) = near_rows(&client).await;
-    let values: Vec<&str> = moved.iter().map(|(_, value, _, _)| value.as_str()).collect();
+    let values: Vec<&str> = moved
+        .iter()
+        .map(|(_, value, _, _)| value.as_str())
+        .collect();
     assert_eq!(values, ["41.8781", "-87.6298"]);
     assert!(!hashes.contains(&0) && !hashes.contains(&1), "{hashes:?}");
 }

@@ -58,10 +58,10 @@ pub(crate) enum Plan {
     /// So were, at a million resources, the page with no criterion and no sort (1.8-2.5 ms in
     /// `bind`) and the include statements that look up each id (0.3-0.5 ms). Statements
     /// fenced into one plan by `OFFSET 0` (each criterion tested per row by index lookups)
-    /// run this way too: the probe of a lone `_has` of one value (`probe.rs`) and a page of
-    /// several single values drawn from one of them (`filter.rs`, `Draw::Intersection`),
-    /// whose planning was most of their time (`Observation?subject=…&code=…` at 10,000
-    /// resources: 0.7-0.9 ms planning, 0.1 ms running).
+    /// run this way too when PostgreSQL would not keep their plan: the probe of a lone
+    /// `_has` of one value (`probe.rs`). A page of several single values drawn from one of
+    /// them (`filter.rs`, `Draw::Intersection`), fenced the same way, is `Kept`: PostgreSQL
+    /// keeps its generic plan by itself, and forcing it only added the SET and RESET.
     Generic,
     /// Sent unnamed with its types, and planned for its values each time.
     ForTheValues,
