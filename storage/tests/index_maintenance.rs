@@ -20,6 +20,11 @@ fn patient_write(id: &str, family: &str, active: bool, create: bool) -> WriteReq
     let body = format!(
         r#"{{"resourceType":"Patient","id":"{id}","active":{active},"name":[{{"family":"{family}"}}],"birthDate":"1970-01-01"}}"#
     );
+    write_request(id, &body, create)
+}
+
+/// A create of `body` as resource `id`, or an update of it.
+fn write_request(id: &str, body: &str, create: bool) -> WriteRequest {
     let resource = engine::prepare_resource(body.as_bytes()).unwrap();
     WriteRequest {
         id: Id::parse(id).unwrap(),
@@ -132,18 +137,7 @@ fn location_write(id: &str, latitude: &str, longitude: &str, create: bool) -> Wr
     let body = format!(
         r#"{{"resourceType":"Location","id":"{id}","position":{{"latitude":{latitude},"longitude":{longitude}}}}}"#
     );
-    let resource = engine::prepare_resource(body.as_bytes()).unwrap();
-    WriteRequest {
-        id: Id::parse(id).unwrap(),
-        action: if create {
-            WriteAction::Create(resource)
-        } else {
-            WriteAction::Update {
-                resource,
-                if_match: None,
-            }
-        },
-    }
+    write_request(id, &body, create)
 }
 
 /// (part, value, low, high) of every `near` row, and their hashes, in part order.
