@@ -40,9 +40,14 @@ fn write_request(id: &str, body: &str, create: bool) -> WriteRequest {
 }
 
 async fn write(store: &Store, request: WriteRequest) {
-    let patient = ResourceType::parse("Patient").unwrap();
+    write_as(store, "Patient", request).await;
+}
+
+/// Writes `request` as a resource of `resource_type`, asserting it succeeded.
+async fn write_as(store: &Store, resource_type: &str, request: WriteRequest) {
+    let resource_type = ResourceType::parse(resource_type).unwrap();
     for result in store
-        .write_batch(TenantKey::DEFAULT, patient, &[request])
+        .write_batch(TenantKey::DEFAULT, resource_type, &[request])
         .await
     {
         result.unwrap();
@@ -158,15 +163,7 @@ async fn near_rows(client: &Client) -> (Vec<(i16, String, String, String)>, Vec<
 #[tokio::test]
 async fn the_near_migration_indexes_earlier_locations_and_an_update_replaces_its_rows() {
     let (store, client) = store_and_observer().await;
-    let location = ResourceType::parse("Location").unwrap();
-    let write_location = |request| async {
-        for result in store
-            .write_batch(TenantKey::DEFAULT, location, &[request])
-            .await
-        {
-            result.unwrap();
-        }
-    };
+    let write_location = |request| write_as(&store, "Location", request);
     write_location(location_write("l1", "42.2565", "-83.6948", true)).await;
     let (written, _) = near_rows(&client).await;
     assert_eq!(written.len(), 2, "{written:?}");

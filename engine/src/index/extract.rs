@@ -4,7 +4,7 @@
 
 use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
 
-use super::{values_of, Amount, CompositePart, Decimal, IndexEntry, IndexValue};
+use super::{decimal_of, values_of, Amount, CompositePart, IndexEntry, IndexValue};
 use crate::definitions::{search_parameter_by_url, search_parameters_for, SearchParamType};
 use crate::fhirpath::compiled;
 use crate::ResourceType;
@@ -144,12 +144,7 @@ fn push_position(
     element: usize,
     position: &Value,
 ) {
-    let degrees = |member: &str| {
-        position
-            .get(member)
-            .and_then(|number| number.as_raw_number())
-            .and_then(|number| Decimal::parse(number.as_str()))
-    };
+    let degrees = |member: &str| position.get(member).and_then(decimal_of);
     let (Some(latitude), Some(longitude)) = (degrees("latitude"), degrees("longitude")) else {
         return;
     };
@@ -182,6 +177,7 @@ fn push_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::Decimal;
 
     fn entries(json: &str) -> Vec<IndexEntry> {
         let value: Value = sonic_rs::from_str(json).unwrap();

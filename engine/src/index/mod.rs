@@ -120,8 +120,8 @@ pub fn values_of(kind: SearchParamType, value: &Value, fhir_type: &str, out: &mu
                 out.push(IndexValue::Uri(uri.to_owned()));
             }
         }
-        // Composites are split into their parts by the extractor; `special` parameters
-        // (`near`, `_text`, `_content`, `_query`) are not values of an element.
+        // The extractor splits composites and `near` (a position's latitude and longitude)
+        // into their parts itself.
         SearchParamType::Composite | SearchParamType::Special => {}
     }
 }
