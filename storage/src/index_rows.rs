@@ -5,6 +5,8 @@
 
 use engine::index::{Amount, IndexEntry, IndexValue};
 
+use crate::token_signature;
+
 /// Columns every index table has after the resource key.
 #[derive(Default)]
 pub(crate) struct Common {
@@ -102,6 +104,9 @@ pub(crate) struct ReferenceRows {
     pub(crate) target_ids: Vec<Option<String>>,
     pub(crate) urls: Vec<Option<String>>,
     pub(crate) versions: Vec<Option<String>>,
+    /// The referring resource's token signature (`token_signature.rs`), the same on each of
+    /// its reference rows.
+    pub(crate) token_signatures: Vec<i64>,
 }
 
 #[derive(Default)]
@@ -133,16 +138,41 @@ pub(crate) struct IndexRows {
 
 impl IndexRows {
     /// Adds the rows of resource `id`, skipping duplicates (the same value selected twice).
+    ///
+    /// The reference rows come last: they carry the signature of the token rows pushed
+    /// before them, and their hash covers it, so an update that changes only the resource's
+    /// tokens still replaces its reference rows rather than keeping stale signatures.
     pub(crate) fn push_resource(&mut self, id: &str, entries: &[IndexEntry]) {
+        let is_reference =
+            |entry: &&IndexEntry| matches!(entry.value, IndexValue::Reference { .. });
         let mut seen = Vec::with_capacity(entries.len());
-        for entry in entries {
-            let hash = entry_hash(id, entry);
-            if seen.contains(&hash) {
-                continue;
-            }
-            seen.push(hash);
-            self.push(id, entry, hash);
+        let first_token = self.tokens.codes.len();
+        for entry in entries.iter().filter(|entry| !is_reference(entry)) {
+            self.push_once(id, entry, entry_hash(id, entry, None), &mut seen);
         }
+        let tokens = &self.tokens;
+        let signature = token_signature::of_rows(
+            tokens.common.params[first_token..]
+                .iter()
+                .zip(&tokens.codes[first_token..])
+                .map(|(param, code)| (param.as_str(), code.as_deref())),
+        );
+        for entry in entries.iter().filter(is_reference) {
+            let hash = entry_hash(id, entry, Some(signature));
+            if self.push_once(id, entry, hash, &mut seen) {
+                self.references.token_signatures.push(signature);
+            }
+        }
+    }
+
+    /// Pushes the row unless `seen` holds its hash already; whether it was pushed.
+    fn push_once(&mut self, id: &str, entry: &IndexEntry, hash: i64, seen: &mut Vec<i64>) -> bool {
+        if seen.contains(&hash) {
+            return false;
+        }
+        seen.push(hash);
+        self.push(id, entry, hash);
+        true
     }
 
     fn push(&mut self, id: &str, entry: &IndexEntry, hash: i64) {
@@ -229,15 +259,19 @@ impl IndexRows {
     }
 }
 
-/// FNV-1a over the resource id and the entry's debug form: stable across runs and processes
-/// (unlike the std hasher's random keys), which is what lets rows written by one process be
-/// matched by another. The id is part of it so that a batch's new rows can be told apart by
-/// hash alone (see `write_statement.rs`).
-fn entry_hash(id: &str, entry: &IndexEntry) -> i64 {
+/// FNV-1a over the resource id, the entry's debug form and, for a reference row, the token
+/// signature it carries: stable across runs and processes (unlike the std hasher's random
+/// keys), which is what lets rows written by one process be matched by another. The id is
+/// part of it so that a batch's new rows can be told apart by hash alone (see
+/// `write_statement.rs`).
+fn entry_hash(id: &str, entry: &IndexEntry, token_signature: Option<i64>) -> i64 {
     use std::fmt::Write as _;
     let mut hasher = Fnv1a(Fnv1a::OFFSET);
     // Formatting straight into the hasher: no string per index row on the write path.
     let _ = write!(hasher, "{id}\u{0}{entry:?}");
+    if let Some(signature) = token_signature {
+        let _ = write!(hasher, "\u{0}{signature}");
+    }
     i64::from_ne_bytes(hasher.0.to_ne_bytes())
 }
 
@@ -277,9 +311,54 @@ mod tests {
 
     #[test]
     fn equal_entries_hash_equal_and_different_ones_differ() {
-        assert_eq!(entry_hash("o1", &token("a")), entry_hash("o1", &token("a")));
-        assert_ne!(entry_hash("o1", &token("a")), entry_hash("o1", &token("b")));
-        assert_ne!(entry_hash("o1", &token("a")), entry_hash("o2", &token("a")));
+        assert_eq!(
+            entry_hash("o1", &token("a"), None),
+            entry_hash("o1", &token("a"), None)
+        );
+        assert_ne!(
+            entry_hash("o1", &token("a"), None),
+            entry_hash("o1", &token("b"), None)
+        );
+        assert_ne!(
+            entry_hash("o1", &token("a"), None),
+            entry_hash("o2", &token("a"), None)
+        );
+    }
+
+    fn subject(patient: &str) -> IndexEntry {
+        IndexEntry {
+            param: "subject",
+            composite: None,
+            value: IndexValue::Reference {
+                target_type: Some("Patient".into()),
+                target_id: Some(patient.into()),
+                url: None,
+                version: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_reference_row_carries_its_resources_token_signature() {
+        let mut rows = IndexRows::default();
+        rows.push_resource("o1", &[subject("p1"), token("a")]);
+        rows.push_resource("o2", &[subject("p1")]);
+        assert_eq!(
+            rows.references.token_signatures,
+            [token_signature::bits("code", "a"), 0]
+        );
+    }
+
+    #[test]
+    fn a_change_of_tokens_alone_changes_the_reference_rows_hash() {
+        let mut coded_a = IndexRows::default();
+        coded_a.push_resource("o1", &[subject("p1"), token("a")]);
+        let mut coded_b = IndexRows::default();
+        coded_b.push_resource("o1", &[subject("p1"), token("b")]);
+        assert_ne!(
+            coded_a.references.common.hashes,
+            coded_b.references.common.hashes
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod read_batch;
 mod search;
 mod store;
 mod tenant;
+mod token_signature;
 mod transaction;
 mod write;
 mod write_statement;

@@ -51,10 +51,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "location near",
         sql: include_str!("migrations/0007_location_near.sql"),
     },
+    Migration {
+        version: 8,
+        name: "reference token signature",
+        sql: include_str!("migrations/0008_reference_token_signature.sql"),
+    },
 ];
 
 /// The schema version this binary expects.
-pub(crate) const LATEST_VERSION: i64 = 7;
+pub(crate) const LATEST_VERSION: i64 = 8;
 
 /// Applies every migration the database lacks; returns how many were applied.
 pub(crate) async fn migrate(client: &mut Client) -> Result<usize, Error> {

@@ -92,7 +92,13 @@ const INDEX_TABLES: &[IndexTable] = &[
     },
     IndexTable {
         table: "search_reference",
-        arriving: &[("target_type", "text"), ("target_id", "text"), ("url", "text"), ("version", "text")],
+        arriving: &[
+            ("target_type", "text"),
+            ("target_id", "text"),
+            ("url", "text"),
+            ("version", "text"),
+            ("token_signature", "int8"),
+        ],
         inserted: "n.*",
     },
     IndexTable {
@@ -219,6 +225,7 @@ impl IndexRows {
             &references.target_ids,
             &references.urls,
             &references.versions,
+            &references.token_signatures,
         ]);
         push_common(&self.uris.common, params);
         params.push(&self.uris.values);
@@ -252,7 +259,7 @@ mod tests {
 
     #[test]
     fn placeholders_are_numbered_without_gaps_in_both_variants() {
-        for (statement, last) in [(&*WRITE_NEW, 72), (&*WRITE_REPLACING, 73)] {
+        for (statement, last) in [(&*WRITE_NEW, 73), (&*WRITE_REPLACING, 74)] {
             let used: std::collections::BTreeSet<usize> = statement
                 .split('$')
                 .skip(1)

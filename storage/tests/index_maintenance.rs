@@ -168,11 +168,12 @@ async fn the_near_migration_indexes_earlier_locations_and_an_update_replaces_its
     let (written, _) = near_rows(&client).await;
     assert_eq!(written.len(), 2, "{written:?}");
 
-    // The database as it was before version 7: no `near` rows.
+    // The database as it was before version 7: no `near` rows. (The later migrations run
+    // again too.)
     client
         .batch_execute(
             "DELETE FROM search_number WHERE param = 'near'; \
-             DELETE FROM ember_schema_migration WHERE version = 7",
+             DELETE FROM ember_schema_migration WHERE version >= 7",
         )
         .await
         .unwrap();
@@ -189,4 +190,54 @@ async fn the_near_migration_indexes_earlier_locations_and_an_update_replaces_its
         .collect();
     assert_eq!(values, ["41.8781", "-87.6298"]);
     assert!(!hashes.contains(&0) && !hashes.contains(&1), "{hashes:?}");
+}
+
+fn observation_write(id: &str, patient: &str, code: &str, create: bool) -> WriteRequest {
+    let body = format!(
+        r#"{{"resourceType":"Observation","id":"{id}","status":"final","code":{{"coding":[{{"system":"http://loinc.org","code":"{code}"}}]}},"subject":{{"reference":"Patient/{patient}"}},"performer":[{{"reference":"Practitioner/d1"}}]}}"#
+    );
+    write_request(id, &body, create)
+}
+
+/// (resource id, param, token signature) of every reference row, sorted.
+async fn reference_signatures(client: &Client) -> Vec<(String, String, i64)> {
+    let sql = "SELECT id, param, token_signature FROM search_reference ORDER BY id, param";
+    let rows = client.query(sql, &[]).await.unwrap();
+    rows.iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect()
+}
+
+// Migration 8 signs the reference rows written before it from their resource's token rows,
+// in SQL, exactly as Ember signs the rows it writes (storage/src/token_signature.rs); an
+// update that changes only a code signs the resource's reference rows again.
+#[tokio::test]
+async fn the_signature_migration_signs_earlier_reference_rows_as_ember_does() {
+    let (store, client) = store_and_observer().await;
+    let write_observation = |request| write_as(&store, "Observation", request);
+    write_observation(observation_write("o1", "p1", "8302-2", true)).await;
+    write_observation(observation_write("o2", "p1", "29463-7", true)).await;
+    // patient, performer and subject of o1, then of o2: one signature per resource.
+    let written = reference_signatures(&client).await;
+    assert_eq!(written.len(), 6, "{written:?}");
+    assert!(written.iter().all(|(_, _, signature)| *signature != 0));
+    let (o1_signature, o2_signature) = (written[0].2, written[3].2);
+    assert_ne!(o1_signature, o2_signature, "o1 and o2 have other codes");
+
+    // The database as it was before version 8: no signatures.
+    client
+        .batch_execute(
+            "ALTER TABLE search_reference DROP COLUMN token_signature; \
+             DELETE FROM ember_schema_migration WHERE version = 8",
+        )
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    assert_eq!(reference_signatures(&client).await, written);
+
+    write_observation(observation_write("o1", "p1", "29463-7", false)).await;
+    let recoded = reference_signatures(&client).await;
+    let o1_signatures: Vec<i64> = recoded[..3].iter().map(|row| row.2).collect();
+    assert_eq!(o1_signatures, [o2_signature; 3], "o1 now has o2's codes");
+    assert_eq!(recoded[3..], written[3..]);
 }

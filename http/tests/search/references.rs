@@ -291,6 +291,56 @@ async fn search_has_pages_through_each_match_once() {
     }
 }
 
+// search.html#has, search.html#token: a referring resource is found by any of its codes,
+// with or without the system, OR by comma, and no longer by a code an update took away even
+// though the update left its reference as it was (reference rows carry a signature of the
+// referrer's codes, storage/src/token_signature.rs, which must follow it). A system the
+// referrer does not have, and `_id`, which is no code, are tested as before.
+#[tokio::test]
+async fn search_has_follows_the_referrers_current_codes() {
+    let app = TestApp::start().await;
+    let (_, patient, observation) = linked(&app, "Acme", "Ng", "8867-4").await;
+    let (_, other, _) = linked(&app, "Other", "Li", "1234-5").await;
+    let has = |inner: &str| format!("/fhir/Patient?_has:Observation:patient:{inner}");
+    for finds_the_patient in [
+        "code=8867-4",
+        "code=http://loinc.org|8867-4",
+        "code=9999-9,8867-4",
+    ] {
+        assert_eq!(
+            matches(&app, &has(finds_the_patient)).await,
+            std::slice::from_ref(&patient),
+            "{finds_the_patient}"
+        );
+    }
+
+    let recoded = app
+        .put(
+            &format!("/fhir/Observation/{observation}"),
+            &format!(
+                r#"{{"resourceType":"Observation","id":"{observation}","status":"final","code":{{"coding":[{{"system":"http://loinc.org","code":"2339-0"}}]}},"subject":{{"reference":"Patient/{patient}"}}}}"#
+            ),
+        )
+        .await;
+    assert_eq!(recoded.status, StatusCode::OK);
+    assert!(matches(&app, &has("code=8867-4")).await.is_empty());
+    assert_eq!(
+        matches(&app, &has("code=2339-0")).await,
+        std::slice::from_ref(&patient)
+    );
+    assert!(matches(&app, &has("code=http://snomed.info/sct|2339-0"))
+        .await
+        .is_empty());
+    assert_eq!(
+        matches(&app, &has("code=2339-0,1234-5")).await,
+        sorted(&[&patient, &other])
+    );
+    assert_eq!(
+        matches(&app, &has(&format!("_id={observation}"))).await,
+        [patient]
+    );
+}
+
 // search.html#has and #chaining: a deleted resource is not found (http.html#delete), even
 // while live resources still refer to it; nor is a resource through a deleted one.
 #[tokio::test]

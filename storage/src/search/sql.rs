@@ -11,6 +11,8 @@ use engine::search::{Criterion, Modifier, ParamRef, SearchValue};
 use engine::ResourceType;
 use tokio_postgres::types::{ToSql, Type};
 
+use crate::token_signature;
+
 use super::filter;
 use super::keys::{requires_index_row, same_resource, IndexRows, ResourceKey};
 use super::values;
@@ -188,11 +190,15 @@ fn condition_of(sql: &mut SqlBuilder, resource: &ResourceKey, criterion: &Criter
             let link = sql.alias("h");
             let source_name = sql.bind(source_type.as_str().to_owned());
             let code = sql.bind(reference.code().to_owned());
-            let link_to_resource = format!(
+            let mut link_to_resource = format!(
                 "{link}.tenant_key = {} AND {link}.resource_type = {source_name} \
                  AND {link}.param = {code} AND {link}.target_id = {} AND {link}.target_type = {}",
                 resource.tenant_key, resource.id, resource.resource_type
             );
+            if let Some(signed) = token_signature_condition(sql, &link, inner) {
+                link_to_resource.push_str(" AND ");
+                link_to_resource.push_str(&signed);
+            }
             if requires_index_row(inner) {
                 let inner_condition = self::criterion(sql, &ResourceKey::owner_of(&link), inner);
                 return format!(
@@ -425,6 +431,50 @@ pub(crate) fn single_point_date(
 
 /// The rows of `param` matching any of `values` (for `:not` the caller negates their
 /// `EXISTS`); not for composites, whose parts are rows of several tables.
+/// For a `_has` whose inner criterion is one or more token codes, the test of its reference
+/// row `link` against the referring resource's token signature (`token_signature.rs`): a
+/// resource whose signature lacks the bits of every code has no token row with any of them,
+/// and is passed over without looking its token rows up. `None` for any other criterion.
+fn token_signature_condition(
+    sql: &mut SqlBuilder,
+    link: &str,
+    inner: &Criterion,
+) -> Option<String> {
+    let Criterion::Values {
+        param,
+        modifier: Modifier::None,
+        values,
+    } = inner
+    else {
+        return None;
+    };
+    // The same rule as `index_rows`: these are the criteria met by a token row of `param`.
+    if table_of(*param) != "search_token"
+        || param.kind() == SearchParamType::Composite
+        || matches!(param.code(), "_id" | "_lastUpdated")
+    {
+        return None;
+    }
+    let every_code_bits: Vec<i64> = values
+        .iter()
+        .map(|value| match value {
+            SearchValue::Token {
+                code: Some(code), ..
+            } => Some(token_signature::bits(param.code(), code)),
+            // `system|` alone, or a value of another kind: nothing to test the signature for.
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    let tests: Vec<String> = every_code_bits
+        .into_iter()
+        .map(|bits| {
+            let bits = sql.bind(bits);
+            format!("({link}.token_signature & {bits}) = {bits}")
+        })
+        .collect();
+    Some(format!("({})", tests.join(" OR ")))
+}
+
 fn values_rows(
     sql: &mut SqlBuilder,
     param: ParamRef,
