@@ -241,3 +241,55 @@ async fn the_signature_migration_signs_earlier_reference_rows_as_ember_does() {
     assert_eq!(o1_signatures, [o2_signature; 3], "o1 now has o2's codes");
     assert_eq!(recoded[3..], written[3..]);
 }
+
+/// The ids of the Patients `Patient?_has:Observation:subject:code=<code>` finds.
+async fn patients_having_observation_coded(store: &Store, code: &str) -> Vec<String> {
+    let query = engine::search::parse_search(
+        engine::search::Scope::Type(ResourceType::parse("Patient").unwrap()),
+        &[("_has:Observation:subject:code".to_owned(), code.to_owned())],
+        false,
+    )
+    .unwrap();
+    let page = store
+        .search(
+            TenantKey::DEFAULT,
+            &query,
+            10,
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    page.matches.into_iter().map(|found| found.id).collect()
+}
+
+// A reference row written without a signature, as an Ember of schema 7 still running against
+// an upgraded database writes it, takes the column's default: every bit set, so `_has` looks
+// its token rows up rather than passing over it. (A wrong signature would hide it.)
+#[tokio::test]
+async fn a_reference_row_without_a_signature_is_still_found_by_has() {
+    let (store, client) = store_and_observer().await;
+    write_as(&store, "Patient", patient_write("p1", "Ng", true, true)).await;
+    write_as(
+        &store,
+        "Observation",
+        observation_write("o1", "p1", "8302-2", true),
+    )
+    .await;
+    let signed = |signature: &str| {
+        format!("UPDATE search_reference SET token_signature = {signature} WHERE id = 'o1'")
+    };
+
+    client.batch_execute(&signed("DEFAULT")).await.unwrap();
+    assert_eq!(
+        patients_having_observation_coded(&store, "8302-2").await,
+        ["p1"]
+    );
+    assert!(patients_having_observation_coded(&store, "29463-7")
+        .await
+        .is_empty());
+
+    client.batch_execute(&signed("0")).await.unwrap();
+    assert!(patients_having_observation_coded(&store, "8302-2")
+        .await
+        .is_empty());
+}

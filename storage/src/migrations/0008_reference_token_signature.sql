@@ -9,7 +9,10 @@
 -- their size, and an index built in the same transaction held an entry for each dead row
 -- too (712 MB against about half that; each `_has` lookup read twice the pages). Measured at
 -- a million resources: docs/benchmarks.md.
-ALTER TABLE search_reference ADD COLUMN IF NOT EXISTS token_signature bigint NOT NULL DEFAULT 0;
+-- The default, every bit set, passes every signature test: a row written without a signature
+-- (by an Ember of schema 7 still running while this one upgrades the database) is then
+-- looked up as before rather than missed.
+ALTER TABLE search_reference ADD COLUMN IF NOT EXISTS token_signature bigint NOT NULL DEFAULT -1;
 -- Columns, collations, NOT NULL and defaults; the indexes are built after the rows are in.
 CREATE TABLE search_reference_signed (LIKE search_reference INCLUDING DEFAULTS);
 
