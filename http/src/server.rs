@@ -27,11 +27,33 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let started = Instant::now();
-    let (store, embedded) = open_database(&settings).await?;
-    let applied = store.migrate().await?;
+    let address = listener.local_addr().map_err(Error::Listen)?;
+    // Two servers on one socket, one after the other: while the database starts and migrates,
+    // a server of `health::while_starting` answers on a duplicate of the listener; the app's
+    // own server takes over once it is ready, so its hot path carries no "started yet?" test.
+    let listener = listener.into_std().map_err(Error::Listen)?;
+    let during_startup = listener.try_clone().map_err(Error::Listen)?;
+    let listener = TcpListener::from_std(listener).map_err(Error::Listen)?;
+    let (started_up, startup_over) = tokio::sync::oneshot::channel::<()>();
+    let startup_server = tokio::spawn(async move {
+        let listener = TcpListener::from_std(during_startup)?;
+        axum::serve(listener, crate::health::while_starting())
+            .with_graceful_shutdown(async {
+                let _ = startup_over.await;
+            })
+            .await
+    });
+    let opened = start_database(&settings).await;
+    let _ = started_up.send(());
+    // Its connections are closed once their requests are answered; probes reconnect.
+    match startup_server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => return Err(Error::Listen(error)),
+        Err(panicked) => return Err(Error::Listen(std::io::Error::other(panicked))),
+    }
+    let (store, embedded, applied) = opened?;
     let ember = Ember::start(store).await?;
     let state = AppState::new(ember, settings.clone());
-    let address = listener.local_addr().map_err(Error::Listen)?;
     info!(
         fhir_base = %format!("http://{address}/fhir"),
         migrations_applied = applied,
@@ -60,6 +82,15 @@ pub async fn run(
         cluster.stop().await?;
     }
     served
+}
+
+/// The database, started if embedded, and migrated; with the number of migrations applied.
+async fn start_database(
+    settings: &Settings,
+) -> Result<(Store, Option<EmbeddedPostgres>, usize), Error> {
+    let (store, embedded) = open_database(settings).await?;
+    let applied = store.migrate().await?;
+    Ok((store, embedded, applied))
 }
 
 async fn open_database(settings: &Settings) -> Result<(Store, Option<EmbeddedPostgres>), Error> {

@@ -1,6 +1,6 @@
 //! The real `ember` executable: help text, start with an embedded cluster, clean stop on
-//! SIGTERM, restart with the same data, recovery after SIGKILL, and two processes sharing one
-//! external database.
+//! SIGTERM, restart with the same data, recovery after SIGKILL, two processes sharing one
+//! external database, and the probes' answers while a migration waits.
 //! Spec: docs/operations.md, docs/configuration.md; https://hl7.org/fhir/R4/http.html#read
 
 use std::fs::Permissions;
@@ -297,4 +297,68 @@ async fn two_servers_migrate_and_share_one_external_database() {
     assert_eq!(a.read_family(&from_b).await, "Beta");
 
     tokio::join!(a.stop(), b.stop());
+}
+
+/// `path`'s status and body, polled until the server answers at all (up to a minute).
+async fn first_answer(server: &Server, path: &str) -> (u16, Value) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(response) = server
+            .client
+            .get(format!("{}{path}", server.base))
+            .send()
+            .await
+        {
+            let status = response.status().as_u16();
+            let body = sonic_rs::from_slice(&response.bytes().await.unwrap()).unwrap();
+            return (status, body);
+        }
+        assert!(Instant::now() < deadline, "no answer:\n{}", server.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+// docs/operations.md, "Upgrading": while a migration runs (here: waits for the migration
+// lock another process holds), the process is alive for a liveness probe and not ready for
+// traffic; once migrated it serves.
+#[tokio::test]
+async fn a_server_is_alive_and_not_ready_while_it_migrates() {
+    let config = storage::testing::fresh_database().await;
+    let (holder, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    holder
+        .execute(
+            "SELECT pg_advisory_lock($1)",
+            &[&storage::MIGRATION_LOCK_KEY],
+        )
+        .await
+        .unwrap();
+    let dir = data_dir();
+    let [port] = free_ports();
+    let server = Server::spawn(
+        port,
+        &["--database-url", &database_url(&config)],
+        dir.path(),
+        dir.path().join("ember.log"),
+    );
+
+    let (status, alive) = first_answer(&server, "/healthz").await;
+    assert_eq!((status, alive["status"].as_str()), (200, Some("alive")));
+    for not_yet in ["/readyz", "/fhir/metadata", "/fhir/Patient/1"] {
+        let (status, outcome) = first_answer(&server, not_yet).await;
+        assert_eq!(status, 503, "{not_yet}");
+        assert_eq!(outcome["resourceType"].as_str(), Some("OperationOutcome"));
+    }
+
+    holder
+        .execute(
+            "SELECT pg_advisory_unlock($1)",
+            &[&storage::MIGRATION_LOCK_KEY],
+        )
+        .await
+        .unwrap();
+    let server = server.ready().await;
+    let id = server.create_patient("Later").await;
+    assert_eq!(server.read_family(&id).await, "Later");
+    server.stop().await;
 }

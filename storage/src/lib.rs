@@ -26,6 +26,7 @@ mod write_statement;
 pub use condition_lock::ConditionLock;
 pub use embedded::{EmbeddedOptions, EmbeddedPostgres};
 pub use error::Error;
+pub use migrate::MIGRATION_LOCK_KEY;
 pub use read_batch::ReadBatching;
 pub use search::{FoundResource, SearchPage, MAX_INCLUDED, MAX_INCLUDE_ITERATIONS};
 pub use store::{PoolUsage, Store};

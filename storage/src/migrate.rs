@@ -6,8 +6,9 @@ use tracing::info;
 
 use crate::Error;
 
-/// Arbitrary but fixed: every Ember process must use the same key. ("EMBRMIGR" in ASCII.)
-const MIGRATION_LOCK_KEY: i64 = 0x454D_4252_4D49_4752;
+/// The PostgreSQL advisory lock every Ember process holds while it migrates. Arbitrary but
+/// fixed: every Ember process must use the same key. ("EMBRMIGR" in ASCII.)
+pub const MIGRATION_LOCK_KEY: i64 = 0x454D_4252_4D49_4752;
 
 struct Migration {
     version: i64,
