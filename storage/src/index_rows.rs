@@ -150,6 +150,10 @@ impl IndexRows {
         for entry in entries.iter().filter(|entry| !is_reference(entry)) {
             self.push_once(id, entry, entry_hash(id, entry, None), &mut seen);
         }
+        if !entries.iter().any(|entry| is_reference(&entry)) {
+            // Only reference rows carry the signature: no need to hash the tokens.
+            return;
+        }
         let tokens = &self.tokens;
         let signature = token_signature::of_rows(
             tokens.common.params[first_token..]

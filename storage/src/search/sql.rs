@@ -286,10 +286,7 @@ pub(crate) fn index_rows(sql: &mut SqlBuilder, criterion: &Criterion) -> Option<
             param,
             modifier,
             values,
-        } if *modifier != Modifier::Not
-            && param.kind() != SearchParamType::Composite
-            && !matches!(param.code(), "_id" | "_lastUpdated") =>
-        {
+        } if met_by_own_index_rows(*param, *modifier) => {
             Some(values_rows(sql, *param, *modifier, values))
         }
         Criterion::Missing {
@@ -307,6 +304,15 @@ pub(crate) fn index_rows(sql: &mut SqlBuilder, criterion: &Criterion) -> Option<
         Criterion::Chain { param, targets } => Some(chain_rows(sql, *param, targets)),
         _ => None,
     }
+}
+
+/// Whether a value criterion of `param` with `modifier` is met exactly by a row of
+/// `param`'s index table (`values_rows`): not `:not`, not composite, not `_id` or
+/// `_lastUpdated`, which are columns of the resource row.
+fn met_by_own_index_rows(param: ParamRef, modifier: Modifier) -> bool {
+    modifier != Modifier::Not
+        && param.kind() != SearchParamType::Composite
+        && !matches!(param.code(), "_id" | "_lastUpdated")
 }
 
 /// The reference rows of a chain: those of `param` whose target meets the inner criterion
@@ -448,11 +454,7 @@ fn token_signature_condition(
     else {
         return None;
     };
-    // The same rule as `index_rows`: these are the criteria met by a token row of `param`.
-    if table_of(*param) != "search_token"
-        || param.kind() == SearchParamType::Composite
-        || matches!(param.code(), "_id" | "_lastUpdated")
-    {
+    if table_of(*param) != "search_token" || !met_by_own_index_rows(*param, Modifier::None) {
         return None;
     }
     let every_code_bits: Vec<i64> = values
