@@ -21,4 +21,4 @@ pub use error::{Category, Error};
 pub use ids::{Id, ResourceType, VersionId};
 pub use instant::Instant;
 pub use json::{prepare_resource, pretty_print, PreparedResource};
-pub use outcome::{json_string, operation_outcome, Issue, Severity};
+pub use outcome::{json_string, operation_outcome, write_json_string, Issue, Severity};

@@ -86,6 +86,15 @@ pub fn json_string(text: &str) -> String {
     sonic_rs::to_string(text).unwrap_or_else(|_| String::from("\"\""))
 }
 
+/// Appends `text` to `json`, quoted and escaped as a JSON string, without allocating a
+/// string of its own (Bundle writers call it once per entry).
+pub fn write_json_string(json: &mut Vec<u8>, text: &str) {
+    if sonic_rs::to_writer(&mut *json, text).is_err() {
+        // Writing a string into a Vec cannot fail; should it ever, the output stays JSON.
+        json.extend_from_slice(b"\"\"");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 // PERF: hot path for history and search; see docs/benchmarks.md.
 
 use bytes::Bytes;
-use engine::json_string;
+use engine::{json_string, write_json_string};
 use storage::model::{HistoryEntry, HistoryMethod};
 use storage::FoundResource;
 
@@ -60,6 +60,9 @@ impl SearchMode {
 pub(crate) struct BundleWriter {
     json: Vec<u8>,
     entries: usize,
+    /// An entry's URL while it is put together, kept between entries so that writing a
+    /// page's URLs allocates once, not twice per entry.
+    url: String,
 }
 
 impl BundleWriter {
@@ -85,7 +88,11 @@ impl BundleWriter {
             }
             json.push(b']');
         }
-        BundleWriter { json, entries: 0 }
+        BundleWriter {
+            json,
+            entries: 0,
+            url: String::new(),
+        }
     }
 
     /// Starts a searchset Bundle; `total` is written only when it is known.
@@ -121,10 +128,12 @@ impl BundleWriter {
         mode: SearchMode,
     ) {
         self.start_entry();
-        let full_url = format!("{base}/{}/{}", found.resource_type, found.id);
+        self.url.clear();
+        for part in [base, "/", &found.resource_type, "/", &found.id] {
+            self.url.push_str(part);
+        }
         self.json.extend_from_slice(br#"{"fullUrl":"#);
-        self.json
-            .extend_from_slice(json_string(&full_url).as_bytes());
+        write_json_string(&mut self.json, &self.url);
         self.json.extend_from_slice(br#","resource":"#);
         self.json.extend_from_slice(body);
         self.json.extend_from_slice(br#","search":{"mode":""#);
@@ -230,5 +239,29 @@ mod tests {
             value["link"][0]["url"].as_str(),
             Some("http://x/fhir/_history?a=\"b\"")
         );
+    }
+
+    #[test]
+    fn search_entries_carry_their_full_url_escaped_as_json() {
+        let found = |id: &str| FoundResource {
+            resource_type: "Patient".to_owned(),
+            id: id.to_owned(),
+            body: Bytes::from_static(br#"{"resourceType":"Patient"}"#),
+        };
+        let mut bundle = BundleWriter::searchset(None, &[], 0);
+        bundle.push_search("http://x/fhir", &found("a"), b"{}", SearchMode::Match);
+        bundle.push_search("http://x/\"q\"", &found("b"), b"{}", SearchMode::Include);
+        let bytes = bundle.finish();
+        let value: sonic_rs::Value = sonic_rs::from_slice(&bytes).unwrap();
+        use sonic_rs::JsonValueTrait;
+        assert_eq!(
+            value["entry"][0]["fullUrl"].as_str(),
+            Some("http://x/fhir/Patient/a")
+        );
+        assert_eq!(
+            value["entry"][1]["fullUrl"].as_str(),
+            Some("http://x/\"q\"/Patient/b")
+        );
+        assert_eq!(value["entry"][1]["search"]["mode"].as_str(), Some("include"));
     }
 }
