@@ -332,6 +332,25 @@ pub(crate) fn page_statements(
             direction,
         )
     };
+    // A probe that tests each candidate has already read the candidate's row (its `deleted`
+    // flag) and so carries the body up with it, rather than find each row of the page again
+    // by its primary key (`Patient?_has:…` at a million resources: 51 lookups, 204 of the
+    // statement's 1,533 buffers). Other pages keep `with_bodies`, which reads only the page.
+    let page_of_read_rows = |candidates: &str, condition: &str| {
+        let beyond = cursor_condition
+            .as_ref()
+            .map_or_else(String::new, |beyond| format!(" AND {beyond}"));
+        let key_columns: String = keys
+            .iter()
+            .map(|key| format!(", ({})::text", key.expression))
+            .collect();
+        format!(
+            "SELECT r.resource_type, r.id, r.body{key_columns} FROM {candidates} r
+             WHERE {condition} AND NOT r.deleted{beyond}
+             ORDER BY {} LIMIT {limit}",
+            sort::order_by(&keys, direction)
+        )
+    };
     if is_grouped {
         return Ok(PageStatements {
             statement: page_query(&walked.source, &walked.condition),
@@ -358,7 +377,7 @@ pub(crate) fn page_statements(
                 Some(common) => format!("{} AND {common}", per_row.condition),
                 None => per_row.condition,
             };
-            (page_query(&candidates, &condition), probe::plan(query))
+            (page_of_read_rows(&candidates, &condition), probe::plan(query))
         } else {
             (
                 page_query(&candidates, &walked.condition),

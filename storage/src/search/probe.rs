@@ -38,7 +38,8 @@ const HAS_CANDIDATES_PER_ROW: i64 = 4;
 /// many rows of one index range.
 const HAS_COMMON_VALUE_ROWS: i64 = 64;
 
-/// The candidate resources of the walk, as a subquery to search in place of `resource`, or
+/// The candidate resources of the walk, as a subquery to search in place of `resource` (with
+/// the bodies, which a walk that tests each candidate returns as it found them), or
 /// `None` when the search is not worth probing: it has a sort of its own (the walk follows
 /// the primary key), it spans several types, or it has no chain or `_has`. `limit` is the
 /// number of rows the page asks for.
@@ -64,7 +65,7 @@ pub(crate) fn candidates(
     let budget = sql.bind(budget);
     let beyond = cursor_condition.map_or_else(String::new, |condition| format!(" AND {condition}"));
     Some(format!(
-        "(SELECT r.tenant_key, r.resource_type, r.id, r.version_id, r.last_updated, r.deleted
+        "(SELECT r.tenant_key, r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.body
           FROM resource r WHERE r.tenant_key = $1 AND r.resource_type = {resource_type}{beyond}
           ORDER BY {} LIMIT {budget})",
         order_by(keys, direction)
