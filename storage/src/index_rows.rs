@@ -5,7 +5,7 @@
 
 use engine::index::{Amount, IndexEntry, IndexValue};
 
-use crate::token_signature;
+use crate::token_signature::{self, Signature};
 
 /// Columns every index table has after the resource key.
 #[derive(Default)]
@@ -104,9 +104,10 @@ pub(crate) struct ReferenceRows {
     pub(crate) target_ids: Vec<Option<String>>,
     pub(crate) urls: Vec<Option<String>>,
     pub(crate) versions: Vec<Option<String>>,
-    /// The referring resource's token signature (`token_signature.rs`), the same on each of
-    /// its reference rows.
-    pub(crate) token_signatures: Vec<i64>,
+    /// The two words of the referring resource's token signature (`token_signature.rs`), the
+    /// same on each of its reference rows.
+    pub(crate) token_signatures_low: Vec<i64>,
+    pub(crate) token_signatures_high: Vec<i64>,
 }
 
 #[derive(Default)]
@@ -164,7 +165,8 @@ impl IndexRows {
         for entry in entries.iter().filter(is_reference) {
             let hash = entry_hash(id, entry, Some(signature));
             if self.push_once(id, entry, hash, &mut seen) {
-                self.references.token_signatures.push(signature);
+                self.references.token_signatures_low.push(signature.low);
+                self.references.token_signatures_high.push(signature.high);
             }
         }
     }
@@ -268,13 +270,13 @@ impl IndexRows {
 /// keys), which is what lets rows written by one process be matched by another. The id is
 /// part of it so that a batch's new rows can be told apart by hash alone (see
 /// `write_statement.rs`).
-fn entry_hash(id: &str, entry: &IndexEntry, token_signature: Option<i64>) -> i64 {
+fn entry_hash(id: &str, entry: &IndexEntry, token_signature: Option<Signature>) -> i64 {
     use std::fmt::Write as _;
     let mut hasher = Fnv1a(Fnv1a::OFFSET);
     // Formatting straight into the hasher: no string per index row on the write path.
     let _ = write!(hasher, "{id}\u{0}{entry:?}");
-    if let Some(signature) = token_signature {
-        let _ = write!(hasher, "\u{0}{signature}");
+    if let Some(Signature { low, high }) = token_signature {
+        let _ = write!(hasher, "\u{0}{low}\u{0}{high}");
     }
     i64::from_ne_bytes(hasher.0.to_ne_bytes())
 }
@@ -347,10 +349,9 @@ mod tests {
         let mut rows = IndexRows::default();
         rows.push_resource("o1", &[subject("p1"), token("a")]);
         rows.push_resource("o2", &[subject("p1")]);
-        assert_eq!(
-            rows.references.token_signatures,
-            [token_signature::bits("code", "a"), 0]
-        );
+        let coded_a = token_signature::bits("code", "a");
+        assert_eq!(rows.references.token_signatures_low, [coded_a.low, 0]);
+        assert_eq!(rows.references.token_signatures_high, [coded_a.high, 0]);
     }
 
     #[test]

@@ -57,10 +57,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "reference token signature",
         sql: include_str!("migrations/0008_reference_token_signature.sql"),
     },
+    Migration {
+        version: 9,
+        name: "reference token signature, second word",
+        sql: include_str!("migrations/0009_reference_token_signature_high.sql"),
+    },
 ];
 
 /// The schema version this binary expects.
-pub(crate) const LATEST_VERSION: i64 = 8;
+pub(crate) const LATEST_VERSION: i64 = 9;
 
 /// Applies every migration the database lacks; returns how many were applied.
 pub(crate) async fn migrate(client: &mut Client) -> Result<usize, Error> {

@@ -98,6 +98,7 @@ const INDEX_TABLES: &[IndexTable] = &[
             ("url", "text"),
             ("version", "text"),
             ("token_signature", "int8"),
+            ("token_signature_high", "int8"),
         ],
         inserted: "n.*",
     },
@@ -225,7 +226,8 @@ impl IndexRows {
             &references.target_ids,
             &references.urls,
             &references.versions,
-            &references.token_signatures,
+            &references.token_signatures_low,
+            &references.token_signatures_high,
         ]);
         push_common(&self.uris.common, params);
         params.push(&self.uris.values);
@@ -259,7 +261,7 @@ mod tests {
 
     #[test]
     fn placeholders_are_numbered_without_gaps_in_both_variants() {
-        for (statement, last) in [(&*WRITE_NEW, 73), (&*WRITE_REPLACING, 74)] {
+        for (statement, last) in [(&*WRITE_NEW, 74), (&*WRITE_REPLACING, 75)] {
             let used: std::collections::BTreeSet<usize> = statement
                 .split('$')
                 .skip(1)

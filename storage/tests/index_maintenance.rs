@@ -199,20 +199,20 @@ fn observation_write(id: &str, patient: &str, code: &str, create: bool) -> Write
     write_request(id, &body, create)
 }
 
-/// (resource id, param, token signature) of every reference row, sorted.
-async fn reference_signatures(client: &Client) -> Vec<(String, String, i64)> {
-    let sql = "SELECT id, param, token_signature FROM search_reference ORDER BY id, param";
+/// (resource id, param, both words of the token signature) of every reference row, sorted.
+async fn reference_signatures(client: &Client) -> Vec<(String, String, i64, i64)> {
+    let sql = "SELECT id, param, token_signature, token_signature_high FROM search_reference ORDER BY id, param";
     let rows = client.query(sql, &[]).await.unwrap();
     rows.iter()
-        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3)))
         .collect()
 }
 
-// Migration 8 signs the reference rows written before it from their resource's token rows,
-// in SQL, exactly as Ember signs the rows it writes (storage/src/token_signature.rs); an
-// update that changes only a code signs the resource's reference rows again.
+// Migrations 8 and 9 sign the reference rows written before them from their resource's token
+// rows, in SQL, exactly as Ember signs the rows it writes (storage/src/token_signature.rs);
+// an update that changes only a code signs the resource's reference rows again.
 #[tokio::test]
-async fn the_signature_migration_signs_earlier_reference_rows_as_ember_does() {
+async fn the_signature_migrations_sign_earlier_reference_rows_as_ember_does() {
     let (store, client) = store_and_observer().await;
     let write_observation = |request| write_as(&store, "Observation", request);
     write_observation(observation_write("o1", "p1", "8302-2", true)).await;
@@ -220,15 +220,20 @@ async fn the_signature_migration_signs_earlier_reference_rows_as_ember_does() {
     // patient, performer and subject of o1, then of o2: one signature per resource.
     let written = reference_signatures(&client).await;
     assert_eq!(written.len(), 6, "{written:?}");
-    assert!(written.iter().all(|(_, _, signature)| *signature != 0));
-    let (o1_signature, o2_signature) = (written[0].2, written[3].2);
-    assert_ne!(o1_signature, o2_signature, "o1 and o2 have other codes");
+    assert!(written
+        .iter()
+        .all(|(_, _, low, high)| *low != 0 && *high != 0 && *high != -1));
+    let signature = |row: &(String, String, i64, i64)| (row.2, row.3);
+    let (o1_signature, o2_signature) = (signature(&written[0]), signature(&written[3]));
+    assert_ne!(o1_signature.0, o2_signature.0, "o1 and o2 have other codes");
+    assert_ne!(o1_signature.1, o2_signature.1, "o1 and o2 have other codes");
 
     // The database as it was before version 8: no signatures.
     client
         .batch_execute(
-            "ALTER TABLE search_reference DROP COLUMN token_signature; \
-             DELETE FROM ember_schema_migration WHERE version = 8",
+            "ALTER TABLE search_reference DROP COLUMN token_signature_high; \
+             ALTER TABLE search_reference DROP COLUMN token_signature; \
+             DELETE FROM ember_schema_migration WHERE version >= 8",
         )
         .await
         .unwrap();
@@ -237,7 +242,7 @@ async fn the_signature_migration_signs_earlier_reference_rows_as_ember_does() {
 
     write_observation(observation_write("o1", "p1", "29463-7", false)).await;
     let recoded = reference_signatures(&client).await;
-    let o1_signatures: Vec<i64> = recoded[..3].iter().map(|row| row.2).collect();
+    let o1_signatures: Vec<(i64, i64)> = recoded[..3].iter().map(signature).collect();
     assert_eq!(o1_signatures, [o2_signature; 3], "o1 now has o2's codes");
     assert_eq!(recoded[3..], written[3..]);
 }
@@ -263,8 +268,9 @@ async fn patients_having_observation_coded(store: &Store, code: &str) -> Vec<Str
 }
 
 // A reference row written without a signature, as an Ember of schema 7 still running against
-// an upgraded database writes it, takes the column's default: every bit set, so `_has` looks
-// its token rows up rather than passing over it. (A wrong signature would hide it.)
+// an upgraded database writes it, takes the columns' default: every bit set, so `_has` looks
+// its token rows up rather than passing over it; and a row an Ember of schema 8 writes
+// (the first word only) is tested on that word alone. (A wrong signature would hide it.)
 #[tokio::test]
 async fn a_reference_row_without_a_signature_is_still_found_by_has() {
     let (store, client) = store_and_observer().await;
@@ -275,21 +281,37 @@ async fn a_reference_row_without_a_signature_is_still_found_by_has() {
         observation_write("o1", "p1", "8302-2", true),
     )
     .await;
-    let signed = |signature: &str| {
-        format!("UPDATE search_reference SET token_signature = {signature} WHERE id = 'o1'")
+    let signed = |low: &str, high: &str| {
+        format!(
+            "UPDATE search_reference SET token_signature = {low}, token_signature_high = {high} \
+             WHERE id = 'o1'"
+        )
     };
-
-    client.batch_execute(&signed("DEFAULT")).await.unwrap();
-    assert_eq!(
-        patients_having_observation_coded(&store, "8302-2").await,
-        ["p1"]
-    );
-    assert!(patients_having_observation_coded(&store, "29463-7")
+    let found = |code: &'static str| patients_having_observation_coded(&store, code);
+    let first_word: i64 = client
+        .query_one(
+            "SELECT token_signature FROM search_reference WHERE id = 'o1' LIMIT 1",
+            &[],
+        )
         .await
-        .is_empty());
+        .unwrap()
+        .get(0);
 
-    client.batch_execute(&signed("0")).await.unwrap();
-    assert!(patients_having_observation_coded(&store, "8302-2")
+    client
+        .batch_execute(&signed("DEFAULT", "DEFAULT"))
         .await
-        .is_empty());
+        .unwrap();
+    assert_eq!(found("8302-2").await, ["p1"]);
+    assert!(found("29463-7").await.is_empty());
+
+    client
+        .batch_execute(&signed(&first_word.to_string(), "DEFAULT"))
+        .await
+        .unwrap();
+    assert_eq!(found("8302-2").await, ["p1"], "schema 8's row, first word kept");
+
+    client.batch_execute(&signed("0", "DEFAULT")).await.unwrap();
+    assert!(found("8302-2").await.is_empty());
+    client.batch_execute(&signed("DEFAULT", "0")).await.unwrap();
+    assert!(found("8302-2").await.is_empty());
 }

@@ -435,12 +435,11 @@ pub(crate) fn single_point_date(
     }
 }
 
-/// The rows of `param` matching any of `values` (for `:not` the caller negates their
-/// `EXISTS`); not for composites, whose parts are rows of several tables.
 /// For a `_has` whose inner criterion is one or more token codes, the test of its reference
-/// row `link` against the referring resource's token signature (`token_signature.rs`): a
-/// resource whose signature lacks the bits of every code has no token row with any of them,
-/// and is passed over without looking its token rows up. `None` for any other criterion.
+/// row `link` against both words of the referring resource's token signature
+/// (`token_signature.rs`): a resource whose signature lacks a bit of every code has no token
+/// row with any of them, and is passed over without looking its token rows up. `None` for
+/// any other criterion.
 fn token_signature_condition(
     sql: &mut SqlBuilder,
     link: &str,
@@ -457,7 +456,7 @@ fn token_signature_condition(
     if table_of(*param) != "search_token" || !met_by_own_index_rows(*param, Modifier::None) {
         return None;
     }
-    let every_code_bits: Vec<i64> = values
+    let every_code_bits: Vec<token_signature::Signature> = values
         .iter()
         .map(|value| match value {
             SearchValue::Token {
@@ -470,13 +469,19 @@ fn token_signature_condition(
     let tests: Vec<String> = every_code_bits
         .into_iter()
         .map(|bits| {
-            let bits = sql.bind(bits);
-            format!("({link}.token_signature & {bits}) = {bits}")
+            let low = sql.bind(bits.low);
+            let high = sql.bind(bits.high);
+            format!(
+                "(({link}.token_signature & {low}) = {low} \
+                 AND ({link}.token_signature_high & {high}) = {high})"
+            )
         })
         .collect();
     Some(format!("({})", tests.join(" OR ")))
 }
 
+/// The rows of `param` matching any of `values` (for `:not` the caller negates their
+/// `EXISTS`); not for composites, whose parts are rows of several tables.
 fn values_rows(
     sql: &mut SqlBuilder,
     param: ParamRef,
