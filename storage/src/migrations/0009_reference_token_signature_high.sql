@@ -13,7 +13,9 @@
 -- filtered by the first word alone, as before, never missed.
 --
 -- Filled by rebuilding the table, as migration 8 did and for its reasons (an UPDATE of every
--- row doubled the table and its indexes).
+-- row doubled the table and its indexes). entry_hash stays as it was: Ember's hash now covers
+-- both words, so the next update of a resource replaces its reference rows, as after
+-- migration 8.
 ALTER TABLE search_reference ADD COLUMN IF NOT EXISTS token_signature_high bigint NOT NULL DEFAULT -1;
 CREATE TABLE search_reference_signed (LIKE search_reference INCLUDING DEFAULTS);
 
