@@ -262,6 +262,9 @@ mod tests {
             value["entry"][1]["fullUrl"].as_str(),
             Some("http://x/\"q\"/Patient/b")
         );
-        assert_eq!(value["entry"][1]["search"]["mode"].as_str(), Some("include"));
+        assert_eq!(
+            value["entry"][1]["search"]["mode"].as_str(),
+            Some("include")
+        );
     }
 }

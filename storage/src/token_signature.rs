@@ -107,7 +107,9 @@ mod tests {
         // An Ember of schema 8 tests and writes `token_signature` alone; its rows and its
         // searches must keep agreeing with this one's.
         let digest = Md5::digest("code\u{1f}8302-2");
-        let expected = digest[..3].iter().fold(0_u64, |bits, byte| bits | 1 << (byte % 64));
+        let expected = digest[..3]
+            .iter()
+            .fold(0_u64, |bits, byte| bits | 1 << (byte % 64));
         assert_eq!(bits("code", "8302-2").low, expected as i64);
     }
 

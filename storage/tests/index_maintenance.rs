@@ -308,7 +308,11 @@ async fn a_reference_row_without_a_signature_is_still_found_by_has() {
         .batch_execute(&signed(&first_word.to_string(), "DEFAULT"))
         .await
         .unwrap();
-    assert_eq!(found("8302-2").await, ["p1"], "schema 8's row, first word kept");
+    assert_eq!(
+        found("8302-2").await,
+        ["p1"],
+        "schema 8's row, first word kept"
+    );
 
     client.batch_execute(&signed("0", "DEFAULT")).await.unwrap();
     assert!(found("8302-2").await.is_empty());

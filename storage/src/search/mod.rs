@@ -377,7 +377,10 @@ pub(crate) fn page_statements(
                 Some(common) => format!("{} AND {common}", per_row.condition),
                 None => per_row.condition,
             };
-            (page_of_read_rows(&candidates, &condition), probe::plan(query))
+            (
+                page_of_read_rows(&candidates, &condition),
+                probe::plan(query),
+            )
         } else {
             (
                 page_query(&candidates, &walked.condition),
