@@ -11,6 +11,11 @@
 //             members + extract, i.e. what a create or update costs before the database
 //   finalize  PreparedResource::finalize: the stored bytes with id and meta (after prepare)
 //
+// Group `include/diagnostic-report`: what `_include=DiagnosticReport:result` costs per
+// matched resource in Ember (storage/src/search/include.rs): the stored body parsed and
+// `engine::index::reference_targets` evaluated on it, for a body shaped as the load
+// generator's (779 bytes).
+//
 // So `prepare - parse - extract` is the structural checks and the canonical serialisation.
 // Fixtures are pretty-printed, as many clients send them; see benches/data/README.md.
 
@@ -69,5 +74,24 @@ fn bench_index(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_index);
+/// A stored DiagnosticReport as the load generator writes them (`ember-load generate`).
+const STORED_REPORT: &[u8] = br#"{"resourceType":"DiagnosticReport","id":"dr-7-10076-6","meta":{"versionId":"1","lastUpdated":"2026-12-06T20:53:17.520697Z"},"status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0074","code":"LAB","display":"Laboratory"}]}],"code":{"coding":[{"system":"http://loinc.org","code":"58410-2","display":"CBC panel - Blood by Automated count"}],"text":"CBC panel - Blood by Automated count"},"subject":{"reference":"Patient/pt-7-10076"},"encounter":{"reference":"Encounter/enc-7-10076-6"},"effectiveDateTime":"2025-10-28T15:27:00+00:00","issued":"2025-10-28T15:57:00+00:00","performer":[{"reference":"Organization/org-7-10"}],"result":[{"reference":"Observation/obs-7-10076-6-0"},{"reference":"Observation/obs-7-10076-6-1"},{"reference":"Observation/obs-7-10076-6-2"}]}"#;
+
+fn bench_include_targets(c: &mut Criterion) {
+    let report = engine::ResourceType::parse("DiagnosticReport").expect("an R4 type");
+    let mut group = c.benchmark_group("include/diagnostic-report");
+    group.throughput(Throughput::Bytes(STORED_REPORT.len() as u64));
+    group.bench_function("parse-and-follow-result", |b| {
+        b.iter(|| {
+            let body: sonic_rs::Value =
+                sonic_rs::from_slice(black_box(STORED_REPORT)).expect("valid JSON");
+            let targets = engine::index::reference_targets(report, &body, Some("result"));
+            assert_eq!(targets.len(), 3);
+            black_box(targets)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_index, bench_include_targets);
 criterion_main!(benches);

@@ -10,6 +10,7 @@ mod extract;
 mod number;
 mod reference;
 mod string;
+mod targets;
 mod token;
 
 use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
@@ -21,6 +22,7 @@ pub use extract::extract;
 pub use number::Decimal;
 pub use reference::parse_reference;
 pub use string::fold;
+pub use targets::reference_targets;
 
 /// One value of one search parameter of one resource.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use axum::http::StatusCode;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 
 use super::{ids_of, matches, observation, pages_from, pages_there_and_back, searchset, sorted};
@@ -186,6 +187,53 @@ async fn include_and_revinclude_add_the_linked_resources_once() {
 
     let everything = searchset(&app, "/fhir/Observation?_include=Observation:*").await;
     assert_eq!(ids_of(&everything, "include"), [patient]);
+}
+
+// search.html#include: `_include` follows the references each match holds now (they are read
+// from the matches themselves, storage/src/search/include.rs), to resources that exist and are
+// not deleted, of the type named by the modifier if there is one.
+#[tokio::test]
+async fn include_follows_each_matchs_current_references_to_live_targets_of_the_named_type() {
+    let app = TestApp::start().await;
+    let moved_from = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let moved_to = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let group = app
+        .create(r#"{"resourceType":"Group","type":"person","actual":true}"#)
+        .await;
+    let deleted = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let moved = observation(&app, &moved_from, "2020-01-01").await;
+    let updated = app
+        .put(
+            &format!("/fhir/Observation/{moved}"),
+            &format!(
+                r#"{{"resourceType":"Observation","id":"{moved}","status":"final","code":{{"text":"x"}},"subject":{{"reference":"Patient/{moved_to}"}}}}"#
+            ),
+        )
+        .await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.text());
+    app.create(&format!(
+        r#"{{"resourceType":"Observation","status":"final","code":{{"text":"x"}},"subject":{{"reference":"Group/{group}"}}}}"#
+    ))
+    .await;
+    observation(&app, "no-such-patient", "2020-01-02").await;
+    observation(&app, &deleted, "2020-01-03").await;
+    let removed = app.delete(&format!("/fhir/Patient/{deleted}")).await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+
+    let any_type = searchset(&app, "/fhir/Observation?_include=Observation:subject").await;
+    assert_eq!(ids_of(&any_type, "match").len(), 4);
+    assert_eq!(
+        ids_of(&any_type, "include"),
+        sorted(&[&moved_to, &group]),
+        "neither the earlier subject, the missing one nor the deleted one"
+    );
+
+    let patients_only = searchset(
+        &app,
+        "/fhir/Observation?_include=Observation:subject:Patient",
+    )
+    .await;
+    assert_eq!(ids_of(&patients_only, "include"), [moved_to]);
 }
 
 // The statements of `_revinclude` keep their plans on the connection

@@ -108,19 +108,14 @@ struct IncludeStatement {
     plan: Plan,
 }
 
-/// The resources that resources with the ids `$3` refer to. Each id is looked up on its own
-/// in a fenced `LATERAL` subquery, so the plan is index lookups whatever the ids, the
-/// generic plan included: as `x.id = ANY($3)`, a plan made without the values may read the
-/// source type's every reference row and filter them.
+/// The resources with the types `$2` and ids `$3`, looked up by primary key: the targets
+/// `forward` found in the referring resources' bodies.
 const FORWARD: IncludeStatement = IncludeStatement {
-    sql: "SELECT t.resource_type, t.id, t.body FROM (SELECT DISTINCT x.target_type, x.target_id
-            FROM unnest($3::text[]) AS wanted(id)
-            CROSS JOIN LATERAL (SELECT x.target_type, x.target_id FROM search_reference x
-                WHERE x.tenant_key = $1 AND x.resource_type = $2 AND x.id = wanted.id
-                  AND ($4::text IS NULL OR x.param = $4) AND ($5::text IS NULL OR x.target_type = $5)
-                OFFSET 0) x) x
-        JOIN resource t ON t.tenant_key = $1 AND t.resource_type = x.target_type AND t.id = x.target_id AND NOT t.deleted
-        LIMIT $6",
+    sql: "SELECT t.resource_type, t.id, t.body
+        FROM unnest($2::text[], $3::text[]) AS wanted(resource_type, id)
+        JOIN resource t ON t.tenant_key = $1 AND t.resource_type = wanted.resource_type
+            AND t.id = wanted.id AND NOT t.deleted
+        LIMIT $4",
     plan: Plan::Generic,
 };
 
@@ -154,29 +149,60 @@ const REVERSE_ANY_PARAM: IncludeStatement = IncludeStatement {
 };
 
 /// The resources that `include.source_type` resources among `from` refer to.
+///
+/// The references are read from the referring resources' bodies, which the page holds
+/// already, with the expressions that index them (`engine::index::reference_targets`): one
+/// statement then reads the targets by primary key. Looking them up in `search_reference`
+/// first cost PostgreSQL about as much as reading the targets (`DiagnosticReport?_include=
+/// DiagnosticReport:result` at a million resources: 258 of the statement's 734 buffers, and
+/// a sort; docs/benchmarks.md, "Includes followed from the page's bodies").
 async fn forward(
     client: &Client,
     tenant: TenantKey,
     include: &Include,
     from: &[FoundResource],
 ) -> Result<Vec<FoundResource>, Error> {
-    let source_type = include.source_type.as_str().to_owned();
-    let ids = keys_of(from, &source_type);
-    if ids.is_empty() {
+    let code = include.param.map(|param| param.code());
+    let mut targets: Vec<(String, String)> = Vec::new();
+    let sources = from
+        .iter()
+        .filter(|resource| resource.resource_type == include.source_type.as_str());
+    for source in sources {
+        let body: sonic_rs::Value = match sonic_rs::from_slice(&source.body) {
+            Ok(body) => body,
+            Err(error) => {
+                // Ember stores only bodies it parsed; one that no longer parses is damaged,
+                // and its references cannot be known.
+                tracing::warn!(%error, resource_type = %source.resource_type, id = %source.id,
+                    "stored body does not parse; its references are not included");
+                continue;
+            }
+        };
+        let wanted = |(target_type, _): &(String, String)| {
+            include
+                .target_type
+                .is_none_or(|wanted| wanted.as_str() == target_type)
+        };
+        targets.extend(
+            engine::index::reference_targets(include.source_type, &body, code)
+                .into_iter()
+                .filter(wanted),
+        );
+    }
+    targets.sort_unstable();
+    targets.dedup();
+    if targets.is_empty() {
         return Ok(Vec::new());
     }
-    let param = include.param.map(|param| param.code().to_owned());
-    let target_type = include.target_type.map(|kind| kind.as_str().to_owned());
-    run(
-        client,
-        &FORWARD,
-        tenant,
-        source_type,
-        ids,
-        param,
-        target_type,
-    )
-    .await
+    let (target_types, target_ids): (Vec<String>, Vec<String>) = targets.into_iter().unzip();
+    let params: [(&(dyn ToSql + Sync), Type); 4] = [
+        (&tenant.get(), Type::INT4),
+        (&target_types, Type::TEXT_ARRAY),
+        (&target_ids, Type::TEXT_ARRAY),
+        (&LIMIT_PER_QUERY, Type::INT8),
+    ];
+    let rows = plans::query(client, FORWARD.sql, &params, FORWARD.plan).await?;
+    Ok(rows.iter().map(found).collect())
 }
 
 /// The `include.source_type` resources that refer to resources among `from`.

@@ -335,7 +335,8 @@ pub(crate) fn page_statements(
     // A probe that tests each candidate has already read the candidate's row (its `deleted`
     // flag) and so carries the body up with it, rather than find each row of the page again
     // by its primary key (`Patient?_has:…` at a million resources: 51 lookups, 204 of the
-    // statement's 1,533 buffers). Other pages keep `with_bodies`, which reads only the page.
+    // statement's 1,533 buffers); so does the walk of a page with no criterion. Other pages
+    // keep `with_bodies`, which reads only the page.
     let page_of_read_rows = |candidates: &str, condition: &str| {
         let key_columns = key_text_columns(&keys);
         format!(
@@ -400,7 +401,12 @@ pub(crate) fn page_statements(
         let drawn = filter::filter(&mut sql, query, Draw::OneValue);
         (page_query(&drawn.source, &drawn.condition), Plan::Kept)
     } else if unsorted && query.criteria.is_empty() && query.scope.types().len() == 1 {
-        (page_query(&walked.source, &walked.condition), Plan::Generic)
+        // The walk reads each resource row of the page in id order already: its body comes
+        // with it, rather than from a second lookup of each row by primary key.
+        (
+            page_of_read_rows(&walked.source, &walked.condition),
+            Plan::Generic,
+        )
     } else {
         (
             page_query(&walked.source, &walked.condition),
