@@ -236,6 +236,26 @@ async fn include_follows_each_matchs_current_references_to_live_targets_of_the_n
     assert_eq!(ids_of(&patients_only, "include"), [moved_to]);
 }
 
+// search.html#revinclude: a resource that refers to several of the page's resources, through
+// one parameter or through several, is included once.
+#[tokio::test]
+async fn revinclude_lists_a_resource_referring_to_several_matches_once() {
+    let app = TestApp::start().await;
+    let first = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let second = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let group = app
+        .create(&format!(
+            r#"{{"resourceType":"Group","type":"person","actual":true,"member":[{{"entity":{{"reference":"Patient/{first}"}}}},{{"entity":{{"reference":"Patient/{second}"}}}}]}}"#
+        ))
+        .await;
+    let through_member = searchset(&app, "/fhir/Patient?_revinclude=Group:member").await;
+    assert_eq!(ids_of(&through_member, "match").len(), 2);
+    assert_eq!(ids_of(&through_member, "include"), [group.clone()]);
+
+    let through_any = searchset(&app, "/fhir/Patient?_revinclude=Group:*").await;
+    assert_eq!(ids_of(&through_any, "include"), [group]);
+}
+
 // The statements of `_revinclude` keep their plans on the connection
 // (storage/src/search/plans.rs): run again for other resources, with one reference parameter
 // or all of them, each page still includes exactly the resources that refer to its matches.
