@@ -104,11 +104,11 @@ mod tests {
         assert!(targets(REPORT, Some("no-such-parameter")).is_empty());
     }
 
-    #[test]
-    fn the_targets_are_the_reference_values_extract_indexes() {
-        let (kind, value) = parsed(REPORT);
-        let mut indexed: Vec<(String, String)> = extract(kind, &value)
+    /// The local targets among `extract`'s values for `value`, sorted.
+    fn indexed_targets(kind: ResourceType, value: &Value) -> Vec<(String, String)> {
+        let mut indexed: Vec<(String, String)> = extract(kind, value)
             .into_iter()
+            .filter(|entry| entry.composite.is_none())
             .filter_map(|entry| match entry.value {
                 IndexValue::Reference {
                     target_type: Some(target_type),
@@ -118,9 +118,33 @@ mod tests {
                 _ => None,
             })
             .collect();
-        let mut followed = reference_targets(kind, &value, None);
         indexed.sort();
+        indexed
+    }
+
+    #[test]
+    fn the_targets_are_the_reference_values_extract_indexes() {
+        let (kind, value) = parsed(REPORT);
+        let mut followed = reference_targets(kind, &value, None);
         followed.sort();
-        assert_eq!(followed, indexed);
+        assert_eq!(followed, indexed_targets(kind, &value));
+    }
+
+    /// What `_include` follows is what the reference index holds, for every vendored official
+    /// example (147 resources, one of each type).
+    #[test]
+    fn the_targets_of_every_official_example_are_the_ones_extract_indexes() {
+        let mut followed_any = 0;
+        for (name, text) in crate::json::tests::examples() {
+            let (kind, value) = parsed(&text);
+            let mut followed = reference_targets(kind, &value, None);
+            followed.sort();
+            assert_eq!(followed, indexed_targets(kind, &value), "{name}");
+            followed_any += usize::from(!followed.is_empty());
+        }
+        assert!(
+            followed_any > 50,
+            "only {followed_any} examples refer to anything"
+        );
     }
 }

@@ -10,7 +10,7 @@ mod ingest;
 pub(crate) mod member;
 mod structure;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use ingest::{prepare_resource, PreparedResource};
 

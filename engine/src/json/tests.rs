@@ -400,7 +400,8 @@ fn every_wrong_element_is_reported_at_once() {
     assert_eq!(found.len(), 6, "{found:?}");
 }
 
-fn examples() -> Vec<(String, String)> {
+/// The vendored official examples, as (file name, JSON text).
+pub(crate) fn examples() -> Vec<(String, String)> {
     let compressed: &[u8] = include_bytes!("../../definitions/examples.json.gz");
     let mut text = String::new();
     flate2::read::GzDecoder::new(compressed)
