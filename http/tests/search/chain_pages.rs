@@ -2,7 +2,7 @@
 //! and back (storage/src/search/grouped.rs).
 //! Spec: https://hl7.org/fhir/R4/search.html#chaining, https://hl7.org/fhir/R4/search.html#paging
 
-use super::{ids_of, matches, observation, pages_from, searchset, sorted};
+use super::{ids_of, matches, observation, pages_from, pages_there_and_back, searchset, sorted};
 use crate::support::{link, TestApp};
 
 // search.html#chaining, search.html#paging: without `_sort` no order is defined; a chain
@@ -51,6 +51,63 @@ async fn paging_through_a_chain_lists_matches_grouped_by_target_each_once() {
     let back_to_first = searchset(&app, &link(&previous, "previous").unwrap()).await;
     assert_eq!(ids_of(&back_to_first, "match"), pages[0]);
     assert_eq!(link(&back_to_first, "previous"), None);
+}
+
+// search.html#chaining, search.html#string: a chain through a name groups its matches by the
+// Patients whose names start with the value, in id order: a Patient with two such names is one
+// group, a Patient with another name none, and the pages go forward and back through every
+// match once.
+#[tokio::test]
+async fn paging_a_chain_through_a_name_groups_by_each_named_patient_once() {
+    let app = TestApp::start().await;
+    let mut expected = Vec::new();
+    for names in [
+        r#"[{"family":"Miller"}]"#,
+        r#"[{"family":"Milton"}]"#,
+        r#"[{"family":"Mill"},{"family":"Millers","given":["Ann"]}]"#,
+        r#"[{"family":"Moller"}]"#,
+        r#"[{"family":"Miller"}]"#,
+    ] {
+        let patient = app
+            .create(&format!(r#"{{"resourceType":"Patient","name":{names}}}"#))
+            .await;
+        for day in 1..=2 {
+            let id = observation(&app, &patient, &format!("2020-01-0{day}")).await;
+            if !names.contains("Moller") {
+                expected.push((patient.clone(), id));
+            }
+        }
+    }
+    expected.sort();
+    let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
+    let pages =
+        pages_there_and_back(&app, "/fhir/Observation?subject:Patient.name=mil&_count=3").await;
+    assert_eq!(pages.concat(), expected);
+    assert_eq!(pages.len(), 3);
+}
+
+// The same with many names in the range (more than the 64 values `Patient?name=` pages from
+// one by one, storage/src/search/runs.rs): the same groups in the same order.
+#[tokio::test]
+async fn a_chain_through_a_name_with_many_values_groups_by_patient_in_id_order() {
+    let app = TestApp::start().await;
+    let mut expected = Vec::new();
+    for number in 0..66 {
+        let patient = app
+            .create(&format!(
+                r#"{{"resourceType":"Patient","name":[{{"family":"Mil{number:02}"}}]}}"#
+            ))
+            .await;
+        if number % 11 == 0 {
+            let id = observation(&app, &patient, "2020-01-01").await;
+            expected.push((patient, id));
+        }
+    }
+    expected.sort();
+    let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
+    let pages =
+        pages_there_and_back(&app, "/fhir/Observation?subject:Patient.name=mil&_count=2").await;
+    assert_eq!(pages.concat(), expected);
 }
 
 // A chain that is the search's only criterion keeps its statement's plan on the connection
