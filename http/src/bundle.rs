@@ -83,7 +83,7 @@ impl BundleWriter {
                 json.extend_from_slice(br#"{"relation":""#);
                 json.extend_from_slice(relation.as_bytes());
                 json.extend_from_slice(br#"","url":"#);
-                json.extend_from_slice(json_string(url).as_bytes());
+                write_json_string(&mut json, url);
                 json.push(b'}');
             }
             json.push(b']');
@@ -128,17 +128,22 @@ impl BundleWriter {
         mode: SearchMode,
     ) {
         self.start_entry();
-        self.url.clear();
-        for part in [base, "/", &found.resource_type, "/", &found.id] {
-            self.url.push_str(part);
-        }
-        self.json.extend_from_slice(br#"{"fullUrl":"#);
-        write_json_string(&mut self.json, &self.url);
+        self.push_full_url(base, &found.resource_type, &found.id);
         self.json.extend_from_slice(br#","resource":"#);
         self.json.extend_from_slice(body);
         self.json.extend_from_slice(br#","search":{"mode":""#);
         self.json.extend_from_slice(mode.code().as_bytes());
         self.json.extend_from_slice(br#""}}"#);
+    }
+
+    /// Opens an entry with its `fullUrl`, `{base}/{resource_type}/{id}`.
+    fn push_full_url(&mut self, base: &str, resource_type: &str, id: &str) {
+        self.url.clear();
+        for part in [base, "/", resource_type, "/", id] {
+            self.url.push_str(part);
+        }
+        self.json.extend_from_slice(br#"{"fullUrl":"#);
+        write_json_string(&mut self.json, &self.url);
     }
 
     /// Appends an OperationOutcome about the search itself (mode `outcome`).
@@ -153,10 +158,7 @@ impl BundleWriter {
     /// Appends a history entry: the stored version, and the request and response that made it.
     pub(crate) fn push_history(&mut self, base: &str, entry: &HistoryEntry) {
         self.start_entry();
-        let resource_url = format!("{base}/{}/{}", entry.resource_type, entry.id);
-        self.json.extend_from_slice(br#"{"fullUrl":"#);
-        self.json
-            .extend_from_slice(json_string(&resource_url).as_bytes());
+        self.push_full_url(base, entry.resource_type.as_str(), entry.id.as_str());
         if let Some(body) = &entry.body {
             self.json.extend_from_slice(br#","resource":"#);
             self.json.extend_from_slice(body);
@@ -186,8 +188,7 @@ impl BundleWriter {
         self.json.push(b'{');
         if let Some(full_url) = &response.full_url {
             self.json.extend_from_slice(br#""fullUrl":"#);
-            self.json
-                .extend_from_slice(json_string(full_url).as_bytes());
+            write_json_string(&mut self.json, full_url);
             self.json.push(b',');
         }
         if let Some(resource) = &response.resource {
@@ -196,8 +197,7 @@ impl BundleWriter {
             self.json.push(b',');
         }
         self.json.extend_from_slice(br#""response":{"status":"#);
-        self.json
-            .extend_from_slice(json_string(&response.status_line()).as_bytes());
+        write_json_string(&mut self.json, &response.status_line());
         for (name, value) in [
             ("location", &response.location),
             ("etag", &response.etag),

@@ -165,6 +165,11 @@ async fn forward(
     from: &[FoundResource],
 ) -> Result<Vec<FoundResource>, Error> {
     let code = include.param.map(|param| param.code());
+    let wanted = |(target_type, _): &(String, String)| {
+        include
+            .target_type
+            .is_none_or(|wanted| wanted.as_str() == target_type)
+    };
     let mut targets: Vec<(String, String)> = Vec::new();
     let sources = from
         .iter()
@@ -179,11 +184,6 @@ async fn forward(
                     "stored body does not parse; its references are not included");
                 continue;
             }
-        };
-        let wanted = |(target_type, _): &(String, String)| {
-            include
-                .target_type
-                .is_none_or(|wanted| wanted.as_str() == target_type)
         };
         targets.extend(
             engine::index::reference_targets(include.source_type, &body, code)
