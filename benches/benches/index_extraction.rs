@@ -85,7 +85,7 @@ fn bench_include_targets(c: &mut Criterion) {
         b.iter(|| {
             let body: sonic_rs::Value =
                 sonic_rs::from_slice(black_box(STORED_REPORT)).expect("valid JSON");
-            let targets = engine::index::reference_targets(report, &body, Some("result"));
+            let targets = engine::index::reference_targets(report, &body, Some("result"), None);
             assert_eq!(targets.len(), 3);
             black_box(targets)
         })

@@ -5,8 +5,11 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap};
 use bytes::Bytes;
 use engine::{Category, PreparedResource, ResourceType};
+use storage::model::WriteAction;
 
+use crate::config::Settings;
 use crate::error::ApiError;
+use crate::respond::base_url;
 
 /// Reads the whole body into one buffer, refusing more than `limit` bytes with 413.
 ///
@@ -47,18 +50,30 @@ pub(crate) async fn read_body(
 pub(crate) async fn read_resource(
     body: Body,
     headers: &HeaderMap,
-    limit: usize,
+    settings: &Settings,
     resource_type: ResourceType,
 ) -> Result<PreparedResource, ApiError> {
-    let bytes = read_body(body, headers, limit).await?;
-    let resource = engine::prepare_resource(&bytes)?;
+    let bytes = read_body(body, headers, settings.max_body_bytes).await?;
+    let mut resource = engine::prepare_resource(&bytes)?;
     if resource.resource_type() != resource_type {
         return Err(ApiError::invalid(format!(
             "The body is a {} but the URL is for {resource_type}",
             resource.resource_type()
         )));
     }
+    resource.localise_references(&base_url(settings.base_url.as_deref(), headers));
     Ok(resource)
+}
+
+/// Makes the absolute references under `base` local ones in what `action` indexes: every
+/// write's resource goes through this (or [`read_resource`]) before it is written.
+pub(crate) fn localise_references(action: &mut WriteAction, base: &str) {
+    match action {
+        WriteAction::Create(resource) | WriteAction::Update { resource, .. } => {
+            resource.localise_references(base)
+        }
+        WriteAction::Delete => {}
+    }
 }
 
 #[cold]

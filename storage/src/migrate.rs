@@ -62,10 +62,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "reference token signature, second word",
         sql: include_str!("migrations/0009_reference_token_signature_high.sql"),
     },
+    Migration {
+        version: 10,
+        name: "absolute references are another server's",
+        sql: include_str!("migrations/0010_absolute_references_foreign.sql"),
+    },
 ];
 
 /// The schema version this binary expects.
-pub(crate) const LATEST_VERSION: i64 = 9;
+pub(crate) const LATEST_VERSION: i64 = 10;
 
 /// Applies every migration the database lacks; returns how many were applied.
 pub(crate) async fn migrate(client: &mut Client) -> Result<usize, Error> {

@@ -247,6 +247,59 @@ async fn the_signature_migrations_sign_earlier_reference_rows_as_ember_does() {
     assert_eq!(recoded[3..], written[3..]);
 }
 
+/// (id, target type, target id, url) of every `subject` reference row, sorted.
+async fn subject_references(
+    client: &Client,
+) -> Vec<(String, Option<String>, Option<String>, Option<String>)> {
+    let sql = "SELECT id, target_type, target_id, url FROM search_reference \
+               WHERE param = 'subject' ORDER BY id";
+    let rows = client.query(sql, &[]).await.unwrap();
+    rows.iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3)))
+        .collect()
+}
+
+// Migration 10 takes the local target away from the absolute references written before an
+// absolute URL had to be under this server's base to be local; relative ones keep theirs.
+#[tokio::test]
+async fn the_absolute_reference_migration_makes_earlier_absolute_references_another_servers() {
+    let (store, client) = store_and_observer().await;
+    let elsewhere = "http://elsewhere.test/fhir/Patient/p1";
+    let relative = observation_write("o1", "p1", "8302-2", true);
+    let absolute = write_request(
+        "o2",
+        &format!(
+            r#"{{"resourceType":"Observation","status":"final","code":{{"text":"x"}},"subject":{{"reference":"{elsewhere}"}}}}"#
+        ),
+        true,
+    );
+    write_as(&store, "Observation", relative).await;
+    write_as(&store, "Observation", absolute).await;
+    let written = subject_references(&client).await;
+    let local = |id: &str| {
+        (
+            id.to_owned(),
+            Some("Patient".to_owned()),
+            Some("p1".to_owned()),
+        )
+    };
+    let (o1, o2) = (&written[0], &written[1]);
+    assert_eq!((o1.0.clone(), o1.1.clone(), o1.2.clone()), local("o1"));
+    assert_eq!((o2.1.as_deref(), o2.3.as_deref()), (None, Some(elsewhere)));
+
+    // The rows as an Ember of schema 9 wrote them: the absolute URL's `Type/id` as target.
+    client
+        .batch_execute(
+            "UPDATE search_reference SET target_type = 'Patient', target_id = 'p1' \
+             WHERE url IS NOT NULL; \
+             DELETE FROM ember_schema_migration WHERE version >= 10",
+        )
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    assert_eq!(subject_references(&client).await, written);
+}
+
 /// The ids of the Patients `Patient?_has:Observation:subject:code=<code>` finds.
 async fn patients_having_observation_coded(store: &Store, code: &str) -> Vec<String> {
     let query = engine::search::parse_search(

@@ -20,7 +20,7 @@ use crate::definitions::SearchParamType;
 pub use date::DateRange;
 pub use extract::extract;
 pub use number::Decimal;
-pub use reference::parse_reference;
+pub use reference::{local_target, localise_reference, parse_reference};
 pub use string::fold;
 pub use targets::reference_targets;
 

@@ -156,6 +156,15 @@ impl PreparedResource {
         &self.index_entries
     }
 
+    /// Makes the absolute references under `base` (this server's FHIR base, as the writer
+    /// reached it) local ones in the index values; every other absolute reference stays
+    /// another server's (`index::localise_reference`). The stored body is not changed.
+    pub fn localise_references(&mut self, base: &str) {
+        for entry in &mut self.index_entries {
+            crate::index::localise_reference(&mut entry.value, base);
+        }
+    }
+
     /// The `id` in the body, exactly as sent (not yet checked against the id syntax).
     pub fn claimed_id(&self) -> Option<&str> {
         self.claimed_id.as_deref()

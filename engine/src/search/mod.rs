@@ -60,6 +60,9 @@ pub struct SearchQuery {
     pub applied: Vec<(String, String)>,
     /// Parameters Ember does not know and ignored; reported in the Bundle.
     pub ignored: Vec<String>,
+    /// This server's FHIR base as the searcher reached it: `_include` follows an absolute
+    /// reference under it as a local one (`index::localise_reference`). `None`: none is local.
+    pub local_base: Option<String>,
 }
 
 /// Parses the query parameters of a search in `scope`.
@@ -87,6 +90,7 @@ pub fn parse_search(
         cursor: None,
         applied: Vec::new(),
         ignored: Vec::new(),
+        local_base: None,
     };
     let mut issues = Vec::new();
     // `_type` first: it decides which parameters the others may name.

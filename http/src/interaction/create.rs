@@ -38,13 +38,7 @@ pub(crate) async fn create(
         }
         None => None,
     };
-    let resource = read_resource(
-        body,
-        &headers,
-        state.settings().max_body_bytes,
-        resource_type,
-    )
-    .await?;
+    let resource = read_resource(body, &headers, state.settings(), resource_type).await?;
     let Some(condition) = condition else {
         let written = write(&state, resource_type, resource).await?;
         return written_response(

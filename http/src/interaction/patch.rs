@@ -40,8 +40,17 @@ pub(crate) async fn patch(
     let patch_format = patch_format(&headers)?;
     let expected = if_match(&headers)?;
     let patch = read_body(body, &headers, state.settings().max_body_bytes).await?;
-    let written =
-        apply_and_write(&state, resource_type, id, expected, patch_format, &patch).await?;
+    let base = base_url(state.settings().base_url.as_deref(), &headers);
+    let written = apply_and_write(
+        &state,
+        resource_type,
+        id,
+        expected,
+        patch_format,
+        &patch,
+        &base,
+    )
+    .await?;
     written_response(
         StatusCode::OK,
         format,
@@ -87,6 +96,7 @@ pub(crate) async fn conditional_patch(
             expected,
             patch_format,
             &patch,
+            &base,
         )
         .await
     })
@@ -110,6 +120,7 @@ async fn apply_and_write(
     expected: Option<VersionId>,
     patch_format: PatchFormat,
     patch: &[u8],
+    base: &str,
 ) -> Result<Written, ApiError> {
     let current = primary(state)
         .read(TenantKey::DEFAULT, resource_type, &id)
@@ -130,7 +141,8 @@ async fn apply_and_write(
             ),
         ));
     }
-    let resource = apply_patch(body, patch_format, patch)?;
+    let mut resource = apply_patch(body, patch_format, patch)?;
+    resource.localise_references(base);
     let request = WriteRequest {
         id,
         action: WriteAction::Update {

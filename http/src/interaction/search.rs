@@ -208,6 +208,7 @@ async fn search(
     };
     let mut query = parse_search(scope, &params, strict)?;
     localise_references(&mut query.criteria, &base);
+    query.local_base = Some(base.clone());
     if let Target::Compartment {
         owner,
         id,
@@ -316,17 +317,10 @@ pub(crate) fn localise_references(criteria: &mut [Criterion], base: &str) {
             Criterion::Values { values, .. } => {
                 for value in values.iter_mut() {
                     if let SearchValue::Url { url, version: None } = value {
-                        let local = url
-                            .strip_prefix(base)
-                            .and_then(|rest| rest.strip_prefix('/'))
-                            .and_then(|rest| rest.split_once('/'))
-                            .and_then(|(kind, id)| {
-                                Some((ResourceType::parse(kind)?, id.to_owned()))
-                            });
-                        if let Some((kind, id)) = local {
+                        if let Some((kind, id)) = engine::index::local_target(url, base) {
                             *value = SearchValue::Reference {
                                 target_type: Some(kind),
-                                id,
+                                id: id.to_owned(),
                             };
                         }
                     }

@@ -33,13 +33,7 @@ pub(crate) async fn update(
     let format = response_format(&headers, &query)?;
     check_request_content_type(&headers)?;
     let if_match = if_match(&headers)?;
-    let resource = read_resource(
-        body,
-        &headers,
-        state.settings().max_body_bytes,
-        resource_type,
-    )
-    .await?;
+    let resource = read_resource(body, &headers, state.settings(), resource_type).await?;
     match resource.claimed_id() {
         None => {
             return Err(ApiError::invalid(format!(
@@ -83,13 +77,7 @@ pub(crate) async fn conditional_update(
     let base = base_url(state.settings().base_url.as_deref(), &headers);
     let condition = Condition::parse(resource_type, query.into_pairs(), &base)?;
     let expected = if_match(&headers)?;
-    let resource = read_resource(
-        body,
-        &headers,
-        state.settings().max_body_bytes,
-        resource_type,
-    )
-    .await?;
+    let resource = read_resource(body, &headers, state.settings(), resource_type).await?;
     let work_state = state.clone();
     let (status, written) = exclusively(&state, condition, move |condition| async move {
         let store = primary(&work_state);

@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use sonic_rs::JsonValueTrait;
 
-use super::{matches, observation, pages_there_and_back, rejects, searchset, sorted};
+use super::{ids_of, matches, observation, pages_there_and_back, rejects, searchset, sorted};
 use crate::support::{entries, TestApp, BASE};
 
 /// An Organization, a Patient managed by it, and an Observation about the Patient.
@@ -66,6 +66,134 @@ async fn search_reference_by_type_and_id_id_alone_and_absolute_url() {
         [observation]
     );
     rejects(&app, "/fhir/Observation?subject=Unicorn/1", "subject").await;
+}
+
+/// An Observation whose subject is `reference`, as JSON.
+fn observation_of(reference: &str) -> String {
+    format!(
+        r#"{{"resourceType":"Observation","status":"final","code":{{"text":"x"}},"subject":{{"reference":"{reference}"}}}}"#
+    )
+}
+
+// search.html#reference: a relative reference is relative to this server's base, and an
+// absolute URL under that base is a local reference; an absolute URL on another server
+// names that server's resource, even when its type and id are those of a local one.
+#[tokio::test]
+async fn an_absolute_reference_to_another_server_never_stands_for_the_local_resource_of_that_id() {
+    let app = TestApp::start().await;
+    let patient = app
+        .create(r#"{"resourceType":"Patient","name":[{"family":"Ng"}]}"#)
+        .await;
+    let elsewhere = format!("http://elsewhere.test/fhir/Patient/{patient}");
+    let relative = app
+        .create(&observation_of(&format!("Patient/{patient}")))
+        .await;
+    let under_this_base = app
+        .create(&observation_of(&format!(
+            "{BASE}/Patient/{patient}/_history/1"
+        )))
+        .await;
+    let on_another_server = app.create(&observation_of(&elsewhere)).await;
+    let local = sorted(&[&relative, &under_this_base]);
+
+    for search in [
+        format!("/fhir/Observation?subject=Patient/{patient}"),
+        format!("/fhir/Observation?subject={BASE}/Patient/{patient}"),
+        "/fhir/Observation?subject:Patient.name=Ng".to_owned(),
+        format!("/fhir/Patient/{patient}/Observation"),
+    ] {
+        assert_eq!(matches(&app, &search).await, local, "{search}");
+    }
+    assert_eq!(
+        matches(&app, &format!("/fhir/Observation?subject={elsewhere}")).await,
+        std::slice::from_ref(&on_another_server)
+    );
+    assert!(matches(
+        &app,
+        &format!("/fhir/Patient?_has:Observation:subject:_id={on_another_server}")
+    )
+    .await
+    .is_empty());
+
+    let included = |observation: &str| {
+        format!("/fhir/Observation?_id={observation}&_include=Observation:subject")
+    };
+    let bundle = searchset(&app, &included(&on_another_server)).await;
+    assert!(ids_of(&bundle, "include").is_empty(), "{bundle:?}");
+    let bundle = searchset(&app, &included(&under_this_base)).await;
+    assert_eq!(ids_of(&bundle, "include"), std::slice::from_ref(&patient));
+    let bundle = searchset(
+        &app,
+        &format!("/fhir/Patient?_id={patient}&_revinclude=Observation:subject"),
+    )
+    .await;
+    let mut referring = ids_of(&bundle, "include");
+    referring.sort();
+    assert_eq!(referring, local);
+}
+
+// Every write path localises the same way: update, patch and transaction entries.
+#[tokio::test]
+async fn updates_patches_and_transactions_index_references_under_this_base_as_local() {
+    let app = TestApp::start().await;
+    let patient = app
+        .create(r#"{"resourceType":"Patient","name":[{"family":"Ng"}]}"#)
+        .await;
+    let updated = app.create(&observation_of("Patient/placeholder")).await;
+    let reply = app
+        .put(
+            &format!("/fhir/Observation/{updated}"),
+            &observation_of(&format!("{BASE}/Patient/{patient}")).replacen(
+                r#""resourceType":"Observation","#,
+                &format!(r#""resourceType":"Observation","id":"{updated}","#),
+                1,
+            ),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+
+    let patched = app.create(&observation_of("Patient/placeholder")).await;
+    let reply = app
+        .request(
+            axum::http::Method::PATCH,
+            &format!("/fhir/Observation/{patched}"),
+        )
+        .header("content-type", "application/json-patch+json")
+        .body(format!(
+            r#"[{{"op":"replace","path":"/subject/reference","value":"{BASE}/Patient/{patient}"}}]"#
+        ))
+        .send()
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+
+    let transaction = format!(
+        r#"{{"resourceType":"Bundle","type":"transaction","entry":[
+            {{"resource":{local},"request":{{"method":"POST","url":"Observation"}}}},
+            {{"resource":{foreign},"request":{{"method":"POST","url":"Observation"}}}}]}}"#,
+        local = observation_of(&format!("{BASE}/Patient/{patient}")),
+        foreign = observation_of(&format!("http://elsewhere.test/fhir/Patient/{patient}")),
+    );
+    let reply = app.post("/fhir", &transaction).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let created: Vec<String> = entries(&reply.json())
+        .iter()
+        .map(|entry| {
+            let location = entry["response"]["location"].as_str().unwrap_or_default();
+            let mut segments = location
+                .split('/')
+                .skip_while(|segment| *segment != "Observation");
+            segments.nth(1).unwrap_or_default().to_owned()
+        })
+        .collect();
+
+    assert_eq!(
+        matches(
+            &app,
+            &format!("/fhir/Observation?subject=Patient/{patient}")
+        )
+        .await,
+        sorted(&[&updated, &patched, &created[0]])
+    );
 }
 
 /// An Observation of `patient` with the LOINC `code`, as JSON.

@@ -62,7 +62,16 @@ pub(crate) async fn included(
             .iter()
             .filter(|include| iteration == 0 || include.iterate)
         {
-            take(forward(client, tenant, include, &frontier).await?);
+            take(
+                forward(
+                    client,
+                    tenant,
+                    include,
+                    query.local_base.as_deref(),
+                    &frontier,
+                )
+                .await?,
+            );
         }
         for include in query
             .revincludes
@@ -162,6 +171,7 @@ async fn forward(
     client: &Client,
     tenant: TenantKey,
     include: &Include,
+    local_base: Option<&str>,
     from: &[FoundResource],
 ) -> Result<Vec<FoundResource>, Error> {
     let code = include.param.map(|param| param.code());
@@ -186,7 +196,7 @@ async fn forward(
             }
         };
         targets.extend(
-            engine::index::reference_targets(include.source_type, &body, code)
+            engine::index::reference_targets(include.source_type, &body, code, local_base)
                 .into_iter()
                 .filter(wanted),
         );

@@ -32,6 +32,7 @@ use storage::model::{WriteOutcome, WriteRequest, Written};
 use storage::{TenantKey, Transaction};
 
 use super::dispatch::Dispatcher;
+use crate::body::localise_references;
 use crate::bundle::EntryResponse;
 use crate::error::ApiError;
 use crate::interaction::conditional::primary;
@@ -165,6 +166,9 @@ async fn write_entries(
         let plan = plan_entry(entry, resolved, &locked, &targets, &mut writes)
             .map_err(|error| error.in_entry(entry.index))?;
         plans.push(plan);
+    }
+    for (_, request) in &mut writes {
+        localise_references(&mut request.action, base);
     }
     let mut results = transaction.write(writes).await?.into_iter();
     let mut failed = None;
