@@ -144,6 +144,53 @@ async fn restart_with_same_data_dir_keeps_data() {
     postgres.stop().await.unwrap();
 }
 
+// initdb writes its own shared_buffers into postgresql.conf; Ember passes another on the
+// command line. A reload must not then log that the file "contains errors" (a setting that
+// needs a restart differing from the one in force), and Ember's value stays in force.
+#[tokio::test]
+async fn a_configuration_reload_finds_no_errors_and_keeps_embers_settings() {
+    let dir = data_dir();
+    let postgres = EmbeddedPostgres::start(EmbeddedOptions::new(dir.path()))
+        .await
+        .unwrap();
+    let client = connect(&postgres.connection_config()).await;
+    let shared_buffers = || async {
+        let row = client
+            .query_one("SELECT current_setting('shared_buffers')", &[])
+            .await
+            .unwrap();
+        row.get::<_, String>(0)
+    };
+    let before = shared_buffers().await;
+    let log = dir.path().join("postgres.log");
+    let logged_before = std::fs::read_to_string(&log).unwrap().len();
+
+    client
+        .batch_execute("SELECT pg_reload_conf()")
+        .await
+        .unwrap();
+    let reloaded = wait_for(Duration::from_secs(10), || {
+        std::fs::read_to_string(&log).is_ok_and(|text| {
+            text[logged_before..].contains("received SIGHUP, reloading configuration files")
+        })
+    });
+    assert!(reloaded, "the postmaster logged no reload");
+    // The reload's messages follow the SIGHUP line within the same pass.
+    std::thread::sleep(Duration::from_millis(300));
+    let after_reload = std::fs::read_to_string(&log).unwrap()[logged_before..].to_owned();
+    assert!(
+        !after_reload.contains("contains errors") && !after_reload.contains("cannot be changed"),
+        "{after_reload}"
+    );
+    assert_eq!(shared_buffers().await, before);
+
+    let config_file = dir.path().join("postgres").join("postgresql.conf");
+    let cluster_dir = dir.path().join("postgres").metadata().unwrap();
+    assert_eq!(config_file.metadata().unwrap().uid(), cluster_dir.uid());
+    drop(client);
+    postgres.stop().await.unwrap();
+}
+
 /// Models an Ember killed together with its guardian: a postmaster still running on the
 /// cluster, started by nobody alive.
 #[tokio::test]

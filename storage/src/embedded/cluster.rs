@@ -92,6 +92,30 @@ pub(crate) fn spawn_postmaster(
     user: Option<&OsUser>,
     purpose: Purpose,
 ) -> Result<Child, Error> {
+    // Search index tables start empty and grow fast; until their first ANALYZE the planner
+    // has no statistics for them (see storage/src/write_statement.rs). The default minute
+    // between autovacuum rounds is a minute of bad plans.
+    let mut settings: Vec<(&str, String)> = vec![
+        ("listen_addresses", String::new()),
+        ("autovacuum_naptime", "10s".to_owned()),
+    ];
+    if purpose == Purpose::Test {
+        // Durability buys nothing in a cluster deleted when the tests end; parallel tests
+        // each hold a pool of connections.
+        settings.extend([
+            ("fsync", "off".to_owned()),
+            ("synchronous_commit", "off".to_owned()),
+            ("full_page_writes", "off".to_owned()),
+            ("max_connections", "300".to_owned()),
+        ]);
+    } else {
+        settings.extend(super::tuning::serving_settings(
+            super::tuning::available_memory(),
+        ));
+    }
+    let names: Vec<&str> = settings.iter().map(|(name, _)| *name).collect();
+    super::config_file::leave_to_command_line(&layout.cluster_dir, &names, user)?;
+
     let mut command = Command::new(binaries.postgres());
     command
         .arg("-D")
@@ -99,29 +123,9 @@ pub(crate) fn spawn_postmaster(
         .arg("-k")
         .arg(&layout.socket_dir)
         .arg("-p")
-        .arg(PORT.to_string())
-        .args(["-c", "listen_addresses="])
-        // Search index tables start empty and grow fast; until their first ANALYZE the
-        // planner has no statistics for them (see storage/src/write_statement.rs). The
-        // default minute between autovacuum rounds is a minute of bad plans.
-        .args(["-c", "autovacuum_naptime=10s"]);
-    if purpose == Purpose::Test {
-        // Durability buys nothing in a cluster deleted when the tests end; parallel tests
-        // each hold a pool of connections.
-        command.args([
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
-            "-c",
-            "max_connections=300",
-        ]);
-    } else {
-        for (name, value) in super::tuning::serving_settings(super::tuning::available_memory()) {
-            command.arg("-c").arg(format!("{name}={value}"));
-        }
+        .arg(PORT.to_string());
+    for (name, value) in settings {
+        command.arg("-c").arg(format!("{name}={value}"));
     }
     prepare(&mut command, layout, user)?;
     command.spawn().map_err(Error::io(format!(

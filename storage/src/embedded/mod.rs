@@ -10,6 +10,7 @@
 
 mod binaries;
 mod cluster;
+mod config_file;
 mod guardian;
 mod layout;
 mod os_user;
