@@ -25,6 +25,8 @@ pub struct Store {
     locks: Pool,
     /// Reads by id, gathered into shared queries under load (`read_batch.rs`).
     reads: Arc<ReadBatcher>,
+    /// Which lone string criteria have ranges too large to read whole (`search/large_ranges.rs`).
+    large_ranges: Arc<crate::search::LargeRanges>,
 }
 
 /// How many connections a pool holds and how many are idle, for `/metrics`.
@@ -52,6 +54,7 @@ impl Store {
             reads: ReadBatcher::new(pool.clone()),
             pool,
             locks: build_pool(config, lock_connections)?,
+            large_ranges: Arc::default(),
         })
     }
 
@@ -137,7 +140,15 @@ impl Store {
         page_size: usize,
         time_limit: std::time::Duration,
     ) -> Result<crate::SearchPage, Error> {
-        crate::search::search(&self.pool, tenant, query, page_size, time_limit).await
+        crate::search::search(
+            &self.pool,
+            &self.large_ranges,
+            tenant,
+            query,
+            page_size,
+            time_limit,
+        )
+        .await
     }
 
     /// Takes the lock that serialises conditional writes with the same `criteria` (normalised

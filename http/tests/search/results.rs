@@ -533,6 +533,33 @@ async fn a_name_prefix_with_more_values_than_runs_still_pages_every_match() {
     assert_eq!(pages.len(), 3);
 }
 
+// search.html#string: a name range found too large to read whole (200 rows or more,
+// storage/src/search/runs.rs) is remembered and paged from its runs from then on
+// (storage/src/search/large_ranges.rs). That only picks the statement: the pages are the
+// same, and stay right after the range shrinks below the size it was remembered for.
+#[tokio::test]
+async fn a_name_range_remembered_as_large_still_pages_every_match_after_it_shrinks() {
+    let app = TestApp::start().await;
+    let mut largos = Vec::new();
+    for _ in 0..205 {
+        largos.push(
+            app.create(r#"{"resourceType":"Patient","name":[{"family":"Largo"}]}"#)
+                .await,
+        );
+    }
+    largos.sort();
+    for _ in 0..2 {
+        let pages = pages_there_and_back(&app, "/fhir/Patient?name=largo&_count=90").await;
+        assert_eq!(pages.concat(), largos);
+    }
+    let (kept, deleted) = largos.split_at(3);
+    for id in deleted {
+        app.delete(&format!("/fhir/Patient/{id}")).await;
+    }
+    let pages = pages_there_and_back(&app, "/fhir/Patient?name=largo&_count=2").await;
+    assert_eq!(pages.concat(), kept);
+}
+
 // search.html#paging: a search by one token value alone is paged straight from the token
 // index (storage/src/search/filter.rs, `Draw::OneValue`). Forward and back, every live match
 // is listed once, in id order: a resource with the code twice once, a resource with the

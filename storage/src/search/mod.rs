@@ -7,6 +7,7 @@ mod filter;
 mod grouped;
 mod include;
 mod keys;
+mod large_ranges;
 mod plans;
 mod probe;
 mod runs;
@@ -25,6 +26,7 @@ use tokio_postgres::{NoTls, Row};
 use crate::{connection, Error, TenantKey};
 use filter::Draw;
 pub use include::{MAX_INCLUDED, MAX_INCLUDE_ITERATIONS};
+pub(crate) use large_ranges::LargeRanges;
 use plans::Plan;
 use sort::Direction;
 use sql::SqlBuilder;
@@ -61,6 +63,7 @@ pub struct SearchPage {
 /// then ran for minutes on every pooled connection).
 pub(crate) async fn search(
     pool: &Pool,
+    large_ranges: &LargeRanges,
     tenant: TenantKey,
     query: &SearchQuery,
     page_size: usize,
@@ -71,7 +74,8 @@ pub(crate) async fn search(
         .0
         .as_ref()
         .ok_or_else(|| Error::Pool("the search's connection was released early".to_owned()))?;
-    let page = within_limit(time_limit, search_on(client, tenant, query, page_size))
+    let searched = search_on(client, Some(large_ranges), tenant, query, page_size);
+    let page = within_limit(time_limit, searched)
         .await
         .ok_or(Error::SearchTimeLimit(time_limit))?;
     // Finished: the connection goes back to the pool as it is.
@@ -90,7 +94,13 @@ pub(crate) async fn search_within(
     page_size: usize,
     time_limit: Duration,
 ) -> Result<SearchPage, Error> {
-    match within_limit(time_limit, search_on(client, tenant, query, page_size)).await {
+    // Not remembered across transactions: a condition tries the small-range statement first.
+    match within_limit(
+        time_limit,
+        search_on(client, None, tenant, query, page_size),
+    )
+    .await
+    {
         Some(page) => page,
         None => {
             if let Err(error) = client.cancel_token().cancel_query(NoTls).await {
@@ -146,6 +156,7 @@ impl Drop for RunningSearch {
 /// set it).
 async fn search_on(
     client: &Client,
+    large_ranges: Option<&LargeRanges>,
     tenant: TenantKey,
     query: &SearchQuery,
     page_size: usize,
@@ -175,7 +186,23 @@ async fn search_on(
         // selective, and the plan PostgreSQL picks for the whole search is the right one.
         answered = rows.len() > page_size;
     }
+    // A lone string criterion's range, read whole if it is small, unless known to be large.
+    let mut found_large = None;
+    if let Some(SmallRange { key, statement }) = &page.small_range {
+        if !large_ranges.is_some_and(|ranges| ranges.is_large(key)) {
+            rows = plans::query(client, statement, &page.sql.typed_params(), Plan::Kept).await?;
+            answered = !rows.is_empty();
+            if answered {
+                rows.retain(|row| row.get::<_, Option<&str>>(0).is_some());
+            } else {
+                found_large = Some(key);
+            }
+        }
+    }
     for (bounded, plan) in &page.bounded {
+        if answered {
+            break;
+        }
         rows = plans::query(client, bounded, &page.sql.typed_params(), *plan).await?;
         // Rows mean the criterion was under the budget and the page is exact. None may mean
         // it was over (or that nothing matched, which the statement finds cheaply), except
@@ -184,6 +211,12 @@ async fn search_on(
         if answered {
             rows.retain(|row| row.get::<_, Option<&str>>(0).is_some());
             break;
+        }
+    }
+    // No rows from the small-range statement and some from the runs: the range is large.
+    if let (Some(ranges), Some(key)) = (large_ranges, found_large) {
+        if answered {
+            ranges.remember(key);
         }
     }
     if !answered {
@@ -242,6 +275,10 @@ pub(crate) struct PageStatements {
     pub(crate) plan: Plan,
     /// The probe, and how it is planned (`probe::plan`).
     pub(crate) probe: Option<(String, Plan)>,
+    /// A lone string criterion's page from its whole range when that has fewer than
+    /// `runs::SMALL_RANGE` rows, else no rows; tried first, unless the range is known to be
+    /// larger (`large_ranges.rs`). Its plan is kept.
+    pub(crate) small_range: Option<SmallRange>,
     /// The page drawn from a string or date criterion's index rows, when they are fewer
     /// than the budget (`filter.rs`) or, for a lone string criterion, from the runs of its
     /// values (`runs.rs`), else no rows; tried in order before `statement`. A plan is kept
@@ -249,6 +286,13 @@ pub(crate) struct PageStatements {
     pub(crate) bounded: Vec<(String, Plan)>,
     keys: Vec<sort::OrderKey>,
     direction: Direction,
+}
+
+/// The statement that reads a lone string criterion's small range whole, and the key of that
+/// range among those known to be large.
+pub(crate) struct SmallRange {
+    pub(crate) key: String,
+    pub(crate) statement: String,
 }
 
 /// Builds the page statements of `query`; pure, so the planning cost can be measured
@@ -280,6 +324,7 @@ pub(crate) fn page_statements(
             statement,
             plan: Plan::Kept,
             probe: None,
+            small_range: None,
             bounded: Vec::new(),
             keys,
             direction,
@@ -352,6 +397,7 @@ pub(crate) fn page_statements(
             plan: Plan::ForTheValues,
             sql,
             probe: None,
+            small_range: None,
             bounded: Vec::new(),
             keys,
             direction,
@@ -418,12 +464,16 @@ pub(crate) fn page_statements(
     let cursor_values = cursor_values.as_deref();
     let mut bounded = Vec::new();
     let drawable = probe.is_none() && query.sort.is_empty();
+    let mut small_range = None;
     let runs = drawable
-        .then(|| runs::draw(&mut sql, query, cursor_values, direction, &limit))
+        .then(|| runs::draw(&mut sql, tenant, query, cursor_values, direction, &limit))
         .flatten();
     if let Some(runs) = runs {
         let (source, condition) = &runs.small_range;
-        bounded.push((page_query(source, condition), Plan::Kept));
+        small_range = Some(SmallRange {
+            key: runs.key.clone(),
+            statement: page_query(source, condition),
+        });
         bounded.push((page_query(&runs.runs, "r.tenant_key = $1"), Plan::Generic));
     } else if probe.is_none() && filter::draws_from_index(query, Draw::Intersection) {
         let drawn = filter::filter(&mut sql, query, Draw::Intersection);
@@ -469,6 +519,7 @@ pub(crate) fn page_statements(
         statement,
         plan,
         probe,
+        small_range,
         bounded,
         keys,
         direction,

@@ -21,11 +21,12 @@ use engine::search::{Criterion, Modifier, SearchQuery, SearchValue};
 use super::filter::RANGE_BUDGET;
 use super::sort::Direction;
 use super::sql::{self, SqlBuilder};
+use crate::TenantKey;
 
 /// Fewer rows than this in the range, and the page is drawn from the whole range
 /// (`RunsDraw::small_range`): reading them all costs less than finding the values (at 10,000 resources
 /// a family name has about 7 rows).
-const SMALL_RANGE: i64 = 200;
+pub(crate) const SMALL_RANGE: i64 = 200;
 
 /// The most distinct values a range is drawn as runs for: each costs an index descent and
 /// up to a page of rows. At a million resources a family name's prefix range holds one to
@@ -34,6 +35,9 @@ const MAX_RUNS: i64 = 64;
 
 /// The two statements' sources of a page drawn as runs (see [`draw`]), tried in this order.
 pub(crate) struct RunsDraw {
+    /// Names the criterion's range (tenant, type, parameter, value) among the ranges known
+    /// to be too large for `small_range` (`large_ranges.rs`).
+    pub(crate) key: String,
     /// Every row of the range when it has fewer than `SMALL_RANGE` rows, else none: the
     /// resource keys, and the condition they meet. Kept (`plans.rs`): it reads its few rows
     /// without the two extra statements a forced generic plan costs.
@@ -51,6 +55,7 @@ pub(crate) struct RunsDraw {
 /// cursor must come from a page of that type, as every cursor of such a search does.
 pub(crate) fn draw(
     sql: &mut SqlBuilder,
+    tenant: TenantKey,
     query: &SearchQuery,
     cursor: Option<&[Option<String>]>,
     direction: Direction,
@@ -79,6 +84,13 @@ pub(crate) fn draw(
     if !lone_prefix || !query.sort.is_empty() {
         return None;
     }
+    let [SearchValue::String(value)] = values.as_slice() else {
+        return None;
+    };
+    let key = format!(
+        "{tenant}\u{0}{single_type}\u{0}{}\u{0}{value}",
+        param.code()
+    );
     let type_name = sql.bind(single_type.as_str().to_owned());
     let rows = sql::index_rows(sql, criterion)?;
     let alias = &rows.alias;
@@ -120,6 +132,7 @@ pub(crate) fn draw(
             AND (SELECT count(*) FROM runs) >= {max_runs} AND {within_budget})"
     );
     Some(RunsDraw {
+        key,
         small_range: (
             rows.owners(&type_name),
             format!(
