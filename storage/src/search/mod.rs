@@ -188,7 +188,7 @@ async fn search_on(
     }
     // A lone string criterion's range, read whole if it is small, unless known to be large.
     let mut found_large = None;
-    if let Some(SmallRange { key, statement }) = &page.small_range {
+    if let (false, Some(SmallRange { key, statement })) = (answered, &page.small_range) {
         if !large_ranges.is_some_and(|ranges| ranges.is_large(key)) {
             rows = plans::query(client, statement, &page.sql.typed_params(), Plan::Kept).await?;
             answered = !rows.is_empty();

@@ -26,7 +26,7 @@ use crate::TenantKey;
 /// Fewer rows than this in the range, and the page is drawn from the whole range
 /// (`RunsDraw::small_range`): reading them all costs less than finding the values (at 10,000 resources
 /// a family name has about 7 rows).
-pub(crate) const SMALL_RANGE: i64 = 200;
+const SMALL_RANGE: i64 = 200;
 
 /// The most distinct values a range is drawn as runs for: each costs an index descent and
 /// up to a page of rows. At a million resources a family name's prefix range holds one to
