@@ -22,7 +22,7 @@ pub use extract::extract;
 pub use number::Decimal;
 pub use reference::{local_target, localise_reference, parse_reference};
 pub use string::fold;
-pub use targets::reference_targets;
+pub use targets::{include_targets, reference_targets, CanonicalTarget, IncludeTargets};
 
 /// One value of one search parameter of one resource.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,6 +1,7 @@
-//! The local resources a resource refers to through its reference parameters: what
-//! `_include` follows, found from the resource itself rather than from its index rows.
-//! Spec: https://hl7.org/fhir/R4/search.html#include
+//! What `_include` follows from a resource through its reference parameters, found from the
+//! resource itself rather than from its index rows: the local resources it refers to by type
+//! and id, and the canonical references it makes, which name a resource by its `url`.
+//! Spec: https://hl7.org/fhir/R4/search.html#include, references.html#canonical
 
 use sonic_rs::Value;
 
@@ -8,6 +9,25 @@ use super::{localise_reference, values_of, IndexValue};
 use crate::definitions::{search_parameters_for, SearchParamType};
 use crate::fhirpath::compiled;
 use crate::ResourceType;
+
+/// Everything one resource's include parameters refer to.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct IncludeTargets {
+    /// `(type, id)` of each local resource referred to, in the order found, repeats kept.
+    pub local: Vec<(String, String)>,
+    /// Each `canonical` (or `uri`) reference with no local target, once per resource type
+    /// the parameter may refer to.
+    pub canonical: Vec<CanonicalTarget>,
+}
+
+/// A canonical reference to follow: the resources of `target_type` whose `url` is `url`, and,
+/// when the reference names one (`url|version`), whose `version` is `version`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CanonicalTarget {
+    pub target_type: ResourceType,
+    pub url: String,
+    pub version: Option<String>,
+}
 
 /// The `(type, id)` of every local resource `resource` (of type `resource_type`) refers to
 /// through the reference parameter `code`, or through each of its type's reference
@@ -18,14 +38,26 @@ use crate::ResourceType;
 /// expressions, the same `values_of`, then [`localise_reference`] with the same base), so
 /// following them finds what a lookup of the resource's reference rows would. References
 /// with no local target (another server's URL, `urn:uuid:`, a canonical, `#contained`) give
-/// nothing.
+/// nothing here; [`include_targets`] also gives the canonical ones.
 pub fn reference_targets(
     resource_type: ResourceType,
     resource: &Value,
     code: Option<&str>,
     local_base: Option<&str>,
 ) -> Vec<(String, String)> {
-    let mut targets = Vec::new();
+    include_targets(resource_type, resource, code, local_base).local
+}
+
+/// What `_include` follows from `resource` through `code` (every reference parameter of its
+/// type when `None`): its local targets, as [`reference_targets`], and its canonical
+/// references, which a server resolves by the URL of the resource they name.
+pub fn include_targets(
+    resource_type: ResourceType,
+    resource: &Value,
+    code: Option<&str>,
+    local_base: Option<&str>,
+) -> IncludeTargets {
+    let mut targets = IncludeTargets::default();
     let mut values = Vec::new();
     let parameters = search_parameters_for(resource_type.as_str()).filter(|definition| {
         definition.kind == SearchParamType::Reference
@@ -36,19 +68,37 @@ pub fn reference_targets(
             continue;
         };
         for node in parameter.expression.evaluate(resource) {
+            let by_url = matches!(node.fhir_type, "canonical" | "uri");
             values_of(definition.kind, node.value, node.fhir_type, &mut values);
-        }
-        for mut value in values.drain(..) {
-            if let Some(base) = local_base {
-                localise_reference(&mut value, base);
-            }
-            if let IndexValue::Reference {
-                target_type: Some(target_type),
-                target_id: Some(target_id),
-                ..
-            } = value
-            {
-                targets.push((target_type, target_id));
+            for mut value in values.drain(..) {
+                if let Some(base) = local_base {
+                    localise_reference(&mut value, base);
+                }
+                match value {
+                    IndexValue::Reference {
+                        target_type: Some(target_type),
+                        target_id: Some(target_id),
+                        ..
+                    } => targets.local.push((target_type, target_id)),
+                    IndexValue::Reference {
+                        url: Some(url),
+                        version,
+                        ..
+                    } if by_url => {
+                        let target_types = definition
+                            .target
+                            .iter()
+                            .filter_map(|name| ResourceType::parse(name));
+                        for target_type in target_types {
+                            targets.canonical.push(CanonicalTarget {
+                                target_type,
+                                url: url.clone(),
+                                version: version.clone(),
+                            });
+                        }
+                    }
+                    _ => {}
+                }
             }
         }
     }
@@ -117,6 +167,35 @@ mod tests {
     fn a_parameter_that_is_not_a_reference_or_not_the_types_gives_nothing() {
         assert!(targets(REPORT, Some("status")).is_empty());
         assert!(targets(REPORT, Some("no-such-parameter")).is_empty());
+    }
+
+    #[test]
+    fn a_canonical_reference_is_followed_by_url_and_version_to_the_parameters_target_types() {
+        let (kind, value) = parsed(
+            r#"{"resourceType":"QuestionnaireResponse","status":"completed",
+                "questionnaire":"http://example.org/Questionnaire/intake|2"}"#,
+        );
+        let followed = include_targets(kind, &value, Some("questionnaire"), Some(BASE));
+        assert!(followed.local.is_empty());
+        assert_eq!(
+            followed.canonical,
+            [CanonicalTarget {
+                target_type: ResourceType::parse("Questionnaire").unwrap(),
+                url: "http://example.org/Questionnaire/intake".to_owned(),
+                version: Some("2".to_owned()),
+            }]
+        );
+    }
+
+    #[test]
+    fn a_reference_to_another_servers_resource_is_not_followed_by_url() {
+        let followed = include_targets(
+            parsed(REPORT).0,
+            &parsed(REPORT).1,
+            Some("result"),
+            Some(BASE),
+        );
+        assert!(followed.canonical.is_empty(), "{:?}", followed.canonical);
     }
 
     /// The local targets among `extract`'s values for `value`, localised to `base`, sorted.

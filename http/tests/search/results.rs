@@ -189,6 +189,71 @@ async fn include_and_revinclude_add_the_linked_resources_once() {
     assert_eq!(ids_of(&everything, "include"), [patient]);
 }
 
+// references.html#canonical: a canonical reference names a resource by its `url`, and by
+// its `version` after `|` when given. `_include` follows it to every live resource of the
+// parameter's target types with that URL (and version); one that names no such resource
+// includes nothing. `_revinclude` follows it back.
+#[tokio::test]
+async fn include_and_revinclude_follow_a_canonical_reference_by_url_and_version() {
+    let app = TestApp::start().await;
+    let questionnaire = |version: &str| {
+        format!(
+            r#"{{"resourceType":"Questionnaire","url":"http://example.org/Questionnaire/intake","version":"{version}","status":"active"}}"#
+        )
+    };
+    let first = app.create(&questionnaire("1")).await;
+    let second = app.create(&questionnaire("2")).await;
+    let retired = app.create(&questionnaire("0")).await;
+    app.delete(&format!("/fhir/Questionnaire/{retired}")).await;
+    let answered = |canonical: &str| {
+        format!(
+            r#"{{"resourceType":"QuestionnaireResponse","status":"completed","questionnaire":"{canonical}"}}"#
+        )
+    };
+    let of_version_two = app
+        .create(&answered("http://example.org/Questionnaire/intake|2"))
+        .await;
+    let of_any_version = app
+        .create(&answered("http://example.org/Questionnaire/intake"))
+        .await;
+    let of_nothing_here = app
+        .create(&answered("http://example.org/Questionnaire/unknown"))
+        .await;
+
+    let included = |response: &str| {
+        format!(
+            "/fhir/QuestionnaireResponse?_id={response}&_include=QuestionnaireResponse:questionnaire"
+        )
+    };
+    let mut expected = vec![second.clone()];
+    let bundle = searchset(&app, &included(&of_version_two)).await;
+    assert_eq!(ids_of(&bundle, "include"), expected);
+    expected.push(first.clone());
+    expected.sort();
+    let bundle = searchset(&app, &included(&of_any_version)).await;
+    let mut found = ids_of(&bundle, "include");
+    found.sort();
+    assert_eq!(found, expected);
+    let bundle = searchset(&app, &included(&of_nothing_here)).await;
+    assert!(ids_of(&bundle, "include").is_empty());
+
+    // And back: `_revinclude` finds the responses that name a questionnaire by its URL,
+    // without a version or with its own.
+    let revincluded = |questionnaire: &str| {
+        format!(
+            "/fhir/Questionnaire?_id={questionnaire}&_revinclude=QuestionnaireResponse:questionnaire"
+        )
+    };
+    let mut expected = vec![of_version_two.clone(), of_any_version.clone()];
+    expected.sort();
+    let bundle = searchset(&app, &revincluded(&second)).await;
+    let mut found = ids_of(&bundle, "include");
+    found.sort();
+    assert_eq!(found, expected);
+    let bundle = searchset(&app, &revincluded(&first)).await;
+    assert_eq!(ids_of(&bundle, "include"), [of_any_version]);
+}
+
 // search.html#include: `_include` follows the references each match holds now (they are read
 // from the matches themselves, storage/src/search/include.rs), to resources that exist and are
 // not deleted, of the type named by the modifier if there is one.
