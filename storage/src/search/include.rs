@@ -295,7 +295,7 @@ async fn reverse(
     include: &Include,
     from: &[FoundResource],
 ) -> Result<Vec<FoundResource>, Error> {
-    let source_type = include.source_type.as_str().to_owned();
+    let source_type = include.source_type.as_str();
     let mut rows = Vec::new();
     let mut types: Vec<&str> = from
         .iter()
@@ -311,38 +311,21 @@ async fn reverse(
             continue;
         }
         let ids = keys_of(from, target_type);
-        let param = include.param.map(|param| param.code().to_owned());
-        let statement = if param.is_some() {
+        let param = include.param.map(|param| param.code());
+        let by_id = if param.is_some() {
             &REVERSE_BY_PARAM
         } else {
             &REVERSE_ANY_PARAM
         };
-        let by_url = has_canonical_url(target_type).then(|| (ids.clone(), param.clone()));
-        rows.extend(
-            run(
-                client,
-                statement,
-                tenant,
-                source_type.clone(),
-                ids,
+        let by_url = has_canonical_url(target_type).then_some(&REVERSE_CANONICAL);
+        for statement in std::iter::once(by_id).chain(by_url) {
+            let referrers = Referrers {
+                source_type,
+                ids: &ids,
                 param,
-                Some(target_type.to_owned()),
-            )
-            .await?,
-        );
-        if let Some((ids, param)) = by_url {
-            rows.extend(
-                run(
-                    client,
-                    &REVERSE_CANONICAL,
-                    tenant,
-                    source_type.clone(),
-                    ids,
-                    param,
-                    Some(target_type.to_owned()),
-                )
-                .await?,
-            );
+                target_type,
+            };
+            rows.extend(run(client, statement, tenant, &referrers).await?);
         }
     }
     Ok(rows)
@@ -358,21 +341,27 @@ fn has_canonical_url(resource_type: &str) -> bool {
 /// One more than `MAX_INCLUDED`, so a query that found more shows it.
 const LIMIT_PER_QUERY: i64 = MAX_INCLUDED as i64 + 1;
 
+/// What a reverse include statement looks for: resources of `source_type` referring, through
+/// `param` (any reference parameter when `None`), to the resources of `target_type` with `ids`.
+struct Referrers<'a> {
+    source_type: &'a str,
+    ids: &'a [String],
+    param: Option<&'a str>,
+    target_type: &'a str,
+}
+
 async fn run(
     client: &Client,
     statement: &IncludeStatement,
     tenant: TenantKey,
-    source_type: String,
-    ids: Vec<String>,
-    param: Option<String>,
-    target_type: Option<String>,
+    referrers: &Referrers<'_>,
 ) -> Result<Vec<FoundResource>, Error> {
     let params: [(&(dyn ToSql + Sync), Type); 6] = [
         (&tenant.get(), Type::INT4),
-        (&source_type, Type::TEXT),
-        (&ids, Type::TEXT_ARRAY),
-        (&param, Type::TEXT),
-        (&target_type, Type::TEXT),
+        (&referrers.source_type, Type::TEXT),
+        (&referrers.ids, Type::TEXT_ARRAY),
+        (&referrers.param, Type::TEXT),
+        (&referrers.target_type, Type::TEXT),
         (&LIMIT_PER_QUERY, Type::INT8),
     ];
     let rows = plans::query(client, statement.sql, &params, statement.plan).await?;
