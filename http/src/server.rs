@@ -43,7 +43,15 @@ pub async fn run(
             })
             .await
     });
-    let opened = start_database(&settings).await;
+    // Listening for the signal from the start: a SIGTERM (a pod deleted during a long
+    // migration) or SIGINT before Ember is ready ends the start-up, not the process in the
+    // middle of it. Dropping the start-up closes its connections (PostgreSQL rolls back a
+    // migration under way) and stops an embedded cluster it started.
+    let mut shutdown = Box::pin(shutdown);
+    let opened = tokio::select! {
+        opened = start_database(&settings) => Some(opened),
+        () = &mut shutdown => None,
+    };
     let _ = started_up.send(());
     // Its connections are closed once their requests are answered; probes reconnect.
     match startup_server.await {
@@ -51,6 +59,10 @@ pub async fn run(
         Ok(Err(error)) => return Err(Error::Listen(error)),
         Err(panicked) => return Err(Error::Listen(std::io::Error::other(panicked))),
     }
+    let Some(opened) = opened else {
+        info!("stopped before it was ready");
+        return Ok(());
+    };
     let (store, embedded, applied) = opened?;
     let ember = Ember::start(store).await?;
     let state = AppState::new(ember, settings.clone());

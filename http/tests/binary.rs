@@ -362,3 +362,43 @@ async fn a_server_is_alive_and_not_ready_while_it_migrates() {
     assert_eq!(server.read_family(&id).await, "Later");
     server.stop().await;
 }
+
+// A SIGTERM before the server is ready (here: while it waits for the migration lock another
+// process holds) ends the start-up with a clean exit, as once it serves; it does not kill
+// the process with the migration half done. The lock's holder then migrates undisturbed.
+#[tokio::test]
+async fn a_server_stopped_while_it_migrates_exits_cleanly() {
+    let config = storage::testing::fresh_database().await;
+    let (holder, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    holder
+        .execute(
+            "SELECT pg_advisory_lock($1)",
+            &[&storage::MIGRATION_LOCK_KEY],
+        )
+        .await
+        .unwrap();
+    let dir = data_dir();
+    let [port] = free_ports();
+    let server = Server::spawn(
+        port,
+        &["--database-url", &database_url(&config)],
+        dir.path(),
+        dir.path().join("ember.log"),
+    );
+    let (status, _) = first_answer(&server, "/healthz").await;
+    assert_eq!(status, 200);
+
+    let log = server.log.clone();
+    let status = server.signal_and_wait(Signal::SIGTERM).await;
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(status.success(), "ember exited with {status}:\n{log}");
+    assert!(log.contains("stopped before it was ready"), "{log}");
+    holder
+        .execute(
+            "SELECT pg_advisory_unlock($1)",
+            &[&storage::MIGRATION_LOCK_KEY],
+        )
+        .await
+        .unwrap();
+}
