@@ -318,11 +318,9 @@ async fn first_answer(server: &Server, path: &str) -> (u16, Value) {
     }
 }
 
-// docs/operations.md, "Upgrading": while a migration runs (here: waits for the migration
-// lock another process holds), the process is alive for a liveness probe and not ready for
-// traffic; once migrated it serves.
-#[tokio::test]
-async fn a_server_is_alive_and_not_ready_while_it_migrates() {
+/// An Ember started on a fresh external database whose migration lock another connection
+/// (the returned client) holds, so it stays in its start-up; with its data directory.
+async fn server_waiting_for_the_migration_lock() -> (tokio_postgres::Client, TempDir, Server) {
     let config = storage::testing::fresh_database().await;
     let (holder, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
@@ -341,6 +339,25 @@ async fn a_server_is_alive_and_not_ready_while_it_migrates() {
         dir.path(),
         dir.path().join("ember.log"),
     );
+    (holder, dir, server)
+}
+
+async fn release_the_migration_lock(holder: &tokio_postgres::Client) {
+    holder
+        .execute(
+            "SELECT pg_advisory_unlock($1)",
+            &[&storage::MIGRATION_LOCK_KEY],
+        )
+        .await
+        .unwrap();
+}
+
+// docs/operations.md, "Upgrading": while a migration runs (here: waits for the migration
+// lock another process holds), the process is alive for a liveness probe and not ready for
+// traffic; once migrated it serves.
+#[tokio::test]
+async fn a_server_is_alive_and_not_ready_while_it_migrates() {
+    let (holder, _dir, server) = server_waiting_for_the_migration_lock().await;
 
     let (status, alive) = first_answer(&server, "/healthz").await;
     assert_eq!((status, alive["status"].as_str()), (200, Some("alive")));
@@ -350,13 +367,7 @@ async fn a_server_is_alive_and_not_ready_while_it_migrates() {
         assert_eq!(outcome["resourceType"].as_str(), Some("OperationOutcome"));
     }
 
-    holder
-        .execute(
-            "SELECT pg_advisory_unlock($1)",
-            &[&storage::MIGRATION_LOCK_KEY],
-        )
-        .await
-        .unwrap();
+    release_the_migration_lock(&holder).await;
     let server = server.ready().await;
     let id = server.create_patient("Later").await;
     assert_eq!(server.read_family(&id).await, "Later");
@@ -365,27 +376,10 @@ async fn a_server_is_alive_and_not_ready_while_it_migrates() {
 
 // A SIGTERM before the server is ready (here: while it waits for the migration lock another
 // process holds) ends the start-up with a clean exit, as once it serves; it does not kill
-// the process with the migration half done. The lock's holder then migrates undisturbed.
+// the process with the migration half done.
 #[tokio::test]
 async fn a_server_stopped_while_it_migrates_exits_cleanly() {
-    let config = storage::testing::fresh_database().await;
-    let (holder, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(connection);
-    holder
-        .execute(
-            "SELECT pg_advisory_lock($1)",
-            &[&storage::MIGRATION_LOCK_KEY],
-        )
-        .await
-        .unwrap();
-    let dir = data_dir();
-    let [port] = free_ports();
-    let server = Server::spawn(
-        port,
-        &["--database-url", &database_url(&config)],
-        dir.path(),
-        dir.path().join("ember.log"),
-    );
+    let (holder, _dir, server) = server_waiting_for_the_migration_lock().await;
     let (status, _) = first_answer(&server, "/healthz").await;
     assert_eq!(status, 200);
 
@@ -394,11 +388,5 @@ async fn a_server_stopped_while_it_migrates_exits_cleanly() {
     let log = std::fs::read_to_string(log).unwrap_or_default();
     assert!(status.success(), "ember exited with {status}:\n{log}");
     assert!(log.contains("stopped before it was ready"), "{log}");
-    holder
-        .execute(
-            "SELECT pg_advisory_unlock($1)",
-            &[&storage::MIGRATION_LOCK_KEY],
-        )
-        .await
-        .unwrap();
+    release_the_migration_lock(&holder).await;
 }

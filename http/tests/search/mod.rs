@@ -2,6 +2,7 @@
 //! Spec: https://hl7.org/fhir/R4/search.html
 
 mod chain_pages;
+mod includes;
 mod near;
 mod parameters;
 mod references;

@@ -8,6 +8,7 @@
 //! ... contains errors": an alarm about nothing for an operator reading the log. So the
 //! file's lines for every setting Ember passes are commented out before each start.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -65,7 +66,7 @@ fn commented_out(text: &str, names: &[&str]) -> Option<String> {
                 Some(content) => (content, "\n"),
                 None => (line, ""),
             };
-            out.push_str(&format!("#{content}\t{MARK}{newline}"));
+            let _ = write!(out, "#{content}\t{MARK}{newline}");
         } else {
             out.push_str(line);
         }
