@@ -24,7 +24,7 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Most entries a batch or transaction Bundle may hold; more get 413.
     pub max_bundle_entries: usize,
-    /// Database connections in the pool.
+    /// Database connections in the pool; 0 sizes it automatically ([`Settings::pool_connections`]).
     pub pool_size: usize,
     /// Entries per history page when the client sends no `_count`.
     pub default_page_size: u32,
@@ -40,7 +40,26 @@ pub struct Settings {
     pub log_level: String,
 }
 
+/// Connections of an automatic pool per core Ember may use, when the embedded cluster shares
+/// those cores. Searches at 16 clients on two cores had their p99 up to 1.7 times higher
+/// with sixteen connections than with four, as more busy backends than cores only take
+/// turns on them, and lost rate with two (docs/benchmarks.md, "Pool size").
+const EMBEDDED_CONNECTIONS_PER_CORE: usize = 2;
+
+/// Connections of an automatic pool for an external database, whose cores Ember cannot see.
+const EXTERNAL_CONNECTIONS: usize = 16;
+
 impl Settings {
+    /// The connections to open: `pool_size` when set, else two per core this process may use
+    /// (its cgroup quota and CPU affinity included) for the embedded cluster, else 16.
+    pub fn pool_connections(&self) -> usize {
+        match (self.pool_size, &self.database_url) {
+            (0, None) => EMBEDDED_CONNECTIONS_PER_CORE * usable_cores(),
+            (0, Some(_)) => EXTERNAL_CONNECTIONS,
+            (explicit, _) => explicit,
+        }
+    }
+
     /// `search_timeout_ms` as a duration.
     pub fn search_time_limit(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.search_timeout_ms)
@@ -60,8 +79,7 @@ impl Default for Settings {
             // A Synthea patient Bundle holds up to about 1,300 entries; a transaction's rows
             // stay locked until it commits, so an unbounded one could block others for long.
             max_bundle_entries: 10_000,
-            // Two cores: more connections than this only queue inside PostgreSQL.
-            pool_size: 16,
+            pool_size: 0,
             default_page_size: 50,
             max_page_size: 1_000,
             // Far above any search of the benchmarks at a million resources (the slowest,
@@ -73,6 +91,11 @@ impl Default for Settings {
             log_level: "info".into(),
         }
     }
+}
+
+/// The cores this process may run on, as the runtime counts them for `worker_threads = 0`.
+fn usable_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
@@ -133,7 +156,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_bundle_entries: Option<usize>,
-    /// Database connections in the pool [default: 16; env: EMBER_POOL_SIZE]
+    /// Database connections in the pool; 0 sizes it automatically: two per CPU core with the
+    /// embedded cluster, 16 with --database-url [default: 0; env: EMBER_POOL_SIZE]
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pool_size: Option<usize>,
@@ -216,6 +240,34 @@ mod tests {
             assert_eq!(settings.max_body_bytes, Settings::default().max_body_bytes);
             Ok(())
         });
+    }
+
+    #[test]
+    fn an_automatic_pool_has_two_connections_per_core_with_the_embedded_cluster() {
+        let embedded = Settings::default();
+        assert_eq!(embedded.pool_size, 0, "automatic by default");
+        assert_eq!(embedded.pool_connections(), 2 * usable_cores());
+    }
+
+    #[test]
+    fn an_automatic_pool_has_sixteen_connections_to_an_external_database() {
+        let external = Settings {
+            database_url: Some("postgresql://db/ember".into()),
+            ..Settings::default()
+        };
+        assert_eq!(external.pool_connections(), 16);
+    }
+
+    #[test]
+    fn a_pool_size_that_is_set_is_used_as_it_is() {
+        for database_url in [None, Some("postgresql://db/ember".to_owned())] {
+            let settings = Settings {
+                pool_size: 3,
+                database_url,
+                ..Settings::default()
+            };
+            assert_eq!(settings.pool_connections(), 3);
+        }
     }
 
     #[test]

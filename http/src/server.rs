@@ -70,6 +70,7 @@ pub async fn run(
         fhir_base = %format!("http://{address}/fhir"),
         migrations_applied = applied,
         embedded_postgres = embedded.is_some(),
+        database_connections = settings.pool_connections(),
         startup_ms = started.elapsed().as_millis() as u64,
         "Ember is ready"
     );
@@ -111,11 +112,11 @@ async fn open_database(settings: &Settings) -> Result<(Store, Option<EmbeddedPos
             let config = tokio_postgres::Config::from_str(url).map_err(|error| {
                 Error::Config(format!("database_url is not a PostgreSQL URL: {error}"))
             })?;
-            Ok((Store::connect(config, settings.pool_size)?, None))
+            Ok((Store::connect(config, settings.pool_connections())?, None))
         }
         None => {
             let cluster = EmbeddedPostgres::start(EmbeddedOptions::new(&settings.data_dir)).await?;
-            let store = Store::connect(cluster.connection_config(), settings.pool_size)?;
+            let store = Store::connect(cluster.connection_config(), settings.pool_connections())?;
             Ok((store, Some(cluster)))
         }
     }
