@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use engine::{Id, ResourceType, VersionId};
+use tokio::sync::Semaphore;
 use tokio_postgres::NoTls;
 
 use crate::model::{HistoryPage, HistoryQuery, StoredVersion, WriteOutcome, WriteRequest};
@@ -23,6 +24,13 @@ pub struct Store {
     /// conditional writes would take every connection and leave none for the writes they
     /// wait on.
     locks: Pool,
+    /// Transaction Bundles open at once: one fewer than `pool` has connections (at least
+    /// one). A transaction holds its connection while it waits for the advisory locks of
+    /// its conditional entries, and a single conditional write that holds one of those
+    /// locks needs a connection of `pool` for its search and its write: had transactions
+    /// taken every connection, each would wait for the other until the timeouts (10 s, then
+    /// 503 for all of them; measured with a pool of 4 in docs/benchmarks.md, "Pool size").
+    transaction_slots: Arc<Semaphore>,
     /// Reads by id, gathered into shared queries under load (`read_batch.rs`).
     reads: Arc<ReadBatcher>,
     /// Which lone string criteria have ranges too large to read whole (`search/large_ranges.rs`).
@@ -54,6 +62,7 @@ impl Store {
             reads: ReadBatcher::new(pool.clone()),
             pool,
             locks: build_pool(config, lock_connections)?,
+            transaction_slots: Arc::new(Semaphore::new(max_connections.saturating_sub(1).max(1))),
             large_ranges: Arc::default(),
         })
     }
@@ -181,8 +190,16 @@ impl Store {
         tenant: TenantKey,
         search_time_limit: Duration,
     ) -> Result<Transaction, Error> {
+        let slot = tokio::time::timeout(
+            CONNECTION_WAIT,
+            self.transaction_slots.clone().acquire_owned(),
+        )
+        .await
+        .map_err(|_| Error::Pool("timed out waiting for a transaction slot".to_owned()))?
+        .map_err(|closed| Error::Pool(closed.to_string()))?;
         Transaction::begin(
             crate::connection(&self.pool).await?,
+            slot,
             tenant,
             search_time_limit,
         )
@@ -205,6 +222,10 @@ impl Store {
     }
 }
 
+/// How long a request waits for a connection (or a transaction slot) before it is answered
+/// 503: long enough to ride out a burst, short enough that a client retries.
+const CONNECTION_WAIT: Duration = Duration::from_secs(10);
+
 fn build_pool(config: tokio_postgres::Config, max_size: usize) -> Result<Pool, Error> {
     let manager = Manager::from_config(
         config,
@@ -218,8 +239,8 @@ fn build_pool(config: tokio_postgres::Config, max_size: usize) -> Result<Pool, E
     Pool::builder(manager)
         .max_size(max_size)
         .runtime(Runtime::Tokio1)
-        .wait_timeout(Some(Duration::from_secs(10)))
-        .create_timeout(Some(Duration::from_secs(10)))
+        .wait_timeout(Some(CONNECTION_WAIT))
+        .create_timeout(Some(CONNECTION_WAIT))
         .build()
         .map_err(|error| Error::Pool(error.to_string()))
 }

@@ -35,6 +35,9 @@ pub struct LockedResource {
 /// must never keep an open transaction.
 pub struct Transaction {
     client: Option<deadpool_postgres::Object>,
+    /// Its place among the transactions open at once (`Store::transaction_slots`), given back
+    /// when the transaction ends, however it ends.
+    _slot: tokio::sync::OwnedSemaphorePermit,
     tenant: TenantKey,
     /// How long one search inside the transaction may run (`Transaction::search`).
     search_time_limit: Duration,
@@ -50,11 +53,13 @@ const LOCK_RESOURCES: &str = "SELECT r.resource_type, r.id, r.version_id, r.last
 impl Transaction {
     pub(crate) async fn begin(
         client: deadpool_postgres::Object,
+        slot: tokio::sync::OwnedSemaphorePermit,
         tenant: TenantKey,
         search_time_limit: Duration,
     ) -> Result<Transaction, Error> {
         let transaction = Transaction {
             client: Some(client),
+            _slot: slot,
             tenant,
             search_time_limit,
             locked: HashMap::new(),

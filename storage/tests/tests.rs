@@ -4,3 +4,4 @@ mod embedded;
 mod index_maintenance;
 mod reads;
 mod search_limits;
+mod transaction_slots;
