@@ -3,18 +3,22 @@
 //! resource cannot both find nothing and both create it.
 //! Spec: https://hl7.org/fhir/R4/http.html#ccreate, http.html#cond-update
 //!
-//! The check (a search) and the write (through the type's writer, in its batch transaction)
-//! run on other connections; the lock is held on its own connection, in an open transaction,
-//! from before the search until after the write has committed. A second writer with the same
+//! The lock is held on its own connection, in an open transaction, from before the check (a
+//! search, run on that same connection: `ConditionLock::search`) until after the write
+//! (through the type's writer, in its batch transaction on another connection) has committed. A second writer with the same
 //! criteria waits in `pg_advisory_xact_lock` and searches only once the first has committed,
 //! so it sees what the first wrote. Advisory locks rather than a row lock because there is no
 //! row to lock when nothing matches yet; PostgreSQL rather than an in-process mutex so the
 //! guarantee holds across several Ember processes on one database.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 use deadpool_postgres::Pool;
+use engine::search::SearchQuery;
 use tokio_postgres::error::SqlState;
 
-use crate::{Error, TenantKey};
+use crate::{search, Error, SearchPage, TenantKey};
 
 /// The first key of the two-key advisory lock space, set apart for conditional writes so they
 /// never wait on another use of advisory locks (migrations use the one-key space).
@@ -32,6 +36,10 @@ const LOCK_TIMEOUT: &str = "10s";
 /// connection must never keep an open transaction.
 pub struct ConditionLock {
     client: Option<deadpool_postgres::Object>,
+    /// Set when a search on the lock's connection was stopped at its time limit: a late
+    /// cancel could still reach the connection's next statement, so release closes it
+    /// rather than committing on it and returning it to the pool.
+    close_on_release: AtomicBool,
 }
 
 impl ConditionLock {
@@ -41,10 +49,39 @@ impl ConditionLock {
     /// # Errors
     /// Database errors; the lock is freed either way (the connection is then closed).
     pub async fn release(mut self) -> Result<(), Error> {
+        if self.close_on_release.load(Ordering::Relaxed) {
+            return Ok(()); // Drop closes the connection, which frees the lock.
+        }
         if let Some(client) = self.client.take() {
             client.batch_execute("COMMIT").await?;
         }
         Ok(())
+    }
+
+    /// Searches on the lock's own connection, which otherwise idles in its transaction while
+    /// the lock is held, so deciding a conditional write takes no connection of the main
+    /// pool (where a small pool made conditional creates at 16 clients wait: docs/benchmarks.md,
+    /// "Pool size"). Read committed: the search sees every write committed before it, the
+    /// previous holder's included.
+    ///
+    /// # Errors
+    /// As [`crate::Store::search`].
+    pub async fn search(
+        &self,
+        tenant: TenantKey,
+        query: &SearchQuery,
+        page_size: usize,
+        time_limit: Duration,
+    ) -> Result<SearchPage, Error> {
+        let client = self
+            .client
+            .as_ref()
+            .expect("a lock keeps its connection until it is released");
+        let page = search::search_within(client, tenant, query, page_size, time_limit).await;
+        if matches!(page, Err(Error::SearchTimeLimit(_))) {
+            self.close_on_release.store(true, Ordering::Relaxed);
+        }
+        page
     }
 }
 
@@ -63,6 +100,7 @@ pub(crate) async fn acquire(
 ) -> Result<ConditionLock, Error> {
     let lock = ConditionLock {
         client: Some(crate::connection(pool).await?),
+        close_on_release: AtomicBool::new(false),
     };
     let client = lock.client.as_ref().expect("set just above");
     client.batch_execute("BEGIN").await?;

@@ -54,9 +54,10 @@ impl Store {
     /// [`Error::Pool`] when the pool cannot be built from `config`.
     ///
     /// Conditional writes hold their locks on a second pool of a quarter as many connections
-    /// (at least two), so the database sees up to `max_connections * 5 / 4` of them.
+    /// (at least `MIN_LOCK_CONNECTIONS`), so the database sees up to `max_connections * 5 / 4`
+    /// of them, or `max_connections + 4`.
     pub fn connect(config: tokio_postgres::Config, max_connections: usize) -> Result<Store, Error> {
-        let lock_connections = (max_connections / 4).max(2);
+        let lock_connections = (max_connections / 4).max(MIN_LOCK_CONNECTIONS);
         let pool = build_pool(config.clone(), max_connections)?;
         Ok(Store {
             reads: ReadBatcher::new(pool.clone()),
@@ -221,6 +222,13 @@ impl Store {
         }
     }
 }
+
+/// Lock connections of the smallest pools. A lock's connection idles in its transaction
+/// while the holder searches and writes on others, so it costs PostgreSQL no CPU, but it
+/// bounds how many conditional writes run at once: with the two a pool of 4 used to get,
+/// conditional creates at 16 clients ran at 575 and 804/s against 807 and 891/s with the
+/// four of a pool of 16 (docs/benchmarks.md, "Pool size").
+const MIN_LOCK_CONNECTIONS: usize = 4;
 
 /// How long a request waits for a connection (or a transaction slot) before it is answered
 /// 503: long enough to ride out a burst, short enough that a client retries.

@@ -10,10 +10,11 @@
 //! (no search parameter at all, or only result parameters such as `_count`) are refused.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use engine::search::{parse_search, Scope, SearchQuery};
 use engine::{Category, ResourceType};
-use storage::{FoundResource, Store, TenantKey, Transaction};
+use storage::{ConditionLock, FoundResource, Store, TenantKey, Transaction};
 
 use super::search::localise_references;
 use crate::error::ApiError;
@@ -40,6 +41,9 @@ pub(crate) struct Condition {
     /// The criteria as applied, sorted and re-encoded, so that `a=1&b=2` and `b=2&a=1`
     /// take the same lock.
     normalised: String,
+    /// The lock on the criteria, while [`exclusively`] holds it: [`Condition::matches`]
+    /// then searches on its connection.
+    lock: Option<Arc<ConditionLock>>,
 }
 
 impl Condition {
@@ -78,6 +82,7 @@ impl Condition {
             resource_type,
             query,
             normalised,
+            lock: None,
         })
     }
 
@@ -109,20 +114,25 @@ impl Condition {
 
     /// The resources matching the criteria: up to `limit + 1`, so that a caller can tell
     /// "at most `limit`" from "more". Searched on the primary, so a write that has committed
-    /// is always seen.
+    /// is always seen: inside [`exclusively`] on the lock's own connection, else on a
+    /// connection of the pool.
     pub(crate) async fn matches(
         &self,
         state: &AppState,
         limit: usize,
     ) -> Result<Vec<FoundResource>, ApiError> {
-        let page = primary(state)
-            .search(
-                TenantKey::DEFAULT,
-                &self.query,
-                limit + 1,
-                state.settings().search_time_limit(),
-            )
-            .await?;
+        let time_limit = state.settings().search_time_limit();
+        let page = match &self.lock {
+            Some(lock) => {
+                lock.search(TenantKey::DEFAULT, &self.query, limit + 1, time_limit)
+                    .await?
+            }
+            None => {
+                primary(state)
+                    .search(TenantKey::DEFAULT, &self.query, limit + 1, time_limit)
+                    .await?
+            }
+        };
         Ok(page.matches)
     }
 
@@ -171,15 +181,25 @@ where
 {
     let store = primary(state);
     let task = tokio::spawn(async move {
-        let lock = store
-            .lock_condition(
-                TenantKey::DEFAULT,
-                condition.resource_type,
-                &condition.normalised,
-            )
-            .await?;
-        let result = work(condition).await;
-        lock.release().await?;
+        let lock = Arc::new(
+            store
+                .lock_condition(
+                    TenantKey::DEFAULT,
+                    condition.resource_type,
+                    &condition.normalised,
+                )
+                .await?,
+        );
+        let result = work(Condition {
+            lock: Some(Arc::clone(&lock)),
+            ..condition
+        })
+        .await;
+        // `work` has dropped its condition with the future; were a copy of the lock kept
+        // anywhere, dropping it would close the connection, which frees the lock too.
+        if let Ok(lock) = Arc::try_unwrap(lock) {
+            lock.release().await?;
+        }
         result
     });
     task.await.map_err(|error| {

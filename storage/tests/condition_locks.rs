@@ -1,0 +1,174 @@
+//! Conditional writes and the connections they need: a conditional write searches on its
+//! lock's own connection, and transaction Bundles never hold every connection of the pool,
+//! so a single conditional write that holds a lock they wait for can still search and
+//! write, and then they all finish (`Store::transaction_slots`).
+
+use std::time::Duration;
+
+use engine::search::{parse_search, Scope};
+use engine::ResourceType;
+use storage::{Error, Store, TenantKey};
+use tokio_postgres::NoTls;
+
+/// Backends of the database waiting for an advisory lock.
+async fn waiting_for_advisory_locks(observer: &tokio_postgres::Client) -> i64 {
+    observer
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock' \
+               AND wait_event = 'advisory'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn transactions_waiting_for_a_conditional_lock_leave_a_connection_to_its_holder() {
+    let config = storage::testing::fresh_database().await;
+    let store = Store::connect(config.clone(), 2).unwrap();
+    store.migrate().await.unwrap();
+    let (observer, observer_connection) = config.connect(NoTls).await.unwrap();
+    tokio::spawn(observer_connection);
+    let organization = ResourceType::parse("Organization").unwrap();
+    let criteria = "identifier=urn:example|1";
+
+    // A conditional create has taken the lock of its criteria and is about to search.
+    let held = store
+        .lock_condition(TenantKey::DEFAULT, organization, criteria)
+        .await
+        .unwrap();
+    // Two transaction Bundles with the same conditional entry, as many as the pool has
+    // connections, wait for that lock.
+    let transactions: Vec<_> = (0..2)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let transaction = store
+                    .begin_transaction(TenantKey::DEFAULT, Duration::from_secs(5))
+                    .await?;
+                transaction
+                    .lock_conditions(&[(organization, criteria.to_owned())])
+                    .await?;
+                transaction.commit().await
+            })
+        })
+        .collect();
+    while waiting_for_advisory_locks(&observer).await == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Time for a second transaction to take the last connection, were it allowed to.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let search = store
+        .search(
+            TenantKey::DEFAULT,
+            &organization_by_identifier(),
+            10,
+            Duration::from_secs(5),
+        )
+        .await;
+    assert!(
+        search.is_ok(),
+        "the lock holder's search found no connection: {:?}",
+        search.err()
+    );
+    held.release().await.unwrap();
+    for transaction in transactions {
+        transaction
+            .await
+            .unwrap()
+            .expect("each transaction takes the lock once it is released, and commits");
+    }
+}
+
+fn organization_by_identifier() -> engine::search::SearchQuery {
+    parse_search(
+        Scope::Type(ResourceType::parse("Organization").unwrap()),
+        &[("identifier".to_owned(), "urn:example|1".to_owned())],
+        false,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_conditional_write_searches_on_its_lock_connection_when_the_pool_is_busy() {
+    let config = storage::testing::fresh_database().await;
+    let store = Store::connect(config, 1).unwrap();
+    store.migrate().await.unwrap();
+    let organization = ResourceType::parse("Organization").unwrap();
+    // The pool's one connection is taken (a transaction Bundle under way).
+    let busy = store
+        .begin_transaction(TenantKey::DEFAULT, Duration::from_secs(5))
+        .await
+        .unwrap();
+
+    let lock = store
+        .lock_condition(TenantKey::DEFAULT, organization, "identifier=urn:example|1")
+        .await
+        .unwrap();
+    let page = lock
+        .search(
+            TenantKey::DEFAULT,
+            &organization_by_identifier(),
+            2,
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("the lock's connection searches without the pool");
+    assert!(page.matches.is_empty());
+    lock.release().await.unwrap();
+    busy.rollback().await;
+}
+
+#[tokio::test]
+async fn a_lock_whose_search_ran_past_its_time_limit_is_still_freed_on_release() {
+    let config = storage::testing::fresh_database().await;
+    let store = Store::connect(config.clone(), 2).unwrap();
+    store.migrate().await.unwrap();
+    let (holder, holder_connection) = config.connect(NoTls).await.unwrap();
+    tokio::spawn(holder_connection);
+    let organization = ResourceType::parse("Organization").unwrap();
+    let criteria = "identifier=urn:example|1";
+
+    let lock = store
+        .lock_condition(TenantKey::DEFAULT, organization, criteria)
+        .await
+        .unwrap();
+    // The search's statement waits on this table lock for as long as it is held.
+    holder
+        .batch_execute("BEGIN; LOCK TABLE resource IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let stopped = lock
+        .search(
+            TenantKey::DEFAULT,
+            &organization_by_identifier(),
+            2,
+            Duration::from_millis(300),
+        )
+        .await;
+    assert!(
+        matches!(stopped, Err(Error::SearchTimeLimit(_))),
+        "{:?}",
+        stopped.err()
+    );
+    lock.release().await.unwrap();
+    holder.batch_execute("COMMIT").await.unwrap();
+
+    // The next conditional write on the same criteria gets the lock, and its search runs.
+    let next = store
+        .lock_condition(TenantKey::DEFAULT, organization, criteria)
+        .await
+        .expect("the first lock was freed");
+    next.search(
+        TenantKey::DEFAULT,
+        &organization_by_identifier(),
+        2,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    next.release().await.unwrap();
+}
