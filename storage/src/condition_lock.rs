@@ -5,9 +5,11 @@
 //!
 //! The lock is held on its own connection, in an open transaction, from before the check (a
 //! search, run on that same connection: `ConditionLock::search`) until after the write
-//! (through the type's writer, in its batch transaction on another connection) has committed. A second writer with the same
-//! criteria waits in `pg_advisory_xact_lock` and searches only once the first has committed,
-//! so it sees what the first wrote. Advisory locks rather than a row lock because there is no
+//! (through the type's writer, in its batch transaction on another connection) has
+//! committed. A second writer with the same criteria waits in `pg_advisory_xact_lock` and
+//! searches only once the first has committed, so it sees what the first wrote: the lock's
+//! transaction is read committed whatever the database's default, as a snapshot taken when
+//! the lock was asked for would not show that write. Advisory locks rather than a row lock because there is no
 //! row to lock when nothing matches yet; PostgreSQL rather than an in-process mutex so the
 //! guarantee holds across several Ember processes on one database.
 
@@ -103,7 +105,9 @@ pub(crate) async fn acquire(
         close_on_release: AtomicBool::new(false),
     };
     let client = lock.client.as_ref().expect("set just above");
-    client.batch_execute("BEGIN").await?;
+    client
+        .batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        .await?;
     lock_in_transaction(client, tenant, &[key.to_owned()]).await?;
     Ok(lock)
 }

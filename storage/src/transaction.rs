@@ -64,7 +64,12 @@ impl Transaction {
             search_time_limit,
             locked: HashMap::new(),
         };
-        transaction.client().batch_execute("BEGIN").await?;
+        // Read committed whatever the database's default: its conditions are searched after
+        // their locks are taken, and must see what the previous holder committed.
+        transaction
+            .client()
+            .batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+            .await?;
         Ok(transaction)
     }
 

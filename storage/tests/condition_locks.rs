@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use engine::search::{parse_search, Scope};
-use engine::ResourceType;
+use engine::{Id, ResourceType};
+use storage::model::{WriteAction, WriteRequest};
 use storage::{Error, Store, TenantKey};
 use tokio_postgres::NoTls;
 
@@ -171,4 +172,73 @@ async fn a_lock_whose_search_ran_past_its_time_limit_is_still_freed_on_release()
     .await
     .unwrap();
     next.release().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_next_holder_sees_what_the_previous_one_wrote_under_a_repeatable_read_default() {
+    let config = storage::testing::fresh_database().await;
+    let (admin, admin_connection) = config.connect(NoTls).await.unwrap();
+    tokio::spawn(admin_connection);
+    let database = config.get_dbname().unwrap().to_owned();
+    // Some operators make every transaction of their database repeatable read; a lock whose
+    // snapshot were taken when it asked for the lock would not see the previous holder's write.
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{database}\" SET default_transaction_isolation = 'repeatable read'"
+        ))
+        .await
+        .unwrap();
+    let store = Store::connect(config, 4).unwrap();
+    store.migrate().await.unwrap();
+    let organization = ResourceType::parse("Organization").unwrap();
+    let criteria = "identifier=urn:example|1";
+
+    let first = store
+        .lock_condition(TenantKey::DEFAULT, organization, criteria)
+        .await
+        .unwrap();
+    let next = tokio::spawn({
+        let store = store.clone();
+        async move {
+            let lock = store
+                .lock_condition(TenantKey::DEFAULT, organization, criteria)
+                .await
+                .unwrap();
+            let page = lock
+                .search(
+                    TenantKey::DEFAULT,
+                    &organization_by_identifier(),
+                    2,
+                    Duration::from_secs(5),
+                )
+                .await
+                .unwrap();
+            lock.release().await.unwrap();
+            page.matches.len()
+        }
+    });
+    while waiting_for_advisory_locks(&admin).await == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The first holder found nothing and creates the Organization, then lets go.
+    let body =
+        r#"{"resourceType":"Organization","identifier":[{"system":"urn:example","value":"1"}]}"#;
+    let created = store
+        .write_batch(
+            TenantKey::DEFAULT,
+            organization,
+            &[WriteRequest {
+                id: Id::parse("org-1").unwrap(),
+                action: WriteAction::Create(engine::prepare_resource(body.as_bytes()).unwrap()),
+            }],
+        )
+        .await;
+    assert!(created.iter().all(Result::is_ok));
+    first.release().await.unwrap();
+
+    assert_eq!(
+        next.await.unwrap(),
+        1,
+        "the next holder found the Organization"
+    );
 }
