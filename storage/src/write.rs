@@ -113,8 +113,10 @@ async fn try_batch(
     if in_transaction {
         let lock_statement = client.prepare_cached(LOCK_CURRENT).await?;
         let lock_params: [&(dyn ToSql + Sync); 3] = [&tenant_key, &type_name, &ids_to_lock];
+        // Read committed whatever the database's default: the row locks below must wait for
+        // and then see a concurrent writer's commit, not fail on it as repeatable read would.
         let (begun, locked) = tokio::join!(
-            client.batch_execute("BEGIN"),
+            client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED"),
             client.query(&lock_statement, &lock_params)
         );
         let rows = match begun.and(locked) {
