@@ -11,6 +11,24 @@ use storage::model::{WriteAction, WriteRequest};
 use storage::{Error, Store, TenantKey};
 use tokio_postgres::NoTls;
 
+/// The criteria every test here locks and searches by.
+const CRITERIA: &str = "identifier=urn:example|1";
+
+fn organization() -> ResourceType {
+    ResourceType::parse("Organization").unwrap()
+}
+
+/// A migrated store of `connections` on a fresh database, and a connection of its own to
+/// that database for the test to hold table locks or watch the others.
+async fn store_and_side_connection(connections: usize) -> (Store, tokio_postgres::Client) {
+    let config = storage::testing::fresh_database().await;
+    let store = Store::connect(config.clone(), connections).unwrap();
+    store.migrate().await.unwrap();
+    let (client, connection) = config.connect(NoTls).await.unwrap();
+    tokio::spawn(connection);
+    (store, client)
+}
+
 /// Backends of the database waiting for an advisory lock.
 async fn waiting_for_advisory_locks(observer: &tokio_postgres::Client) -> i64 {
     observer
@@ -27,17 +45,12 @@ async fn waiting_for_advisory_locks(observer: &tokio_postgres::Client) -> i64 {
 
 #[tokio::test]
 async fn transactions_waiting_for_a_conditional_lock_leave_a_connection_to_its_holder() {
-    let config = storage::testing::fresh_database().await;
-    let store = Store::connect(config.clone(), 2).unwrap();
-    store.migrate().await.unwrap();
-    let (observer, observer_connection) = config.connect(NoTls).await.unwrap();
-    tokio::spawn(observer_connection);
-    let organization = ResourceType::parse("Organization").unwrap();
-    let criteria = "identifier=urn:example|1";
+    let (store, observer) = store_and_side_connection(2).await;
+    let organization = organization();
 
     // A conditional create has taken the lock of its criteria and is about to search.
     let held = store
-        .lock_condition(TenantKey::DEFAULT, organization, criteria)
+        .lock_condition(TenantKey::DEFAULT, organization, CRITERIA)
         .await
         .unwrap();
     // Two transaction Bundles with the same conditional entry, as many as the pool has
@@ -50,7 +63,7 @@ async fn transactions_waiting_for_a_conditional_lock_leave_a_connection_to_its_h
                     .begin_transaction(TenantKey::DEFAULT, Duration::from_secs(5))
                     .await?;
                 transaction
-                    .lock_conditions(&[(organization, criteria.to_owned())])
+                    .lock_conditions(&[(organization, CRITERIA.to_owned())])
                     .await?;
                 transaction.commit().await
             })
@@ -86,7 +99,7 @@ async fn transactions_waiting_for_a_conditional_lock_leave_a_connection_to_its_h
 
 fn organization_by_identifier() -> engine::search::SearchQuery {
     parse_search(
-        Scope::Type(ResourceType::parse("Organization").unwrap()),
+        Scope::Type(organization()),
         &[("identifier".to_owned(), "urn:example|1".to_owned())],
         false,
     )
@@ -95,10 +108,8 @@ fn organization_by_identifier() -> engine::search::SearchQuery {
 
 #[tokio::test]
 async fn a_conditional_write_searches_on_its_lock_connection_when_the_pool_is_busy() {
-    let config = storage::testing::fresh_database().await;
-    let store = Store::connect(config, 1).unwrap();
-    store.migrate().await.unwrap();
-    let organization = ResourceType::parse("Organization").unwrap();
+    let (store, _) = store_and_side_connection(1).await;
+    let organization = organization();
     // The pool's one connection is taken (a transaction Bundle under way).
     let busy = store
         .begin_transaction(TenantKey::DEFAULT, Duration::from_secs(5))
@@ -106,7 +117,7 @@ async fn a_conditional_write_searches_on_its_lock_connection_when_the_pool_is_bu
         .unwrap();
 
     let lock = store
-        .lock_condition(TenantKey::DEFAULT, organization, "identifier=urn:example|1")
+        .lock_condition(TenantKey::DEFAULT, organization, CRITERIA)
         .await
         .unwrap();
     let page = lock
@@ -125,16 +136,11 @@ async fn a_conditional_write_searches_on_its_lock_connection_when_the_pool_is_bu
 
 #[tokio::test]
 async fn a_lock_whose_search_ran_past_its_time_limit_is_still_freed_on_release() {
-    let config = storage::testing::fresh_database().await;
-    let store = Store::connect(config.clone(), 2).unwrap();
-    store.migrate().await.unwrap();
-    let (holder, holder_connection) = config.connect(NoTls).await.unwrap();
-    tokio::spawn(holder_connection);
-    let organization = ResourceType::parse("Organization").unwrap();
-    let criteria = "identifier=urn:example|1";
+    let (store, holder) = store_and_side_connection(2).await;
+    let organization = organization();
 
     let lock = store
-        .lock_condition(TenantKey::DEFAULT, organization, criteria)
+        .lock_condition(TenantKey::DEFAULT, organization, CRITERIA)
         .await
         .unwrap();
     // The search's statement waits on this table lock for as long as it is held.
@@ -160,7 +166,7 @@ async fn a_lock_whose_search_ran_past_its_time_limit_is_still_freed_on_release()
 
     // The next conditional write on the same criteria gets the lock, and its search runs.
     let next = store
-        .lock_condition(TenantKey::DEFAULT, organization, criteria)
+        .lock_condition(TenantKey::DEFAULT, organization, CRITERIA)
         .await
         .expect("the first lock was freed");
     next.search(
@@ -176,32 +182,32 @@ async fn a_lock_whose_search_ran_past_its_time_limit_is_still_freed_on_release()
 
 #[tokio::test]
 async fn the_next_holder_sees_what_the_previous_one_wrote_under_a_repeatable_read_default() {
-    let config = storage::testing::fresh_database().await;
-    let (admin, admin_connection) = config.connect(NoTls).await.unwrap();
-    tokio::spawn(admin_connection);
-    let database = config.get_dbname().unwrap().to_owned();
+    let (store, admin) = store_and_side_connection(4).await;
+    let database: String = admin
+        .query_one("SELECT current_database()", &[])
+        .await
+        .unwrap()
+        .get(0);
     // Some operators make every transaction of their database repeatable read; a lock whose
     // snapshot were taken when it asked for the lock would not see the previous holder's write.
+    // Lock connections are opened from here on, so they start with that default.
     admin
         .batch_execute(&format!(
             "ALTER DATABASE \"{database}\" SET default_transaction_isolation = 'repeatable read'"
         ))
         .await
         .unwrap();
-    let store = Store::connect(config, 4).unwrap();
-    store.migrate().await.unwrap();
-    let organization = ResourceType::parse("Organization").unwrap();
-    let criteria = "identifier=urn:example|1";
+    let organization = organization();
 
     let first = store
-        .lock_condition(TenantKey::DEFAULT, organization, criteria)
+        .lock_condition(TenantKey::DEFAULT, organization, CRITERIA)
         .await
         .unwrap();
     let next = tokio::spawn({
         let store = store.clone();
         async move {
             let lock = store
-                .lock_condition(TenantKey::DEFAULT, organization, criteria)
+                .lock_condition(TenantKey::DEFAULT, organization, CRITERIA)
                 .await
                 .unwrap();
             let page = lock
