@@ -8,7 +8,7 @@ use std::time::Duration;
 use engine::search::{parse_search, Scope};
 use engine::{Id, ResourceType};
 use storage::model::{WriteAction, WriteRequest};
-use storage::{Error, Store, TenantKey};
+use storage::{ConditionLock, Error, SearchPage, Store, TenantKey};
 use tokio_postgres::NoTls;
 
 /// The criteria every test here locks and searches by.
@@ -27,6 +27,25 @@ async fn store_and_side_connection(connections: usize) -> (Store, tokio_postgres
     let (client, connection) = config.connect(NoTls).await.unwrap();
     tokio::spawn(connection);
     (store, client)
+}
+
+/// The lock a conditional write on `CRITERIA` takes.
+async fn lock_criteria(store: &Store) -> ConditionLock {
+    store
+        .lock_condition(TenantKey::DEFAULT, organization(), CRITERIA)
+        .await
+        .unwrap()
+}
+
+/// The search a conditional write on `CRITERIA` decides by, on its lock's connection.
+async fn search_under(lock: &ConditionLock, time_limit: Duration) -> Result<SearchPage, Error> {
+    lock.search(
+        TenantKey::DEFAULT,
+        &organization_by_identifier(),
+        2,
+        time_limit,
+    )
+    .await
 }
 
 /// Backends of the database waiting for an advisory lock.
@@ -49,10 +68,7 @@ async fn transactions_waiting_for_a_conditional_lock_leave_a_connection_to_its_h
     let organization = organization();
 
     // A conditional create has taken the lock of its criteria and is about to search.
-    let held = store
-        .lock_condition(TenantKey::DEFAULT, organization, CRITERIA)
-        .await
-        .unwrap();
+    let held = lock_criteria(&store).await;
     // Two transaction Bundles with the same conditional entry, as many as the pool has
     // connections, wait for that lock.
     let transactions: Vec<_> = (0..2)
@@ -109,24 +125,14 @@ fn organization_by_identifier() -> engine::search::SearchQuery {
 #[tokio::test]
 async fn a_conditional_write_searches_on_its_lock_connection_when_the_pool_is_busy() {
     let (store, _) = store_and_side_connection(1).await;
-    let organization = organization();
     // The pool's one connection is taken (a transaction Bundle under way).
     let busy = store
         .begin_transaction(TenantKey::DEFAULT, Duration::from_secs(5))
         .await
         .unwrap();
 
-    let lock = store
-        .lock_condition(TenantKey::DEFAULT, organization, CRITERIA)
-        .await
-        .unwrap();
-    let page = lock
-        .search(
-            TenantKey::DEFAULT,
-            &organization_by_identifier(),
-            2,
-            Duration::from_secs(5),
-        )
+    let lock = lock_criteria(&store).await;
+    let page = search_under(&lock, Duration::from_secs(5))
         .await
         .expect("the lock's connection searches without the pool");
     assert!(page.matches.is_empty());
@@ -139,23 +145,13 @@ async fn a_lock_whose_search_ran_past_its_time_limit_is_still_freed_on_release()
     let (store, holder) = store_and_side_connection(2).await;
     let organization = organization();
 
-    let lock = store
-        .lock_condition(TenantKey::DEFAULT, organization, CRITERIA)
-        .await
-        .unwrap();
+    let lock = lock_criteria(&store).await;
     // The search's statement waits on this table lock for as long as it is held.
     holder
         .batch_execute("BEGIN; LOCK TABLE resource IN ACCESS EXCLUSIVE MODE")
         .await
         .unwrap();
-    let stopped = lock
-        .search(
-            TenantKey::DEFAULT,
-            &organization_by_identifier(),
-            2,
-            Duration::from_millis(300),
-        )
-        .await;
+    let stopped = search_under(&lock, Duration::from_millis(300)).await;
     assert!(
         matches!(stopped, Err(Error::SearchTimeLimit(_))),
         "{:?}",
@@ -169,14 +165,7 @@ async fn a_lock_whose_search_ran_past_its_time_limit_is_still_freed_on_release()
         .lock_condition(TenantKey::DEFAULT, organization, CRITERIA)
         .await
         .expect("the first lock was freed");
-    next.search(
-        TenantKey::DEFAULT,
-        &organization_by_identifier(),
-        2,
-        Duration::from_secs(5),
-    )
-    .await
-    .unwrap();
+    search_under(&next, Duration::from_secs(5)).await.unwrap();
     next.release().await.unwrap();
 }
 
@@ -199,26 +188,12 @@ async fn the_next_holder_sees_what_the_previous_one_wrote_under_a_repeatable_rea
         .unwrap();
     let organization = organization();
 
-    let first = store
-        .lock_condition(TenantKey::DEFAULT, organization, CRITERIA)
-        .await
-        .unwrap();
+    let first = lock_criteria(&store).await;
     let next = tokio::spawn({
         let store = store.clone();
         async move {
-            let lock = store
-                .lock_condition(TenantKey::DEFAULT, organization, CRITERIA)
-                .await
-                .unwrap();
-            let page = lock
-                .search(
-                    TenantKey::DEFAULT,
-                    &organization_by_identifier(),
-                    2,
-                    Duration::from_secs(5),
-                )
-                .await
-                .unwrap();
+            let lock = lock_criteria(&store).await;
+            let page = search_under(&lock, Duration::from_secs(5)).await.unwrap();
             lock.release().await.unwrap();
             page.matches.len()
         }
