@@ -64,13 +64,14 @@ pub async fn run(
         return Ok(());
     };
     let (store, embedded, applied) = opened?;
+    let database_connections = store.pool_usage().max_size;
     let ember = Ember::start(store).await?;
     let state = AppState::new(ember, settings.clone());
     info!(
         fhir_base = %format!("http://{address}/fhir"),
         migrations_applied = applied,
         embedded_postgres = embedded.is_some(),
-        database_connections = settings.pool_connections(),
+        database_connections,
         startup_ms = started.elapsed().as_millis() as u64,
         "Ember is ready"
     );

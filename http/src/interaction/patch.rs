@@ -11,6 +11,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
+use bytes::Bytes;
 use engine::patch::{apply_patch, PatchFormat};
 use engine::{Category, Id, ResourceType, VersionId};
 use storage::model::{WriteAction, WriteOutcome, WriteRequest, Written};
@@ -37,20 +38,8 @@ pub(crate) async fn patch(
     let resource_type = resource_type_from_path(&type_name)?;
     let id = id_from_path(&id)?;
     let format = response_format(&headers, &query)?;
-    let patch_format = patch_format(&headers)?;
-    let expected = if_match(&headers)?;
-    let patch = read_body(body, &headers, state.settings().max_body_bytes).await?;
-    let base = base_url(state.settings().base_url.as_deref(), &headers);
-    let written = apply_and_write(
-        &state,
-        resource_type,
-        id,
-        expected,
-        patch_format,
-        &patch,
-        &base,
-    )
-    .await?;
+    let patch = PatchRequest::read(&state, &headers, body).await?;
+    let written = patch.apply_and_write(&state, resource_type, id).await?;
     written_response(
         StatusCode::OK,
         format,
@@ -73,9 +62,7 @@ pub(crate) async fn conditional_patch(
     let format = response_format(&headers, &query)?;
     let base = base_url(state.settings().base_url.as_deref(), &headers);
     let condition = Condition::parse(resource_type, query.into_pairs(), &base)?;
-    let patch_format = patch_format(&headers)?;
-    let expected = if_match(&headers)?;
-    let patch = read_body(body, &headers, state.settings().max_body_bytes).await?;
+    let patch = PatchRequest::read(&state, &headers, body).await?;
     let work_state = state.clone();
     let written = exclusively(&state, condition, move |condition| async move {
         let matches = condition.matches(&work_state, 1).await?;
@@ -89,16 +76,7 @@ pub(crate) async fn conditional_patch(
             [found] => Id::parse(&found.id)?,
             _ => return Err(too_many_matches(&condition, "a conditional patch")),
         };
-        apply_and_write(
-            &work_state,
-            resource_type,
-            id,
-            expected,
-            patch_format,
-            &patch,
-            &base,
-        )
-        .await
+        patch.apply_and_write(&work_state, resource_type, id).await
     })
     .await?;
     written_response(
@@ -111,55 +89,83 @@ pub(crate) async fn conditional_patch(
     )
 }
 
-/// Reads the current version of `id`, applies `patch` to it and writes the result as the
-/// next version, on the condition that no other version came first.
-async fn apply_and_write(
-    state: &AppState,
-    resource_type: ResourceType,
-    id: Id,
+/// What a PATCH request asks, whichever resource it turns out to apply to.
+struct PatchRequest {
+    format: PatchFormat,
+    body: Bytes,
+    /// The version the client's `If-Match` names, if it sent one.
     expected: Option<VersionId>,
-    patch_format: PatchFormat,
-    patch: &[u8],
-    base: &str,
-) -> Result<Written, ApiError> {
-    let current = primary(state)
-        .read(TenantKey::DEFAULT, resource_type, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("{resource_type}/{id} is not known")))?;
-    let Some(body) = &current.body else {
-        return Err(ApiError::new(
-            Category::Gone,
-            format!("{resource_type}/{id} was deleted; a patch needs a current version"),
-        ));
-    };
-    if let Some(expected) = expected.filter(|expected| *expected != current.version_id) {
-        return Err(ApiError::new(
-            Category::PreconditionFailed,
-            format!(
-                "{resource_type}/{id} is at version {}, not the expected version {expected}",
-                current.version_id
-            ),
-        ));
+    /// The base the client reached, under which absolute references are local.
+    base: String,
+}
+
+impl PatchRequest {
+    async fn read(
+        state: &AppState,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> Result<PatchRequest, ApiError> {
+        let format = patch_format(headers)?;
+        let expected = if_match(headers)?;
+        let body = read_body(body, headers, state.settings().max_body_bytes).await?;
+        Ok(PatchRequest {
+            format,
+            body,
+            expected,
+            base: base_url(state.settings().base_url.as_deref(), headers),
+        })
     }
-    let mut resource = apply_patch(body, patch_format, patch)?;
-    resource.localise_references(base);
-    let request = WriteRequest {
-        id,
-        action: WriteAction::Update {
-            resource,
-            if_match: Some(current.version_id),
-        },
-    };
-    match state
-        .ember()
-        .write(TenantKey::DEFAULT, resource_type, request)
-        .await?
-    {
-        WriteOutcome::Updated(written) => Ok(written),
-        _ => Err(ApiError::new(
-            Category::Fault,
-            "a patch of a live resource did not produce its next version",
-        )),
+
+    /// Reads the current version of `id`, applies the patch to it and writes the result as
+    /// the next version, on the condition that no other version came first.
+    async fn apply_and_write(
+        &self,
+        state: &AppState,
+        resource_type: ResourceType,
+        id: Id,
+    ) -> Result<Written, ApiError> {
+        let current = primary(state)
+            .read(TenantKey::DEFAULT, resource_type, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("{resource_type}/{id} is not known")))?;
+        let Some(body) = &current.body else {
+            return Err(ApiError::new(
+                Category::Gone,
+                format!("{resource_type}/{id} was deleted; a patch needs a current version"),
+            ));
+        };
+        if let Some(expected) = self
+            .expected
+            .filter(|expected| *expected != current.version_id)
+        {
+            return Err(ApiError::new(
+                Category::PreconditionFailed,
+                format!(
+                    "{resource_type}/{id} is at version {}, not the expected version {expected}",
+                    current.version_id
+                ),
+            ));
+        }
+        let mut resource = apply_patch(body, self.format, &self.body)?;
+        resource.localise_references(&self.base);
+        let request = WriteRequest {
+            id,
+            action: WriteAction::Update {
+                resource,
+                if_match: Some(current.version_id),
+            },
+        };
+        match state
+            .ember()
+            .write(TenantKey::DEFAULT, resource_type, request)
+            .await?
+        {
+            WriteOutcome::Updated(written) => Ok(written),
+            _ => Err(ApiError::new(
+                Category::Fault,
+                "a patch of a live resource did not produce its next version",
+            )),
+        }
     }
 }
 
