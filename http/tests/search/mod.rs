@@ -7,6 +7,7 @@ mod near;
 mod parameters;
 mod references;
 mod results;
+mod sorting;
 
 use axum::http::StatusCode;
 use sonic_rs::{JsonValueTrait, Value};

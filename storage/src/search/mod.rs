@@ -12,6 +12,7 @@ mod plans;
 mod probe;
 mod runs;
 mod sort;
+mod sorted_walk;
 mod sql;
 mod values;
 
@@ -437,7 +438,20 @@ pub(crate) fn page_statements(
     // with no criterion and no sort the type's first rows: only the values and the cursor's id
     // change between searches, never the plan (`plans.rs`).
     let unsorted = query.sort.is_empty();
-    let (statement, plan) = if unsorted && filter::draws_from_index(query, Draw::Chain) {
+    let sorted_walk = sorted_walk::statement(
+        &mut sql,
+        query,
+        &keys,
+        cursor_values.as_deref(),
+        direction,
+        &limit,
+    );
+    let (statement, plan) = if let Some(walk) = sorted_walk {
+        (
+            with_bodies(&walk, &outer_keys, direction),
+            Plan::ForTheValues,
+        )
+    } else if unsorted && filter::draws_from_index(query, Draw::Chain) {
         let drawn = filter::filter(&mut sql, query, Draw::Chain);
         (
             page_query(&drawn.source, &drawn.condition),
@@ -513,6 +527,14 @@ pub(crate) fn page_statements(
             Plan::ForTheValues
         };
         bounded.push((page_query(&drawn.source, &drawn.condition), plan));
+    }
+    // Sorted, with values too common to draw: the page may lie within the first resources
+    // in sort order.
+    if let Some(walk) =
+        sorted_walk::with_criteria(&mut sql, query, &keys, cursor_values, direction, &limit)
+    {
+        let page = with_bodies(&walk, &outer_keys, direction);
+        bounded.push((full_page_or_none(&page, &limit), Plan::ForTheValues));
     }
     Ok(PageStatements {
         sql,

@@ -30,18 +30,18 @@ pub(crate) fn order_keys(sql: &mut SqlBuilder, resource: &str, sort: &[SortKey])
                 let alias = sql.alias("o");
                 // The value a row sorts by, and the type its cursor value is compared as.
                 let (column, sql_type) = match (kind, key.descending) {
-                    (SearchParamType::Date, false) => (format!("{alias}.low"), "int8"),
-                    (SearchParamType::Date, true) => (format!("{alias}.high"), "int8"),
-                    (SearchParamType::String, _) => (format!("{alias}.folded"), "text"),
-                    (SearchParamType::Token, _) => (format!("{alias}.code"), "text"),
                     (SearchParamType::Number | SearchParamType::Quantity, false) => {
                         (format!("COALESCE({alias}.value, {alias}.low)"), "numeric")
                     }
                     (SearchParamType::Number | SearchParamType::Quantity, true) => {
                         (format!("COALESCE({alias}.value, {alias}.high)"), "numeric")
                     }
-                    (SearchParamType::Reference, _) => (format!("{alias}.target_id"), "text"),
-                    _ => (format!("{alias}.value"), "text"),
+                    _ => match indexed_column(kind, key.descending) {
+                        Some(IndexedColumn { name, sql_type }) => {
+                            (format!("{alias}.{name}"), sql_type)
+                        }
+                        None => (format!("{alias}.value"), "text"),
+                    },
                 };
                 let aggregate = if key.descending { "max" } else { "min" };
                 let code = sql.bind(code.to_owned());
@@ -69,6 +69,28 @@ pub(crate) fn order_keys(sql: &mut SqlBuilder, resource: &str, sort: &[SortKey])
         });
     }
     keys
+}
+
+/// The column of a parameter's index rows that a sort by it compares, where an index of
+/// that table is ordered by it right after the parameter (`sorted_walk.rs` walks it), and
+/// the type its cursor value is compared as. A date sorts ascending by the start of its
+/// range and descending by the end.
+pub(crate) struct IndexedColumn {
+    pub(crate) name: &'static str,
+    pub(crate) sql_type: &'static str,
+}
+
+pub(crate) fn indexed_column(kind: SearchParamType, descending: bool) -> Option<IndexedColumn> {
+    let (name, sql_type) = match (kind, descending) {
+        (SearchParamType::Date, false) => ("low", "int8"),
+        (SearchParamType::Date, true) => ("high", "int8"),
+        (SearchParamType::String, _) => ("folded", "text"),
+        (SearchParamType::Token, _) => ("code", "text"),
+        (SearchParamType::Reference, _) => ("target_id", "text"),
+        (SearchParamType::Uri, _) => ("value", "text"),
+        _ => return None,
+    };
+    Some(IndexedColumn { name, sql_type })
 }
 
 /// `ORDER BY` text; resources without a value for a key come last in either direction.

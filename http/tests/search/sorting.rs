@@ -1,0 +1,237 @@
+//! `_sort` by one parameter and nothing else, read in sort order from the parameter's index
+//! (storage/src/search/sorted_walk.rs): each resource once, by its lowest value ascending and
+//! its highest descending, equal values by id, resources without a value last; paged both
+//! ways across runs of equal values.
+//! Spec: https://hl7.org/fhir/R4/search.html#sort
+
+use super::{pages_there_and_back, sorted};
+use crate::support::TestApp;
+
+/// The match ids of every page of `first`, one list, after checking that the last page's
+/// `previous` link leads back to the page before it.
+async fn all_pages(app: &TestApp, first: &str) -> Vec<String> {
+    pages_there_and_back(app, first).await.concat()
+}
+
+async fn observation_with(app: &TestApp, effective: &str) -> String {
+    app.create(&format!(
+        r#"{{"resourceType":"Observation","status":"final","code":{{"text":"x"}}{effective}}}"#
+    ))
+    .await
+}
+
+// search.html#sort: "the sort order for date uses the lowest value ascending and the
+// highest descending"; resources without a value come last either way.
+#[tokio::test]
+async fn a_lone_date_sort_orders_by_period_start_ascending_and_end_descending() {
+    let app = TestApp::start().await;
+    let on = |day: &str| format!(r#","effectiveDateTime":"{day}""#);
+    let mut same_day: Vec<String> = Vec::new();
+    for _ in 0..3 {
+        same_day.push(observation_with(&app, &on("2020-06-01")).await);
+    }
+    same_day.sort();
+    let january = observation_with(&app, &on("2020-01-15")).await;
+    let december = observation_with(&app, &on("2020-12-31")).await;
+    let long_period = observation_with(
+        &app,
+        r#","effectivePeriod":{"start":"2019-03-01","end":"2021-03-01"}"#,
+    )
+    .await;
+    let mut undated = vec![
+        observation_with(&app, "").await,
+        observation_with(&app, "").await,
+    ];
+    undated.sort();
+    let deleted = observation_with(&app, &on("2020-06-01")).await;
+    app.delete(&format!("/fhir/Observation/{deleted}")).await;
+
+    let mut ascending = vec![long_period.clone(), january.clone()];
+    ascending.extend(same_day.iter().cloned());
+    ascending.push(december.clone());
+    ascending.extend(undated.iter().cloned());
+    assert_eq!(
+        all_pages(&app, "/fhir/Observation?_sort=date&_count=2").await,
+        ascending
+    );
+
+    let mut descending = vec![long_period, december];
+    descending.extend(same_day);
+    descending.push(january);
+    descending.extend(undated);
+    assert_eq!(
+        all_pages(&app, "/fhir/Observation?_sort=-date&_count=2").await,
+        descending
+    );
+}
+
+// search.html#sort: a Patient with several names sorts by its first family name ascending and
+// its last descending, and is listed once even when two of its names compare the same.
+#[tokio::test]
+async fn a_lone_name_sort_lists_each_patient_once_by_its_first_or_last_family_name() {
+    let app = TestApp::start().await;
+    let patient = |families: &[&str]| {
+        let names: Vec<String> = families
+            .iter()
+            .map(|family| format!(r#"{{"family":"{family}"}}"#))
+            .collect();
+        format!(
+            r#"{{"resourceType":"Patient","name":[{}]}}"#,
+            names.join(",")
+        )
+    };
+    let adams_and_young = app.create(&patient(&["Young", "Adams"])).await;
+    let clark_twice = app.create(&patient(&["Clark", "CLARK"])).await;
+    let smiths = [
+        app.create(&patient(&["Smith"])).await,
+        app.create(&patient(&["smith"])).await,
+        app.create(&patient(&["Smíth"])).await,
+    ];
+    let smiths = sorted(&smiths.iter().collect::<Vec<_>>());
+    let nameless = app
+        .create(r#"{"resourceType":"Patient","gender":"other"}"#)
+        .await;
+
+    let mut ascending = vec![adams_and_young.clone(), clark_twice.clone()];
+    ascending.extend(smiths.iter().cloned());
+    ascending.push(nameless.clone());
+    assert_eq!(
+        all_pages(&app, "/fhir/Patient?_sort=family&_count=2").await,
+        ascending
+    );
+
+    let mut descending = vec![adams_and_young];
+    descending.extend(smiths);
+    descending.extend([clark_twice, nameless]);
+    assert_eq!(
+        all_pages(&app, "/fhir/Patient?_sort=-family&_count=2").await,
+        descending
+    );
+}
+
+// search.html#sort: more resources share a value than fit on a page; each page takes the
+// lowest ids among them, and the next page goes on from there.
+#[tokio::test]
+async fn a_lone_token_sort_pages_through_a_run_of_equal_codes_in_id_order() {
+    let app = TestApp::start().await;
+    let condition = |code: &str| {
+        format!(
+            r#"{{"resourceType":"Condition","subject":{{"reference":"Patient/p"}},"code":{{"coding":[{{"system":"http://snomed.info/sct","code":"{code}"}}]}}}}"#
+        )
+    };
+    let mut common = Vec::new();
+    for _ in 0..5 {
+        common.push(app.create(&condition("200")).await);
+    }
+    common.sort();
+    let rare = app.create(&condition("100")).await;
+    let last = app.create(&condition("300")).await;
+
+    let mut ascending = vec![rare.clone()];
+    ascending.extend(common.iter().cloned());
+    ascending.push(last.clone());
+    assert_eq!(
+        all_pages(&app, "/fhir/Condition?_sort=code&_count=2").await,
+        ascending
+    );
+    let mut descending = vec![last];
+    descending.extend(common);
+    descending.push(rare);
+    assert_eq!(
+        all_pages(&app, "/fhir/Condition?_sort=-code&_count=3").await,
+        descending
+    );
+}
+
+// search.html#sort: a reference sorts by the id it points to; a page read back from a
+// cursor among the resources without a value still leads back into the valued ones.
+#[tokio::test]
+async fn a_lone_reference_sort_pages_back_from_the_resources_without_one() {
+    let app = TestApp::start().await;
+    let encounter = |subject: &str| {
+        format!(
+            r#"{{"resourceType":"Encounter","status":"finished","class":{{"code":"AMB"}}{subject}}}"#
+        )
+    };
+    let of_a = app
+        .create(&encounter(r#","subject":{"reference":"Patient/a"}"#))
+        .await;
+    let of_b = app
+        .create(&encounter(r#","subject":{"reference":"Patient/b"}"#))
+        .await;
+    let mut without = Vec::new();
+    for _ in 0..3 {
+        without.push(app.create(&encounter("")).await);
+    }
+    without.sort();
+
+    let mut expected = vec![of_a, of_b];
+    expected.extend(without);
+    // With two a page, the last page's previous one lies among those without a subject;
+    // with three, it holds both kinds.
+    for count in [2, 3] {
+        assert_eq!(
+            all_pages(
+                &app,
+                &format!("/fhir/Encounter?_sort=subject&_count={count}")
+            )
+            .await,
+            expected,
+            "_count={count}"
+        );
+    }
+}
+
+// search.html#sort: a sort with a code too common to draw (storage/src/search/filter.rs,
+// INTERSECTION_BUDGET: 1,000) walks the date index testing the code on each Observation;
+// runs of one date longer than a page, and Observations without a date (which the walk
+// leaves to the plan that sorts every match), are still listed once each, in order, both ways.
+#[tokio::test]
+async fn a_sort_with_a_common_code_pages_through_every_match_in_date_order() {
+    let app = TestApp::start().await;
+    let observation = |id: &str, code: &str, effective: &str| {
+        format!(
+            r#"{{"resource":{{"resourceType":"Observation","id":"{id}","status":"final","code":{{"coding":[{{"system":"http://loinc.org","code":"{code}"}}]}}{effective}}},"request":{{"method":"PUT","url":"Observation/{id}"}}}}"#
+        )
+    };
+    let mut entries = Vec::new();
+    let mut expected: Vec<(u32, String)> = Vec::new();
+    for number in 0..1_400u32 {
+        let id = format!("obs-{number:04}");
+        let day = number % 20 + 1;
+        let effective = format!(r#","effectiveDateTime":"2020-01-{day:02}""#);
+        // Every seventh Observation has the other code; every hundredth no date.
+        if number % 7 == 0 {
+            entries.push(observation(&id, "29463-7", &effective));
+        } else if number % 100 == 1 {
+            entries.push(observation(&id, "8302-2", ""));
+            expected.push((0, id));
+        } else {
+            entries.push(observation(&id, "8302-2", &effective));
+            expected.push((day, id));
+        }
+    }
+    let bundle = format!(
+        r#"{{"resourceType":"Bundle","type":"transaction","entry":[{}]}}"#,
+        entries.join(",")
+    );
+    assert_eq!(app.post("/fhir", &bundle).await.status, 200);
+    // Latest day first, then by id; the undated last, by id.
+    expected.sort_by(|(day, id), (other_day, other_id)| {
+        (*day == 0, std::cmp::Reverse(*day), id).cmp(&(
+            *other_day == 0,
+            std::cmp::Reverse(*other_day),
+            other_id,
+        ))
+    });
+    let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
+    assert!(expected.len() > 1_000);
+
+    let found = all_pages(
+        &app,
+        "/fhir/Observation?code=http://loinc.org|8302-2&_sort=-date&_count=40",
+    )
+    .await;
+    assert_eq!(found.len(), expected.len());
+    assert_eq!(found, expected);
+}
