@@ -220,6 +220,15 @@ async fn search_on(
             ranges.remember(key);
         }
     }
+    // Sorted, with values too common to draw: the page may lie within the first resources
+    // in sort order. Built only now, so that other searches do not send its values.
+    if !answered {
+        if let Some((walk_sql, walk)) = sorted_walk::page_with_criteria(tenant, query, page_size)? {
+            rows =
+                plans::query(client, &walk, &walk_sql.typed_params(), Plan::ForTheValues).await?;
+            answered = !rows.is_empty();
+        }
+    }
     if !answered {
         rows = plans::query(client, &page.statement, &page.sql.typed_params(), page.plan).await?;
     }
@@ -355,15 +364,7 @@ pub(crate) fn page_statements(
         .enumerate()
         .map(|(index, key)| format!(", {} AS k{index}", key.expression))
         .collect();
-    let outer_keys: Vec<sort::OrderKey> = keys
-        .iter()
-        .enumerate()
-        .map(|(index, key)| sort::OrderKey {
-            expression: format!("page.k{index}"),
-            sql_type: key.sql_type,
-            descending: key.descending,
-        })
-        .collect();
+    let outer_keys = sort::page_columns(&keys, "page.");
     let beyond = cursor_condition
         .as_ref()
         .map_or_else(String::new, |beyond| format!(" AND {beyond}"));
@@ -528,14 +529,6 @@ pub(crate) fn page_statements(
         };
         bounded.push((page_query(&drawn.source, &drawn.condition), plan));
     }
-    // Sorted, with values too common to draw: the page may lie within the first resources
-    // in sort order.
-    if let Some(walk) =
-        sorted_walk::with_criteria(&mut sql, query, &keys, cursor_values, direction, &limit)
-    {
-        let page = with_bodies(&walk, &outer_keys, direction);
-        bounded.push((full_page_or_none(&page, &limit), Plan::ForTheValues));
-    }
     Ok(PageStatements {
         sql,
         statement,
@@ -560,7 +553,7 @@ fn exact_or_none(page: &str, exact_when: &str) -> String {
 
 /// `page`, a statement of at most `limit` rows, when it has that many, else no row: a
 /// page walked over a bounded number of candidates is exact only when it filled up.
-fn full_page_or_none(page: &str, limit: &str) -> String {
+pub(crate) fn full_page_or_none(page: &str, limit: &str) -> String {
     format!(
         "WITH walked AS MATERIALIZED ({page}) \
          SELECT * FROM walked WHERE (SELECT count(*) FROM walked) = {limit}"

@@ -93,6 +93,19 @@ pub(crate) fn indexed_column(kind: SearchParamType, descending: bool) -> Option<
     Some(IndexedColumn { name, sql_type })
 }
 
+/// `keys` as the columns `k0`, `k1`, … of a page (after `prefix`, such as `page.`), which
+/// a page statement selects its keys as.
+pub(crate) fn page_columns(keys: &[OrderKey], prefix: &str) -> Vec<OrderKey> {
+    keys.iter()
+        .enumerate()
+        .map(|(index, key)| OrderKey {
+            expression: format!("{prefix}k{index}"),
+            sql_type: key.sql_type,
+            descending: key.descending,
+        })
+        .collect()
+}
+
 /// `ORDER BY` text; resources without a value for a key come last in either direction.
 /// Read `Before` a cursor, the order is reversed (and the caller turns the rows around).
 pub(crate) fn order_by(keys: &[OrderKey], direction: Direction) -> String {

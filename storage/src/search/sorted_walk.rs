@@ -27,8 +27,13 @@
 use engine::search::SearchQuery;
 
 use super::filter::{self, Draw};
-use super::sort::{indexed_column, order_by, Direction, IndexedColumn, OrderKey};
+use super::sort::{
+    decode_cursor, indexed_column, order_by, order_keys, page_columns, Direction, IndexedColumn,
+    OrderKey,
+};
 use super::sql::{table_for, SqlBuilder};
+use super::{full_page_or_none, with_bodies};
+use crate::{Error, TenantKey};
 
 /// Resources a walk with criteria tests before giving up: a page of 50 is found within it
 /// as long as about one resource in 40 meets the criteria.
@@ -53,27 +58,52 @@ pub(crate) fn statement(
     walk(sql, query, keys, cursor, direction, limit, None)
 }
 
-/// The same page for a search whose criteria are all single token or `Type/id` values
-/// (`filter::is_one_value`), tested on each resource walked: exact only when it holds
-/// `limit` rows. `None` for other searches, and for a cursor among the resources without a
-/// value, which the walk does not reach.
-pub(crate) fn with_criteria(
-    sql: &mut SqlBuilder,
+/// The page of a search whose criteria are all single token or `Type/id` values
+/// (`filter::is_one_value`), each tested on the resources walked, as a statement with its
+/// own values; its rows are those of `with_bodies`, and it has none unless it found a whole
+/// page. `None` for other searches, and for a cursor among the resources without a value,
+/// which the walk does not reach.
+pub(crate) fn page_with_criteria(
+    tenant: TenantKey,
     query: &SearchQuery,
-    keys: &[OrderKey],
-    cursor: Option<&[Option<String>]>,
-    direction: Direction,
-    limit: &str,
-) -> Option<String> {
-    let all_one_value = query.criteria.iter().all(filter::is_one_value);
-    let cursor_has_key = cursor.is_none_or(|values| values.first().is_some_and(Option::is_some));
-    if query.criteria.is_empty() || !all_one_value || !cursor_has_key {
-        return None;
+    page_size: usize,
+) -> Result<Option<(SqlBuilder, String)>, Error> {
+    if query.criteria.is_empty() || !query.criteria.iter().all(filter::is_one_value) {
+        return Ok(None);
     }
+    let mut sql = SqlBuilder::new(tenant.get());
+    let keys = order_keys(&mut sql, "r", &query.sort);
+    let (direction, cursor) = match &query.cursor {
+        Some(cursor) => {
+            let (direction, values) =
+                decode_cursor(cursor, keys.len()).ok_or(Error::InvalidCursor)?;
+            (direction, Some(values))
+        }
+        None => (Direction::After, None),
+    };
+    if cursor
+        .as_ref()
+        .is_some_and(|values| values.first().is_none_or(Option::is_none))
+    {
+        return Ok(None);
+    }
+    let limit = sql.bind(i64::try_from(page_size + 1).unwrap_or(i64::MAX));
     // Tested on the walked index rows aliased `r`: single values need only a resource's
     // key, and their index rows prove it live (`keys::requires_index_row`).
-    let condition = filter::filter(sql, query, Draw::PerRow).condition;
-    walk(sql, query, keys, cursor, direction, limit, Some(&condition))
+    let condition = filter::filter(&mut sql, query, Draw::PerRow).condition;
+    let Some(page) = walk(
+        &mut sql,
+        query,
+        &keys,
+        cursor.as_deref(),
+        direction,
+        &limit,
+        Some(&condition),
+    ) else {
+        return Ok(None);
+    };
+    let page = with_bodies(&page, &page_columns(&keys, "page."), direction);
+    Ok(Some((sql, full_page_or_none(&page, &limit))))
 }
 
 /// The walk; with `condition`, each representative walked must meet it, the walk stops
@@ -217,15 +247,7 @@ fn walk(
             )
         }
     };
-    let page_keys: Vec<OrderKey> = keys
-        .iter()
-        .enumerate()
-        .map(|(index, key)| OrderKey {
-            expression: format!("k{index}"),
-            sql_type: key.sql_type,
-            descending: key.descending,
-        })
-        .collect();
+    let page_keys = page_columns(keys, "");
     Some(format!(
         "WITH walked AS MATERIALIZED ({walked}), tied AS MATERIALIZED ({tied})
          SELECT resource_type, id, k0, k1, k2 FROM (
