@@ -445,13 +445,10 @@ pub(crate) fn page_statements(
         &keys,
         cursor_values.as_deref(),
         direction,
-        &limit,
+        page_size,
     );
     let (statement, plan) = if let Some(walk) = sorted_walk {
-        (
-            with_bodies(&walk, &outer_keys, direction),
-            Plan::ForTheValues,
-        )
+        (with_bodies(&walk, &outer_keys, direction), Plan::Generic)
     } else if unsorted && filter::draws_from_index(query, Draw::Chain) {
         let drawn = filter::filter(&mut sql, query, Draw::Chain);
         (

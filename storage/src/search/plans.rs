@@ -30,7 +30,8 @@
 //! A kept statement whose generic plan PostgreSQL estimates costlier than the plans it makes
 //! for the values is still planned on every search (seen as time in `bind`): those run with
 //! the generic plan forced instead (`Plan::Generic`), `plan_cache_mode` set and reset around
-//! them in the same round trip.
+//! them in the same round trip. So is the walk of a sort with no criterion
+//! (`sorted_walk.rs`), its page size written into its text so that the generic plan walks.
 
 use deadpool_postgres::Client;
 use tokio_postgres::types::{ToSql, Type};

@@ -44,25 +44,33 @@ const CRITERIA_BUDGET: i64 = 2_000;
 /// of one type by one parameter with an ordered index. `keys` are the search's order keys
 /// (`sort::order_keys`: the parameter's key, then type and id), `cursor` the values of the
 /// cursor the page starts from, if any.
+///
+/// Its plan is the same for any values, and is kept with its generic plan forced
+/// (`plans.rs`): planned for the values it cost 2.4 ms in `bind`, against 1.8 ms running, and
+/// at 16 clients `Observation?_sort=-date` at a million resources ran at 657 searches/s
+/// against 1,353 kept. The page size is written into the text rather than bound: not
+/// knowing it, the generic plan sorted every index row instead of walking (62 searches/s).
 pub(crate) fn statement(
     sql: &mut SqlBuilder,
     query: &SearchQuery,
     keys: &[OrderKey],
     cursor: Option<&[Option<String>]>,
     direction: Direction,
-    limit: &str,
+    page_size: usize,
 ) -> Option<String> {
     if !query.criteria.is_empty() {
         return None;
     }
-    walk(sql, query, keys, cursor, direction, limit, None)
+    let limit = (page_size + 1).to_string();
+    walk(sql, query, keys, cursor, direction, &limit, None)
 }
 
 /// The page of a search whose criteria are all single token or `Type/id` values
 /// (`filter::is_one_value`), each tested on the resources walked, as a statement with its
 /// own values; its rows are those of `with_bodies`, and it has none unless it found a whole
 /// page. `None` for other searches, and for a cursor among the resources without a value,
-/// which the walk does not reach.
+/// which the walk does not reach. Planned for its values: forced, the generic plan ran
+/// `Observation?category=vital-signs&_sort=-date` at 52 searches/s against 337.
 pub(crate) fn page_with_criteria(
     tenant: TenantKey,
     query: &SearchQuery,
