@@ -7,10 +7,14 @@
 use super::{pages_there_and_back, sorted};
 use crate::support::TestApp;
 
-/// The match ids of every page of `first`, one list, after checking that the last page's
-/// `previous` link leads back to the page before it.
-async fn all_pages(app: &TestApp, first: &str) -> Vec<String> {
-    pages_there_and_back(app, first).await.concat()
+/// Asserts that the pages of `first`, followed by their `next` links, list `expected`, and
+/// that the last page's `previous` link leads back to the page before it.
+async fn assert_pages(app: &TestApp, first: &str, expected: &[String]) {
+    assert_eq!(
+        pages_there_and_back(app, first).await.concat(),
+        expected,
+        "{first}"
+    );
 }
 
 async fn observation_with(app: &TestApp, effective: &str) -> String {
@@ -46,23 +50,22 @@ async fn a_lone_date_sort_orders_by_period_start_ascending_and_end_descending() 
     let deleted = observation_with(&app, &on("2020-06-01")).await;
     app.delete(&format!("/fhir/Observation/{deleted}")).await;
 
-    let mut ascending = vec![long_period.clone(), january.clone()];
-    ascending.extend(same_day.iter().cloned());
-    ascending.push(december.clone());
-    ascending.extend(undated.iter().cloned());
-    assert_eq!(
-        all_pages(&app, "/fhir/Observation?_sort=date&_count=2").await,
-        ascending
-    );
-
-    let mut descending = vec![long_period, december];
-    descending.extend(same_day);
-    descending.push(january);
-    descending.extend(undated);
-    assert_eq!(
-        all_pages(&app, "/fhir/Observation?_sort=-date&_count=2").await,
-        descending
-    );
+    let ascending = [
+        vec![long_period.clone(), january.clone()],
+        same_day.clone(),
+        vec![december.clone()],
+        undated.clone(),
+    ]
+    .concat();
+    assert_pages(&app, "/fhir/Observation?_sort=date&_count=2", &ascending).await;
+    let descending = [
+        vec![long_period, december],
+        same_day,
+        vec![january],
+        undated,
+    ]
+    .concat();
+    assert_pages(&app, "/fhir/Observation?_sort=-date&_count=2", &descending).await;
 }
 
 // search.html#sort: a Patient with several names sorts by its first family name ascending and
@@ -92,21 +95,15 @@ async fn a_lone_name_sort_lists_each_patient_once_by_its_first_or_last_family_na
         .create(r#"{"resourceType":"Patient","gender":"other"}"#)
         .await;
 
-    let mut ascending = vec![adams_and_young.clone(), clark_twice.clone()];
-    ascending.extend(smiths.iter().cloned());
-    ascending.push(nameless.clone());
-    assert_eq!(
-        all_pages(&app, "/fhir/Patient?_sort=family&_count=2").await,
-        ascending
-    );
-
-    let mut descending = vec![adams_and_young];
-    descending.extend(smiths);
-    descending.extend([clark_twice, nameless]);
-    assert_eq!(
-        all_pages(&app, "/fhir/Patient?_sort=-family&_count=2").await,
-        descending
-    );
+    let ascending = [
+        vec![adams_and_young.clone(), clark_twice.clone()],
+        smiths.clone(),
+        vec![nameless.clone()],
+    ]
+    .concat();
+    assert_pages(&app, "/fhir/Patient?_sort=family&_count=2", &ascending).await;
+    let descending = [vec![adams_and_young], smiths, vec![clark_twice, nameless]].concat();
+    assert_pages(&app, "/fhir/Patient?_sort=-family&_count=2", &descending).await;
 }
 
 // search.html#sort: more resources share a value than fit on a page; each page takes the
@@ -127,20 +124,10 @@ async fn a_lone_token_sort_pages_through_a_run_of_equal_codes_in_id_order() {
     let rare = app.create(&condition("100")).await;
     let last = app.create(&condition("300")).await;
 
-    let mut ascending = vec![rare.clone()];
-    ascending.extend(common.iter().cloned());
-    ascending.push(last.clone());
-    assert_eq!(
-        all_pages(&app, "/fhir/Condition?_sort=code&_count=2").await,
-        ascending
-    );
-    let mut descending = vec![last];
-    descending.extend(common);
-    descending.push(rare);
-    assert_eq!(
-        all_pages(&app, "/fhir/Condition?_sort=-code&_count=3").await,
-        descending
-    );
+    let ascending = [vec![rare.clone()], common.clone(), vec![last.clone()]].concat();
+    assert_pages(&app, "/fhir/Condition?_sort=code&_count=2", &ascending).await;
+    let descending = [vec![last], common, vec![rare]].concat();
+    assert_pages(&app, "/fhir/Condition?_sort=-code&_count=3", &descending).await;
 }
 
 // search.html#sort: a reference sorts by the id it points to; a page read back from a
@@ -165,20 +152,12 @@ async fn a_lone_reference_sort_pages_back_from_the_resources_without_one() {
     }
     without.sort();
 
-    let mut expected = vec![of_a, of_b];
-    expected.extend(without);
+    let expected = [vec![of_a, of_b], without].concat();
     // With two a page, the last page's previous one lies among those without a subject;
     // with three, it holds both kinds.
     for count in [2, 3] {
-        assert_eq!(
-            all_pages(
-                &app,
-                &format!("/fhir/Encounter?_sort=subject&_count={count}")
-            )
-            .await,
-            expected,
-            "_count={count}"
-        );
+        let first = format!("/fhir/Encounter?_sort=subject&_count={count}");
+        assert_pages(&app, &first, &expected).await;
     }
 }
 
@@ -227,11 +206,10 @@ async fn a_sort_with_a_common_code_pages_through_every_match_in_date_order() {
     let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
     assert!(expected.len() > 1_000);
 
-    let found = all_pages(
+    assert_pages(
         &app,
         "/fhir/Observation?code=http://loinc.org|8302-2&_sort=-date&_count=40",
+        &expected,
     )
     .await;
-    assert_eq!(found.len(), expected.len());
-    assert_eq!(found, expected);
 }
