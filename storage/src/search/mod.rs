@@ -526,6 +526,11 @@ pub(crate) fn page_statements(
         };
         bounded.push((page_query(&drawn.source, &drawn.condition), plan));
     }
+    if let Some(walk) =
+        sorted_walk::last_updated_page(&mut sql, query, &keys, cursor_values, direction, &limit)
+    {
+        bounded.push((walk, Plan::ForTheValues));
+    }
     Ok(PageStatements {
         sql,
         statement,
