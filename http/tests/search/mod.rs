@@ -3,6 +3,7 @@
 
 mod chain_pages;
 mod includes;
+mod last_updated;
 mod near;
 mod parameters;
 mod references;

@@ -4,14 +4,12 @@
 //! ways across runs of equal values.
 //! Spec: https://hl7.org/fhir/R4/search.html#sort
 
-use sonic_rs::JsonValueTrait;
-
 use super::{pages_there_and_back, sorted};
-use crate::support::{entries, TestApp};
+use crate::support::TestApp;
 
 /// Asserts that the pages of `first`, followed by their `next` links, list `expected`, and
 /// that the last page's `previous` link leads back to the page before it.
-async fn assert_pages(app: &TestApp, first: &str, expected: &[String]) {
+pub(crate) async fn assert_pages(app: &TestApp, first: &str, expected: &[String]) {
     assert_eq!(
         pages_there_and_back(app, first).await.concat(),
         expected,
@@ -212,79 +210,6 @@ async fn a_sort_with_a_common_code_pages_through_every_match_in_date_order() {
         &app,
         "/fhir/Observation?code=http://loinc.org|8302-2&_sort=-date&_count=40",
         &expected,
-    )
-    .await;
-}
-
-// search.html#sort and #lastUpdated: `_lastUpdated` sorts each live resource once by its
-// latest write (storage/src/search/sorted_walk.rs, `last_updated_page`, walks the version
-// history): an updated resource moves to its update's place, a deleted one is gone, and the
-// resources of one transaction, written at one instant, go by id. `_lastUpdated` criteria
-// bound the walk.
-#[tokio::test]
-async fn a_sort_by_last_updated_lists_each_live_resource_once_by_its_latest_write() {
-    let app = TestApp::start().await;
-    let patient = r#"{"resourceType":"Patient","active":true}"#;
-    let first = app.create(patient).await;
-    let updated = app.create(patient).await;
-    let deleted = app.create(patient).await;
-    let fourth = app.create(patient).await;
-    let update = format!(r#"{{"resourceType":"Patient","id":"{updated}","active":false}}"#);
-    assert_eq!(
-        app.put(&format!("/fhir/Patient/{updated}"), &update)
-            .await
-            .status,
-        200
-    );
-    app.delete(&format!("/fhir/Patient/{deleted}")).await;
-    let entry =
-        r#"{"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}}"#;
-    let bundle = format!(
-        r#"{{"resourceType":"Bundle","type":"transaction","entry":[{entry},{entry},{entry}]}}"#
-    );
-    let reply = app.post("/fhir", &bundle).await;
-    assert_eq!(reply.status, 200);
-    let mut together: Vec<String> = entries(&reply.json())
-        .iter()
-        .map(|entry| {
-            let location = entry["response"]["location"].as_str().unwrap_or_default();
-            let mut segments = location
-                .split('/')
-                .skip_while(|segment| *segment != "Patient");
-            segments.nth(1).unwrap_or_default().to_owned()
-        })
-        .collect();
-    together.sort();
-
-    let oldest_first = [
-        vec![first.clone(), fourth.clone(), updated.clone()],
-        together.clone(),
-    ]
-    .concat();
-    assert_pages(
-        &app,
-        "/fhir/Patient?_sort=_lastUpdated&_count=2",
-        &oldest_first,
-    )
-    .await;
-    let newest_first = [together, vec![updated, fourth.clone(), first]].concat();
-    assert_pages(
-        &app,
-        "/fhir/Patient?_sort=-_lastUpdated&_count=2",
-        &newest_first,
-    )
-    .await;
-
-    let written = app.get(&format!("/fhir/Patient/{fourth}")).await.json();
-    let since_fourth = written["meta"]["lastUpdated"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let after_fourth = &oldest_first[2..];
-    assert_pages(
-        &app,
-        &format!("/fhir/Patient?_lastUpdated=gt{since_fourth}&_sort=_lastUpdated&_count=2"),
-        after_fourth,
     )
     .await;
 }

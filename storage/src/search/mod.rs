@@ -8,6 +8,7 @@ mod grouped;
 mod include;
 mod keys;
 mod large_ranges;
+mod last_updated;
 mod plans;
 mod probe;
 mod runs;
@@ -526,10 +527,20 @@ pub(crate) fn page_statements(
         };
         bounded.push((page_query(&drawn.source, &drawn.condition), plan));
     }
-    if let Some(walk) =
-        sorted_walk::last_updated_page(&mut sql, query, &keys, cursor_values, direction, &limit)
-    {
-        bounded.push((walk, Plan::ForTheValues));
+    let by_last_updated =
+        last_updated::sorted_page(&mut sql, query, &keys, cursor_values, direction, &limit)
+            .or_else(|| {
+                last_updated::unsorted_page(
+                    &mut sql,
+                    query,
+                    &keys,
+                    cursor_values,
+                    direction,
+                    &limit,
+                )
+            });
+    if let Some(page) = by_last_updated {
+        bounded.push((page, Plan::ForTheValues));
     }
     Ok(PageStatements {
         sql,
@@ -547,7 +558,7 @@ pub(crate) fn page_statements(
 /// when it does not. A bounded draw whose matches are often none (`Draw::Intersection`: a
 /// Patient without an Observation of the code) so tells an empty page apart from a draw
 /// over its budget, and PostgreSQL does not plan the search again to find it empty.
-fn exact_or_none(page: &str, exact_when: &str) -> String {
+pub(crate) fn exact_or_none(page: &str, exact_when: &str) -> String {
     format!(
         "SELECT drawn.* FROM (SELECT 1 WHERE {exact_when}) exact LEFT JOIN ({page}) drawn ON true"
     )

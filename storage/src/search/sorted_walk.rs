@@ -24,21 +24,16 @@
 //! Before, a million-resource `Observation?_sort=-date` computed the latest date of each of
 //! 333,000 Observations and sorted them all for 50 (4.5 s).
 
-use engine::search::{Criterion, Modifier, SearchQuery};
+use engine::search::SearchQuery;
 
 use super::filter::{self, Draw};
-use super::keys::ResourceKey;
 use super::sort::{
     decode_cursor, indexed_column, order_by, order_keys, page_columns, Direction, IndexedColumn,
     OrderKey,
 };
-use super::sql::{self, table_for, SqlBuilder};
+use super::sql::{table_for, SqlBuilder};
 use super::{full_page_or_none, with_bodies};
 use crate::{Error, TenantKey};
-
-/// Versions a walk by `_lastUpdated` reads before giving up (`last_updated_page`): about
-/// 50 ms at a million resources, against 0.3 to 0.6 s for sorting every resource of a type.
-const LAST_UPDATED_BUDGET: i64 = 10_000;
 
 /// Resources a walk with criteria tests before giving up: a page of 50 is found within it
 /// as long as about one resource in 40 meets the criteria.
@@ -68,117 +63,6 @@ pub(crate) fn statement(
     }
     let limit = (page_size + 1).to_string();
     walk(sql, query, keys, cursor, direction, &limit, None)
-}
-
-/// The page of a search of one type sorted by `_lastUpdated` alone and with no criteria but
-/// `_lastUpdated` ones (`Observation?_sort=-_lastUpdated`; a client syncing with
-/// `?_lastUpdated=gt…&_sort=_lastUpdated`), with each row's body (`with_bodies`): a page, a
-/// row of nulls for an empty page, or no row when the walk gave up. `outer_keys` are `keys`
-/// as the page's columns.
-///
-/// `resource` has no index on `last_updated`, which every write changes; the version
-/// history has `(tenant_key, resource_type, last_updated DESC, seq DESC)` for type history,
-/// and a resource's current version carries the resource's own `last_updated`. So the
-/// versions are read in time order, within the criteria's bounds, and those that are their
-/// live resource's current version are kept, one per resource. A batch commits all its
-/// resources at one time, so the versions tied with the last one kept are read again in id
-/// order. Reading forwards through often-updated resources passes their older versions; the
-/// walk gives up after `LAST_UPDATED_BUDGET` versions, and every resource of the type is
-/// then read and sorted, as before (0.44 s for `Observation?_sort=-_lastUpdated` at a million
-/// resources, 0.32 s for a criterion no Observation met).
-pub(crate) fn last_updated_page(
-    sql: &mut SqlBuilder,
-    query: &SearchQuery,
-    keys: &[OrderKey],
-    cursor: Option<&[Option<String>]>,
-    direction: Direction,
-    limit: &str,
-) -> Option<String> {
-    let [resource_type] = query.scope.types()[..] else {
-        return None;
-    };
-    let ([sort], [_, _, _]) = (&query.sort[..], keys) else {
-        return None;
-    };
-    let only_last_updated = query.criteria.iter().all(|criterion| {
-        matches!(criterion, Criterion::Values { param, modifier: Modifier::None, .. }
-            if param.code() == "_lastUpdated")
-    });
-    if sort.param.code() != "_lastUpdated" || !only_last_updated {
-        return None;
-    }
-    // Every resource has a time: a cursor always carries one.
-    let cursor = match cursor {
-        Some([Some(time), _, Some(id)]) => Some((time.clone(), id.clone())),
-        Some(_) => return None,
-        None => None,
-    };
-    let resource_type = sql.bind(resource_type.as_str().to_owned());
-    let budget = sql.bind(LAST_UPDATED_BUDGET);
-    let WalkDirection {
-        key_order,
-        key_beyond,
-        id_order,
-        id_beyond,
-    } = walk_direction(sort.descending, direction);
-    // The criteria, written against the version's time: the current version's is the
-    // resource's.
-    let version = ResourceKey::row("v");
-    let mut bounds: Vec<String> = query
-        .criteria
-        .iter()
-        .map(|criterion| sql::criterion(sql, &version, criterion))
-        .collect();
-    if let Some((time, id)) = cursor {
-        let time = format!("{}::timestamptz", sql.bind(time));
-        let id = sql.bind(id);
-        bounds.push(format!(
-            "v.last_updated {key_beyond}= {time}
-             AND (v.last_updated {key_beyond} {time} OR v.id {id_beyond} {id})"
-        ));
-    }
-    let versions = format!(
-        "resource_version v WHERE v.tenant_key = $1 AND v.resource_type = {resource_type}{}",
-        bounds
-            .iter()
-            .map(|bound| format!(" AND {bound}"))
-            .collect::<String>()
-    );
-    let current = |alias: &str| {
-        format!(
-            "EXISTS (SELECT 1 FROM resource r
-                WHERE r.tenant_key = {alias}.tenant_key AND r.resource_type = {alias}.resource_type
-                  AND r.id = {alias}.id AND r.version_id = {alias}.version_id AND NOT r.deleted)"
-        )
-    };
-    let walked = format!(
-        "SELECT s.id, s.last_updated AS sort_key
-         FROM (SELECT v.tenant_key, v.resource_type, v.id, v.version_id, v.last_updated
-               FROM {versions} ORDER BY v.last_updated {key_order} LIMIT {budget}) s
-         WHERE {} ORDER BY s.last_updated {key_order} LIMIT {limit}",
-        current("s")
-    );
-    let tied = format!(
-        "SELECT v.id, v.last_updated AS sort_key FROM {versions} AND {}
-            AND v.last_updated = {}
-         ORDER BY v.id {id_order} LIMIT {limit}",
-        current("v"),
-        boundary(key_order, limit)
-    );
-    // Exact when the walk filled a page, or read every version in the bounds.
-    let exact = format!(
-        "(SELECT count(*) FROM walked) = {limit}
-         OR (SELECT count(*) FROM (SELECT 1 FROM {versions} LIMIT {budget}) scanned) < {budget}"
-    );
-    let page = with_bodies(
-        &page_select("", &resource_type, keys, direction, limit),
-        &page_columns(keys, "page."),
-        direction,
-    );
-    Some(format!(
-        "{} SELECT drawn.* FROM (SELECT 1 WHERE {exact}) exact LEFT JOIN ({page}) drawn ON true",
-        with_walked(&walked, &tied)
-    ))
 }
 
 /// The page of a search whose criteria are all single token or `Type/id` values
@@ -379,7 +263,7 @@ fn walk(
 /// The page from the walked rows and those tied with the last one (`id`, `sort_key`), and
 /// `missing` (rows of the resources without a value, or nothing): type, id and keys, in page
 /// order, at most `limit`.
-fn page(
+pub(super) fn page(
     walked: &str,
     tied: &str,
     missing: &str,
@@ -396,12 +280,12 @@ fn page(
 }
 
 /// The common table expressions `walked` and `tied` that `page_select` reads.
-fn with_walked(walked: &str, tied: &str) -> String {
+pub(super) fn with_walked(walked: &str, tied: &str) -> String {
     format!("WITH walked AS MATERIALIZED ({walked}), tied AS MATERIALIZED ({tied})")
 }
 
 /// The page's rows from `walked`, `tied` and `missing`.
-fn page_select(
+pub(super) fn page_select(
     missing: &str,
     resource_type: &str,
     keys: &[OrderKey],
@@ -421,27 +305,27 @@ fn page_select(
 
 /// The sort key of the last row a full walk kept, which the rows tied with it share; null
 /// when the walk ran out before `limit` rows.
-fn boundary(walk_order: &str, limit: &str) -> String {
+pub(super) fn boundary(walk_order: &str, limit: &str) -> String {
     format!(
         "(SELECT sort_key FROM walked ORDER BY sort_key {walk_order} OFFSET {limit} - 1 LIMIT 1)"
     )
 }
 
 /// Which way a walk reads its index, and how ids compare among equal keys.
-struct WalkDirection {
+pub(super) struct WalkDirection {
     /// `ASC` or `DESC`, for the sort key.
-    key_order: &'static str,
+    pub(super) key_order: &'static str,
     /// The comparison that holds for a key further along the walk.
-    key_beyond: &'static str,
+    pub(super) key_beyond: &'static str,
     /// `ASC` or `DESC`, for ids among equal keys (and resources without a value).
-    id_order: &'static str,
+    pub(super) id_order: &'static str,
     /// The comparison that holds for an id further along among equal keys.
-    id_beyond: &'static str,
+    pub(super) id_beyond: &'static str,
 }
 
 /// The walk goes the sort's way, turned around when read backwards from a cursor; ties (and
 /// resources without a value) go by id, ascending forwards.
-fn walk_direction(descending: bool, direction: Direction) -> WalkDirection {
+pub(super) fn walk_direction(descending: bool, direction: Direction) -> WalkDirection {
     let backwards = direction == Direction::Before;
     let (key_order, key_beyond) = if descending != backwards {
         ("DESC", "<")

@@ -1,0 +1,132 @@
+//! `_lastUpdated`: searches by it alone and sorts by it, read from the version history
+//! (storage/src/search/last_updated.rs): only each live resource's latest write counts.
+//! Spec: https://hl7.org/fhir/R4/search.html#lastUpdated, https://hl7.org/fhir/R4/search.html#sort
+
+use sonic_rs::JsonValueTrait;
+
+use super::sorting::assert_pages;
+use super::{matches, sorted};
+use crate::support::{entries, TestApp};
+
+/// The `meta.lastUpdated` of the Patient `id` as it is now.
+async fn last_updated(app: &TestApp, id: &str) -> String {
+    let patient = app.get(&format!("/fhir/Patient/{id}")).await.json();
+    patient["meta"]["lastUpdated"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+// search.html#lastUpdated: a Patient matches by its latest write alone; an earlier version
+// within the range does not make it match, and a deleted Patient never does.
+#[tokio::test]
+async fn last_updated_criteria_match_each_live_resource_by_its_latest_write() {
+    let app = TestApp::start().await;
+    let patient = r#"{"resourceType":"Patient","active":true}"#;
+    let updated = app.create(patient).await;
+    let deleted = app.create(patient).await;
+    let unchanged = app.create(patient).await;
+    let before_update = last_updated(&app, &unchanged).await;
+    let update = format!(r#"{{"resourceType":"Patient","id":"{updated}","active":false}}"#);
+    assert_eq!(
+        app.put(&format!("/fhir/Patient/{updated}"), &update)
+            .await
+            .status,
+        200
+    );
+    app.delete(&format!("/fhir/Patient/{deleted}")).await;
+    let last = app.create(patient).await;
+    let newest = last_updated(&app, &last).await;
+
+    assert_eq!(
+        matches(
+            &app,
+            &format!("/fhir/Patient?_lastUpdated=le{before_update}")
+        )
+        .await,
+        [unchanged]
+    );
+    assert_pages(
+        &app,
+        &format!("/fhir/Patient?_lastUpdated=gt{before_update}&_count=1"),
+        &sorted(&[&updated, &last]),
+    )
+    .await;
+    assert!(
+        matches(&app, &format!("/fhir/Patient?_lastUpdated=gt{newest}"))
+            .await
+            .is_empty()
+    );
+}
+
+// search.html#sort and #lastUpdated: `_lastUpdated` sorts each live resource once by its
+// latest write (storage/src/search/last_updated.rs walks the version history): an updated resource moves to its update's place, a deleted one is gone, and the
+// resources of one transaction, written at one instant, go by id. `_lastUpdated` criteria
+// bound the walk.
+#[tokio::test]
+async fn a_sort_by_last_updated_lists_each_live_resource_once_by_its_latest_write() {
+    let app = TestApp::start().await;
+    let patient = r#"{"resourceType":"Patient","active":true}"#;
+    let first = app.create(patient).await;
+    let updated = app.create(patient).await;
+    let deleted = app.create(patient).await;
+    let fourth = app.create(patient).await;
+    let update = format!(r#"{{"resourceType":"Patient","id":"{updated}","active":false}}"#);
+    assert_eq!(
+        app.put(&format!("/fhir/Patient/{updated}"), &update)
+            .await
+            .status,
+        200
+    );
+    app.delete(&format!("/fhir/Patient/{deleted}")).await;
+    let entry =
+        r#"{"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}}"#;
+    let bundle = format!(
+        r#"{{"resourceType":"Bundle","type":"transaction","entry":[{entry},{entry},{entry}]}}"#
+    );
+    let reply = app.post("/fhir", &bundle).await;
+    assert_eq!(reply.status, 200);
+    let mut together: Vec<String> = entries(&reply.json())
+        .iter()
+        .map(|entry| {
+            let location = entry["response"]["location"].as_str().unwrap_or_default();
+            let mut segments = location
+                .split('/')
+                .skip_while(|segment| *segment != "Patient");
+            segments.nth(1).unwrap_or_default().to_owned()
+        })
+        .collect();
+    together.sort();
+
+    let oldest_first = [
+        vec![first.clone(), fourth.clone(), updated.clone()],
+        together.clone(),
+    ]
+    .concat();
+    assert_pages(
+        &app,
+        "/fhir/Patient?_sort=_lastUpdated&_count=2",
+        &oldest_first,
+    )
+    .await;
+    let newest_first = [together, vec![updated, fourth.clone(), first]].concat();
+    assert_pages(
+        &app,
+        "/fhir/Patient?_sort=-_lastUpdated&_count=2",
+        &newest_first,
+    )
+    .await;
+
+    let written = app.get(&format!("/fhir/Patient/{fourth}")).await.json();
+    let since_fourth = written["meta"]["lastUpdated"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let after_fourth = &oldest_first[2..];
+    assert_pages(
+        &app,
+        &format!("/fhir/Patient?_lastUpdated=gt{since_fourth}&_sort=_lastUpdated&_count=2"),
+        after_fourth,
+    )
+    .await;
+}
