@@ -17,6 +17,13 @@ async fn last_updated(app: &TestApp, id: &str) -> String {
         .to_owned()
 }
 
+/// Updates the Patient `id`, so that its latest write is now.
+async fn update(app: &TestApp, id: &str) {
+    let update = format!(r#"{{"resourceType":"Patient","id":"{id}","active":false}}"#);
+    let reply = app.put(&format!("/fhir/Patient/{id}"), &update).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+}
+
 // search.html#lastUpdated: a Patient matches by its latest write alone; an earlier version
 // within the range does not make it match, and a deleted Patient never does.
 #[tokio::test]
@@ -27,13 +34,7 @@ async fn last_updated_criteria_match_each_live_resource_by_its_latest_write() {
     let deleted = app.create(patient).await;
     let unchanged = app.create(patient).await;
     let before_update = last_updated(&app, &unchanged).await;
-    let update = format!(r#"{{"resourceType":"Patient","id":"{updated}","active":false}}"#);
-    assert_eq!(
-        app.put(&format!("/fhir/Patient/{updated}"), &update)
-            .await
-            .status,
-        200
-    );
+    update(&app, &updated).await;
     app.delete(&format!("/fhir/Patient/{deleted}")).await;
     let last = app.create(patient).await;
     let newest = last_updated(&app, &last).await;
@@ -71,13 +72,7 @@ async fn a_sort_by_last_updated_lists_each_live_resource_once_by_its_latest_writ
     let updated = app.create(patient).await;
     let deleted = app.create(patient).await;
     let fourth = app.create(patient).await;
-    let update = format!(r#"{{"resourceType":"Patient","id":"{updated}","active":false}}"#);
-    assert_eq!(
-        app.put(&format!("/fhir/Patient/{updated}"), &update)
-            .await
-            .status,
-        200
-    );
+    update(&app, &updated).await;
     app.delete(&format!("/fhir/Patient/{deleted}")).await;
     let entry =
         r#"{"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}}"#;

@@ -440,14 +440,13 @@ pub(crate) fn page_statements(
     // with no criterion and no sort the type's first rows: only the values and the cursor's id
     // change between searches, never the plan (`plans.rs`).
     let unsorted = query.sort.is_empty();
-    let sorted_walk = sorted_walk::statement(
-        &mut sql,
+    let position = sort::PagePosition {
         query,
-        &keys,
-        cursor_values.as_deref(),
+        keys: &keys,
+        cursor: cursor_values.as_deref(),
         direction,
-        page_size,
-    );
+    };
+    let sorted_walk = sorted_walk::statement(&mut sql, &position, page_size);
     let (statement, plan) = if let Some(walk) = sorted_walk {
         (with_bodies(&walk, &outer_keys, direction), Plan::Generic)
     } else if unsorted && filter::draws_from_index(query, Draw::Chain) {
@@ -527,18 +526,8 @@ pub(crate) fn page_statements(
         };
         bounded.push((page_query(&drawn.source, &drawn.condition), plan));
     }
-    let by_last_updated =
-        last_updated::sorted_page(&mut sql, query, &keys, cursor_values, direction, &limit)
-            .or_else(|| {
-                last_updated::unsorted_page(
-                    &mut sql,
-                    query,
-                    &keys,
-                    cursor_values,
-                    direction,
-                    &limit,
-                )
-            });
+    let by_last_updated = last_updated::sorted_page(&mut sql, &position, &limit)
+        .or_else(|| last_updated::unsorted_page(&mut sql, &position, &limit));
     if let Some(page) = by_last_updated {
         bounded.push((page, Plan::ForTheValues));
     }

@@ -3,7 +3,8 @@
 //! Spec: https://hl7.org/fhir/R4/search.html#sort
 
 use engine::definitions::SearchParamType;
-use engine::search::SortKey;
+use engine::search::{SearchQuery, SortKey};
+use engine::ResourceType;
 
 use super::keys::{same_resource, ResourceKey};
 use super::sql::{table_for, SqlBuilder};
@@ -122,6 +123,35 @@ pub(crate) fn order_by(keys: &[OrderKey], direction: Direction) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// What a page statement is built for: the search, its order keys (`order_keys`), the values
+/// of the cursor the page starts from, if any, and the way it goes from there.
+#[derive(Clone, Copy)]
+pub(crate) struct PagePosition<'a> {
+    pub(crate) query: &'a SearchQuery,
+    pub(crate) keys: &'a [OrderKey],
+    pub(crate) cursor: Option<&'a [Option<String>]>,
+    pub(crate) direction: Direction,
+}
+
+impl<'a> PagePosition<'a> {
+    /// The one type searched, when the search has one.
+    pub(crate) fn single_type(&self) -> Option<ResourceType> {
+        match self.query.scope.types()[..] {
+            [resource_type] => Some(resource_type),
+            _ => None,
+        }
+    }
+
+    /// The sort key of a search sorted by one parameter (whose order keys are that
+    /// parameter's, then type and id).
+    pub(crate) fn lone_sort(&self) -> Option<&'a SortKey> {
+        match (&self.query.sort[..], self.keys) {
+            ([sort], [_, _, _]) => Some(sort),
+            _ => None,
+        }
+    }
 }
 
 /// Which way a page goes from its cursor.

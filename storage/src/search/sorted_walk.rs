@@ -29,7 +29,7 @@ use engine::search::SearchQuery;
 use super::filter::{self, Draw};
 use super::sort::{
     decode_cursor, indexed_column, order_by, order_keys, page_columns, Direction, IndexedColumn,
-    OrderKey,
+    OrderKey, PagePosition,
 };
 use super::sql::{table_for, SqlBuilder};
 use super::{full_page_or_none, with_bodies};
@@ -52,17 +52,15 @@ const CRITERIA_BUDGET: i64 = 2_000;
 /// knowing it, the generic plan sorted every index row instead of walking (62 searches/s).
 pub(crate) fn statement(
     sql: &mut SqlBuilder,
-    query: &SearchQuery,
-    keys: &[OrderKey],
-    cursor: Option<&[Option<String>]>,
-    direction: Direction,
+    position: &PagePosition,
     page_size: usize,
 ) -> Option<String> {
+    let query = position.query;
     if !query.criteria.is_empty() {
         return None;
     }
     let limit = (page_size + 1).to_string();
-    walk(sql, query, keys, cursor, direction, &limit, None)
+    walk(sql, position, &limit, None)
 }
 
 /// The page of a search whose criteria are all single token or `Type/id` values
@@ -99,15 +97,13 @@ pub(crate) fn page_with_criteria(
     // Tested on the walked index rows aliased `r`: single values need only a resource's
     // key, and their index rows prove it live (`keys::requires_index_row`).
     let condition = filter::filter(&mut sql, query, Draw::PerRow).condition;
-    let Some(page) = walk(
-        &mut sql,
+    let position = PagePosition {
         query,
-        &keys,
-        cursor.as_deref(),
+        keys: &keys,
+        cursor: cursor.as_deref(),
         direction,
-        &limit,
-        Some(&condition),
-    ) else {
+    };
+    let Some(page) = walk(&mut sql, &position, &limit, Some(&condition)) else {
         return Ok(None);
     };
     let page = with_bodies(&page, &page_columns(&keys, "page."), direction);
@@ -118,19 +114,17 @@ pub(crate) fn page_with_criteria(
 /// after `CRITERIA_BUDGET` of them, and the resources without a value are left out.
 fn walk(
     sql: &mut SqlBuilder,
-    query: &SearchQuery,
-    keys: &[OrderKey],
-    cursor: Option<&[Option<String>]>,
-    direction: Direction,
+    position: &PagePosition,
     limit: &str,
     condition: Option<&str>,
 ) -> Option<String> {
-    let [resource_type] = query.scope.types()[..] else {
-        return None;
-    };
-    let ([sort], [_, _, _]) = (&query.sort[..], keys) else {
-        return None;
-    };
+    let PagePosition {
+        keys,
+        cursor,
+        direction,
+        ..
+    } = *position;
+    let (resource_type, sort) = (position.single_type()?, position.lone_sort()?);
     // The common parameters (`_tag`, `_profile`, …) keep the plan that sorts every match.
     let code = sort.param.code();
     if code.starts_with('_') {
@@ -249,34 +243,11 @@ fn walk(
             )
         }
     };
-    Some(page(
-        &walked,
-        &tied,
-        &missing,
-        &resource_type,
-        keys,
-        direction,
-        limit,
-    ))
-}
-
-/// The page from the walked rows and those tied with the last one (`id`, `sort_key`), and
-/// `missing` (rows of the resources without a value, or nothing): type, id and keys, in page
-/// order, at most `limit`.
-pub(super) fn page(
-    walked: &str,
-    tied: &str,
-    missing: &str,
-    resource_type: &str,
-    keys: &[OrderKey],
-    direction: Direction,
-    limit: &str,
-) -> String {
-    format!(
+    Some(format!(
         "{} {}",
-        with_walked(walked, tied),
-        page_select(missing, resource_type, keys, direction, limit)
-    )
+        with_walked(&walked, &tied),
+        page_select(&missing, &resource_type, keys, direction, limit)
+    ))
 }
 
 /// The common table expressions `walked` and `tied` that `page_select` reads.
@@ -284,7 +255,9 @@ pub(super) fn with_walked(walked: &str, tied: &str) -> String {
     format!("WITH walked AS MATERIALIZED ({walked}), tied AS MATERIALIZED ({tied})")
 }
 
-/// The page's rows from `walked`, `tied` and `missing`.
+/// The page's rows from `walked`, those `tied` with the last one (`id`, `sort_key`), and
+/// `missing` (rows of the resources without a value, or nothing): type, id and keys, in page
+/// order, at most `limit`.
 pub(super) fn page_select(
     missing: &str,
     resource_type: &str,
