@@ -18,7 +18,7 @@ use super::keys::ResourceKey;
 use super::sort::{beyond, order_by, page_columns, PagePosition};
 use super::sorted_walk::{boundary, page_select, walk_direction, with_walked, WalkDirection};
 use super::sql::{self, SqlBuilder};
-use super::{exact_or_none, with_bodies};
+use super::{exact_or_none, key_text_columns, with_bodies};
 
 /// Versions a page reads before giving up: about 50 ms at a million resources.
 const BUDGET: i64 = 10_000;
@@ -38,6 +38,12 @@ fn current(alias: &str) -> String {
             WHERE r.tenant_key = {alias}.tenant_key AND r.resource_type = {alias}.resource_type
               AND r.id = {alias}.id AND r.version_id = {alias}.version_id AND NOT r.deleted)"
     )
+}
+
+/// The condition that the versions `versions` (a `FROM` clause aliased `v`) are fewer than
+/// `budget`: a page drawn or walked from them is then exact. Reads at most `budget` of them.
+fn fewer_than_budget(versions: &str, budget: &str) -> String {
+    format!("(SELECT count(*) FROM (SELECT 1 FROM {versions} LIMIT {budget}) scanned) < {budget}")
 }
 
 /// The page, in id order, of a search of one type with `_lastUpdated` criteria and nothing
@@ -81,10 +87,7 @@ pub(crate) fn unsorted_page(
     let after_cursor = cursor.map_or_else(String::new, |values| {
         format!(" AND {}", beyond(sql, keys, values, direction))
     });
-    let key_columns: String = keys
-        .iter()
-        .map(|key| format!(", ({})::text", key.expression))
-        .collect();
+    let key_columns = key_text_columns(keys);
     let page = format!(
         "SELECT r.resource_type, r.id, r.body{key_columns}
          FROM (SELECT DISTINCT v.id FROM (SELECT v.id FROM {versions} LIMIT {budget}) v) drawn
@@ -94,17 +97,13 @@ pub(crate) fn unsorted_page(
          ORDER BY {} LIMIT {limit}",
         order_by(keys, direction)
     );
-    let exact_when = format!(
-        "(SELECT count(*) FROM (SELECT 1 FROM {versions} LIMIT {budget}) scanned) < {budget}"
-    );
-    Some(exact_or_none(&page, &exact_when))
+    Some(exact_or_none(&page, &fewer_than_budget(&versions, &budget)))
 }
 
 /// The page of a search of one type sorted by `_lastUpdated` alone, with no criteria but
 /// `_lastUpdated` ones (`Observation?_sort=-_lastUpdated`; a client syncing with
 /// `?_lastUpdated=gt…&_sort=_lastUpdated`), with each row's body (`with_bodies`): a page, a
-/// row of nulls for an empty page, or no row when the walk gave up. `outer_keys` are `keys`
-/// as the page's columns.
+/// row of nulls for an empty page, or no row when the walk gave up.
 ///
 /// `resource` has no index on `last_updated`, which every write changes; the version
 /// history has `(tenant_key, resource_type, last_updated DESC, seq DESC)` for type history,
@@ -139,12 +138,12 @@ pub(crate) fn sorted_page(
     };
     let resource_type = sql.bind(resource_type.as_str().to_owned());
     let budget = sql.bind(BUDGET);
+    let order = walk_direction(sort.descending, direction);
     let WalkDirection {
         key_order,
-        key_beyond,
         id_order,
-        id_beyond,
-    } = walk_direction(sort.descending, direction);
+        ..
+    } = order;
     // The criteria, written against the version's time: the current version's is the
     // resource's.
     let version = ResourceKey::row("v");
@@ -156,10 +155,7 @@ pub(crate) fn sorted_page(
     if let Some((time, id)) = cursor {
         let time = format!("{}::timestamptz", sql.bind(time));
         let id = sql.bind(id);
-        bounds.push(format!(
-            "v.last_updated {key_beyond}= {time}
-             AND (v.last_updated {key_beyond} {time} OR v.id {id_beyond} {id})"
-        ));
+        bounds.push(order.past("v.last_updated", &time, "v.id", &id));
     }
     let versions = format!(
         "resource_version v WHERE v.tenant_key = $1 AND v.resource_type = {resource_type}{}",
@@ -184,8 +180,8 @@ pub(crate) fn sorted_page(
     );
     // Exact when the walk filled a page, or read every version in the bounds.
     let exact = format!(
-        "(SELECT count(*) FROM walked) = {limit}
-         OR (SELECT count(*) FROM (SELECT 1 FROM {versions} LIMIT {budget}) scanned) < {budget}"
+        "(SELECT count(*) FROM walked) = {limit} OR {}",
+        fewer_than_budget(&versions, &budget)
     );
     let page = with_bodies(
         &page_select("", &resource_type, keys, direction, limit),

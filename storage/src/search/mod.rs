@@ -585,7 +585,7 @@ pub(crate) fn with_bodies(page: &str, keys: &[sort::OrderKey], direction: Direct
 
 /// The page's keys as the text columns `search_on` reads after type, id and body, each
 /// with its leading comma.
-fn key_text_columns(keys: &[sort::OrderKey]) -> String {
+pub(crate) fn key_text_columns(keys: &[sort::OrderKey]) -> String {
     keys.iter()
         .map(|key| format!(", ({})::text", key.expression))
         .collect()

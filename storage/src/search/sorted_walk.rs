@@ -74,7 +74,13 @@ pub(crate) fn page_with_criteria(
     query: &SearchQuery,
     page_size: usize,
 ) -> Result<Option<(SqlBuilder, String)>, Error> {
-    if query.criteria.is_empty() || !query.criteria.iter().all(filter::is_one_value) {
+    // Checked before any SQL is built: most searches that reach here (a lone token value's
+    // page, say) are not sorted at all.
+    let one_sort_key = query.sort.len() == 1;
+    if !one_sort_key
+        || query.criteria.is_empty()
+        || !query.criteria.iter().all(filter::is_one_value)
+    {
         return Ok(None);
     }
     let mut sql = SqlBuilder::new(tenant.get());
@@ -140,12 +146,13 @@ fn walk(
     let param = sql.bind(code.to_owned());
 
     let backwards = direction == Direction::Before;
+    let order = walk_direction(sort.descending, direction);
     let WalkDirection {
         key_order: walk_order,
-        key_beyond,
         id_order,
         id_beyond,
-    } = walk_direction(sort.descending, direction);
+        ..
+    } = order;
 
     // The cursor's sort key and id: the walk starts at that key, past that id among equal
     // keys; a cursor without a key is among the resources without a value.
@@ -157,8 +164,8 @@ fn walk(
                 Some(key) => {
                     let key = format!("{}::{sql_type}", sql.bind(key));
                     let valued = format!(
-                        " AND d.{column} {key_beyond}= {key}
-                          AND (d.{column} {key_beyond} {key} OR d.id {id_beyond} {id})"
+                        " AND {}",
+                        order.past(&format!("d.{column}"), &key, "d.id", &id)
                     );
                     // Forwards, every resource without a value is still ahead; backwards,
                     // none is.
@@ -285,6 +292,7 @@ pub(super) fn boundary(walk_order: &str, limit: &str) -> String {
 }
 
 /// Which way a walk reads its index, and how ids compare among equal keys.
+#[derive(Clone, Copy)]
 pub(super) struct WalkDirection {
     /// `ASC` or `DESC`, for the sort key.
     pub(super) key_order: &'static str,
@@ -294,6 +302,22 @@ pub(super) struct WalkDirection {
     pub(super) id_order: &'static str,
     /// The comparison that holds for an id further along among equal keys.
     pub(super) id_beyond: &'static str,
+}
+
+impl WalkDirection {
+    /// The condition that a row of sort key `key_column` and id `id_column` lies past the
+    /// cursor's `key` and `id` (placeholders), written so that an index on the key bounds it.
+    pub(super) fn past(&self, key_column: &str, key: &str, id_column: &str, id: &str) -> String {
+        let WalkDirection {
+            key_beyond,
+            id_beyond,
+            ..
+        } = self;
+        format!(
+            "{key_column} {key_beyond}= {key}
+             AND ({key_column} {key_beyond} {key} OR {id_column} {id_beyond} {id})"
+        )
+    }
 }
 
 /// The walk goes the sort's way, turned around when read backwards from a cursor; ties (and
