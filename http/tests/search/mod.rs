@@ -1,6 +1,7 @@
 //! Search, checked against the R4 spec section each rule comes from.
 //! Spec: https://hl7.org/fhir/R4/search.html
 
+mod canonical;
 mod chain_pages;
 mod includes;
 mod last_updated;

@@ -30,6 +30,7 @@
 use engine::search::{Criterion, ParamRef, SearchQuery};
 use engine::ResourceType;
 
+use super::canonical;
 use super::filter::Filter;
 use super::keys::ResourceKey;
 use super::sort::{Direction, OrderKey};
@@ -120,7 +121,11 @@ fn step(
         return None;
     };
     match &targets[..] {
-        [(target_type, inner)] if param.is_single_reference(owner_type) => {
+        // A target with a canonical URL may be named by it, not by the id this walks.
+        [(target_type, inner)]
+            if param.is_single_reference(owner_type)
+                && !canonical::has_canonical_url(target_type.as_str()) =>
+        {
             Some((*param, *target_type, inner))
         }
         _ => None,

@@ -9,6 +9,7 @@ use engine::index::CanonicalTarget;
 use engine::search::{Include, SearchQuery};
 use tokio_postgres::types::{ToSql, Type};
 
+use super::canonical;
 use super::plans::{self, Plan};
 use super::{found, FoundResource};
 use crate::{Error, TenantKey};
@@ -317,7 +318,7 @@ async fn reverse(
         } else {
             &REVERSE_ANY_PARAM
         };
-        let by_url = has_canonical_url(target_type).then_some(&REVERSE_CANONICAL);
+        let by_url = canonical::has_canonical_url(target_type).then_some(&REVERSE_CANONICAL);
         for statement in std::iter::once(by_id).chain(by_url) {
             let referrers = Referrers {
                 source_type,
@@ -329,13 +330,6 @@ async fn reverse(
         }
     }
     Ok(rows)
-}
-
-/// Whether resources of `resource_type` have a canonical URL (a `url` search parameter), so
-/// that other resources may refer to them by it.
-fn has_canonical_url(resource_type: &str) -> bool {
-    engine::definitions::search_parameters_for(resource_type)
-        .any(|definition| definition.code == "url")
 }
 
 /// One more than `MAX_INCLUDED`, so a query that found more shows it.

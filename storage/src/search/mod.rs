@@ -3,6 +3,7 @@
 //! Spec: https://hl7.org/fhir/R4/search.html
 // PERF: hot path (every search); see docs/benchmarks.md.
 
+mod canonical;
 mod filter;
 mod grouped;
 mod include;

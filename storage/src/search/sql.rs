@@ -13,6 +13,7 @@ use tokio_postgres::types::{ToSql, Type};
 
 use crate::token_signature;
 
+use super::canonical;
 use super::filter;
 use super::keys::{requires_index_row, same_resource, IndexRows, ResourceKey};
 use super::values;
@@ -187,32 +188,23 @@ fn condition_of(sql: &mut SqlBuilder, resource: &ResourceKey, criterion: &Criter
             reference,
             inner,
         } => {
-            let link = sql.alias("h");
             let source_name = sql.bind(source_type.as_str().to_owned());
             let code = sql.bind(reference.code().to_owned());
-            let mut link_to_resource = format!(
-                "{link}.tenant_key = {} AND {link}.resource_type = {source_name} \
-                 AND {link}.param = {code} AND {link}.target_id = {} AND {link}.target_type = {}",
-                resource.tenant_key, resource.id, resource.resource_type
-            );
-            if let Some(signed) = token_signature_condition(sql, &link, inner) {
-                link_to_resource.push_str(" AND ");
-                link_to_resource.push_str(&signed);
+            let by_id = referrers_exist(sql, resource, &source_name, &code, inner, false);
+            if !canonical::may_name_by_url(*reference) {
+                return by_id;
             }
-            if requires_index_row(inner) {
-                let inner_condition = self::criterion(sql, &ResourceKey::owner_of(&link), inner);
-                return format!(
-                    "EXISTS (SELECT 1 FROM search_reference {link} WHERE {link_to_resource} AND {inner_condition})"
-                );
+            let by_url = referrers_exist(sql, resource, &source_name, &code, inner, true);
+            if sql.per_row {
+                // Fenced one by one: `criterion` fences a lone `EXISTS` only.
+                format!(
+                    "({} OR {})",
+                    tested_per_row(&by_id),
+                    tested_per_row(&by_url)
+                )
+            } else {
+                format!("({by_id} OR {by_url})")
             }
-            let source = sql.alias("s");
-            let inner_condition = self::criterion(sql, &ResourceKey::row(&source), inner);
-            format!(
-                "EXISTS (SELECT 1 FROM search_reference {link} JOIN resource {source} \
-                 ON {source}.tenant_key = {link}.tenant_key AND {source}.resource_type = {link}.resource_type \
-                 AND {source}.id = {link}.id AND NOT {source}.deleted \
-                 WHERE {link_to_resource} AND {inner_condition})"
-            )
         }
         Criterion::List(ids) => {
             let item = sql.alias("l");
@@ -275,6 +267,50 @@ fn condition_of(sql: &mut SqlBuilder, resource: &ResourceKey, criterion: &Criter
             )
         }
     }
+}
+
+/// `EXISTS` a resource of type `source_name` that refers to `resource` through the reference
+/// parameter `code` (both bound placeholders) and meets `inner`: by type and id, or, with
+/// `by_url`, by one of `resource`'s canonical URLs (`canonical.rs`).
+fn referrers_exist(
+    sql: &mut SqlBuilder,
+    resource: &ResourceKey,
+    source_name: &str,
+    code: &str,
+    inner: &Criterion,
+    by_url: bool,
+) -> String {
+    let link = sql.alias("h");
+    let (from, mut link_to_resource) = if by_url {
+        canonical::referrers(sql, resource, &link, source_name, code)
+    } else {
+        (
+            format!("search_reference {link}"),
+            format!(
+                "{link}.tenant_key = {} AND {link}.resource_type = {source_name} \
+                 AND {link}.param = {code} AND {link}.target_id = {} AND {link}.target_type = {}",
+                resource.tenant_key, resource.id, resource.resource_type
+            ),
+        )
+    };
+    if let Some(signed) = token_signature_condition(sql, &link, inner) {
+        link_to_resource.push_str(" AND ");
+        link_to_resource.push_str(&signed);
+    }
+    if requires_index_row(inner) {
+        let inner_condition = self::criterion(sql, &ResourceKey::owner_of(&link), inner);
+        return format!(
+            "EXISTS (SELECT 1 FROM {from} WHERE {link_to_resource} AND {inner_condition})"
+        );
+    }
+    let source = sql.alias("s");
+    let inner_condition = self::criterion(sql, &ResourceKey::row(&source), inner);
+    format!(
+        "EXISTS (SELECT 1 FROM {from} JOIN resource {source} \
+         ON {source}.tenant_key = {link}.tenant_key AND {source}.resource_type = {link}.resource_type \
+         AND {source}.id = {link}.id AND NOT {source}.deleted \
+         WHERE {link_to_resource} AND {inner_condition})"
+    )
 }
 
 /// The index rows `criterion` needs a resource to have, when it is met exactly by having one:
@@ -342,6 +378,9 @@ fn chain_rows(
         alternatives.push(format!(
             "({reference}.target_type = {type_name} AND {target_meets_inner})"
         ));
+        if canonical::has_canonical_url(target_type.as_str()) {
+            alternatives.push(canonical::chain_step(sql, &reference, &type_name, inner));
+        }
     }
     IndexRows {
         table: "search_reference",
