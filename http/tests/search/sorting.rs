@@ -213,3 +213,57 @@ async fn a_sort_with_a_common_code_pages_through_every_match_in_date_order() {
     )
     .await;
 }
+
+// search.html#sort with search.html#date: a sort with a date range too common to draw
+// (storage/src/search/filter.rs, RANGE_BUDGET: 2,500 index rows) walks the sort parameter's
+// index testing the range on each Observation. Whether the sort is the range's own parameter,
+// either way, or another one, every match is listed once, in order, both ways; a range that
+// matches nothing is an empty page.
+#[tokio::test]
+async fn a_sort_with_a_common_date_range_pages_through_every_match_in_sort_order() {
+    let app = TestApp::start().await;
+    let observation = |id: &str, code: &str, effective: &str| {
+        format!(
+            r#"{{"resource":{{"resourceType":"Observation","id":"{id}","status":"final","code":{{"coding":[{{"system":"http://example.org/codes","code":"{code}"}}]}},{effective}}},"request":{{"method":"PUT","url":"Observation/{id}"}}}}"#
+        )
+    };
+    // (id, code, lowest instant's day, highest instant's day) of each match of `date=ge2020-01-04`.
+    let mut matching: Vec<(String, &str, u32, u32)> = Vec::new();
+    let mut entries = Vec::new();
+    for number in 0..3_000u32 {
+        let id = format!("obs-{number:04}");
+        let code = ["a", "b", "c"][number as usize % 3];
+        if number % 10 == 3 {
+            // Starts before the range, ends in it: a match, sorted by its start ascending
+            // and by its end descending, among the single days of those dates.
+            let period = r#""effectivePeriod":{"start":"2020-01-02","end":"2020-01-15"}"#;
+            entries.push(observation(&id, code, period));
+            matching.push((id, code, 2, 15));
+        } else {
+            let day = number % 20 + 1;
+            let instant = format!(r#""effectiveDateTime":"2020-01-{day:02}""#);
+            entries.push(observation(&id, code, &instant));
+            if day >= 4 {
+                matching.push((id, code, day, day));
+            }
+        }
+    }
+    assert!(matching.len() > 2_500, "over the draw's budget");
+    let bundle = format!(
+        r#"{{"resourceType":"Bundle","type":"transaction","entry":[{}]}}"#,
+        entries.join(",")
+    );
+    assert_eq!(app.post("/fhir", &bundle).await.status, 200);
+
+    let ids = |matching: &[(String, &str, u32, u32)]| -> Vec<String> {
+        matching.iter().map(|(id, ..)| id.clone()).collect()
+    };
+    let range = "/fhir/Observation?date=ge2020-01-04&_count=200";
+    matching.sort_by(|a, b| (std::cmp::Reverse(a.3), &a.0).cmp(&(std::cmp::Reverse(b.3), &b.0)));
+    assert_pages(&app, &format!("{range}&_sort=-date"), &ids(&matching)).await;
+    matching.sort_by(|a, b| (a.2, &a.0).cmp(&(b.2, &b.0)));
+    assert_pages(&app, &format!("{range}&_sort=date"), &ids(&matching)).await;
+    matching.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    assert_pages(&app, &format!("{range}&_sort=code"), &ids(&matching)).await;
+    assert_pages(&app, "/fhir/Observation?date=ge2030-01-01&_sort=-date", &[]).await;
+}

@@ -131,6 +131,18 @@ impl IndexRows {
         )
     }
 
+    /// The same as `owners`, from the first `budget` rows alone: all of them when there are
+    /// fewer, which is when a page drawn from them is exact (`fewer_than`). Bounded so, the
+    /// planner plans for at most `budget` rows, not for its estimate of the whole range.
+    pub(crate) fn owners_within(&self, type_name: &str, budget: i64) -> String {
+        let alias = &self.alias;
+        format!(
+            "(SELECT DISTINCT tenant_key, resource_type, id FROM \
+             (SELECT {alias}.tenant_key, {alias}.resource_type, {alias}.id {} LIMIT {budget}) {alias})",
+            self.of_type(type_name)
+        )
+    }
+
     /// Whether fewer than `budget` (a bound placeholder) such rows exist for resources of
     /// type `type_name`: a condition PostgreSQL evaluates once, before the query it guards
     /// runs, reading at most `budget` rows.

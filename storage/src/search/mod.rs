@@ -223,8 +223,9 @@ async fn search_on(
         }
     }
     // Sorted, with values too common to draw: the page may lie within the first resources
-    // in sort order. Built only now, so that other searches do not send its values.
-    if !answered {
+    // in sort order. Built only now, so that other searches do not send its values, and
+    // only once a draw found the criteria common: otherwise they are few, and sorted fast.
+    if !answered && !page.bounded.is_empty() {
         if let Some((walk_sql, walk)) = sorted_walk::page_with_criteria(tenant, query, page_size)? {
             rows =
                 plans::query(client, &walk, &walk_sql.typed_params(), Plan::ForTheValues).await?;
@@ -518,14 +519,27 @@ pub(crate) fn page_statements(
             let page = page_query(&walked, &drawn.condition);
             bounded.push((full_page_or_none(&page, &limit), Plan::Generic));
         }
-    } else if drawable && filter::draws_from_index(query, Draw::Range) {
+    } else if probe.is_none() && filter::draws_from_index(query, Draw::Range) {
         let drawn = filter::filter(&mut sql, query, Draw::Range);
         let plan = if filter::range_draw_alone(query) {
             Plan::Kept
         } else {
             Plan::ForTheValues
         };
-        bounded.push((page_query(&drawn.source, &drawn.condition), plan));
+        let within_budget = drawn.exact_when.as_deref().unwrap_or("true");
+        if query.sort.is_empty() {
+            // No rows when over the budget, or when nothing matched: the statement that
+            // follows finds that as cheaply.
+            let condition = format!("{} AND {within_budget}", drawn.condition);
+            bounded.push((page_query(&drawn.source, &condition), plan));
+        } else {
+            // Sorted too: within the budget the matches are few enough to sort. Over it, the
+            // search is known to be common and its sort is walked
+            // (`sorted_walk::page_with_criteria`), so an empty page must say it is one: that
+            // walk would pass its whole budget finding nothing (2 ms became 70).
+            let page = page_query(&drawn.source, &drawn.condition);
+            bounded.push((exact_or_none(&page, within_budget), plan));
+        }
     }
     let by_last_updated = last_updated::sorted_page(&mut sql, &position, &limit)
         .or_else(|| last_updated::unsorted_page(&mut sql, &position, &limit));

@@ -17,9 +17,12 @@
 //!
 //! With criteria, the walk tests each resource it passes and gives up after
 //! `CRITERIA_BUDGET` of them: it only answers when it found a page, and PostgreSQL's plan for
-//! the values (every match sorted) answers otherwise. It is tried for criteria that are
-//! single token or `Type/id` values only once the draw of such a value found it too common
-//! to sort (`filter.rs`, `Draw::Intersection`), so a selective search never pays for it.
+//! the values (every match sorted) answers otherwise. It is tried only once a bounded draw
+//! found the criteria too common to sort (`filter.rs`): the draw of a single token or
+//! `Type/id` value (`Draw::Intersection`), or of a string or date range
+//! (`Draw::Range`: `Observation?date=ge2020-01-01&_sort=-date`), so a selective search
+//! never pays for it. A range walked the way it opens (`date=ge…&_sort=date`) usually passes
+//! the budget before its first match, and is then sorted as before.
 //!
 //! Before, a million-resource `Observation?_sort=-date` computed the latest date of each of
 //! 333,000 Observations and sorted them all for 50 (4.5 s).
@@ -64,10 +67,12 @@ pub(crate) fn statement(
 }
 
 /// The page of a search whose criteria are all single token or `Type/id` values
-/// (`filter::is_one_value`), each tested on the resources walked, as a statement with its
-/// own values; its rows are those of `with_bodies`, and it has none unless it found a whole
-/// page. `None` for other searches, and for a cursor among the resources without a value,
-/// which the walk does not reach. Planned for its values: forced, the generic plan ran
+/// (`filter::is_one_value`), or string and date ranges and other criteria met by an index row
+/// (`filter::met_by_own_index_row`) with no equality among them (`Draw::Range`), each
+/// tested on the resources walked, as a statement with its own values; its rows are those of
+/// `with_bodies`, and it has none unless it found a whole page. `None` for other searches,
+/// and for a cursor among the resources without a value, which the walk does not reach.
+/// Planned for its values: forced, the generic plan ran
 /// `Observation?category=vital-signs&_sort=-date` at 52 searches/s against 337.
 pub(crate) fn page_with_criteria(
     tenant: TenantKey,
@@ -77,10 +82,15 @@ pub(crate) fn page_with_criteria(
     // Checked before any SQL is built: most searches that reach here (a lone token value's
     // page, say) are not sorted at all.
     let one_sort_key = query.sort.len() == 1;
-    if !one_sort_key
-        || query.criteria.is_empty()
-        || !query.criteria.iter().all(filter::is_one_value)
-    {
+    if !one_sort_key || query.criteria.is_empty() {
+        return Ok(None);
+    }
+    let single_values = query.criteria.iter().all(filter::is_one_value);
+    let ranges = || {
+        filter::draws_from_index(query, Draw::Range)
+            && query.criteria.iter().all(filter::met_by_own_index_row)
+    };
+    if !single_values && !ranges() {
         return Ok(None);
     }
     let mut sql = SqlBuilder::new(tenant.get());
@@ -100,7 +110,7 @@ pub(crate) fn page_with_criteria(
         return Ok(None);
     }
     let limit = sql.bind(i64::try_from(page_size + 1).unwrap_or(i64::MAX));
-    // Tested on the walked index rows aliased `r`: single values need only a resource's
+    // Tested on the walked index rows aliased `r`: these criteria need only a resource's
     // key, and their index rows prove it live (`keys::requires_index_row`).
     let condition = filter::filter(&mut sql, query, Draw::PerRow).condition;
     let position = PagePosition {
@@ -181,12 +191,17 @@ fn walk(
     };
 
     let beaten = if sort.descending { ">" } else { "<" };
+    // With criteria the statement is planned for its values, and PostgreSQL, estimating a
+    // few hundred rows of the parameter where there were 26,645 birth dates, hashed them all
+    // for the check instead of testing the rows walked (100 ms against 4): `OFFSET 0` keeps
+    // it a test per row (`sql::tested_per_row`). The walk without criteria keeps its plan.
+    let fence = if condition.is_some() { " OFFSET 0" } else { "" };
     let representative = format!(
         "NOT EXISTS (SELECT 1 FROM {table} m
             WHERE m.tenant_key = d.tenant_key AND m.resource_type = d.resource_type
               AND m.id = d.id AND m.param = d.param
               AND (m.{column} {beaten} d.{column}
-                   OR (m.{column} = d.{column} AND m.entry_hash < d.entry_hash)))"
+                   OR (m.{column} = d.{column} AND m.entry_hash < d.entry_hash)){fence})"
     );
     let index_rows = format!(
         "FROM {table} d WHERE d.tenant_key = $1 AND d.resource_type = {resource_type}

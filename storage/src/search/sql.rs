@@ -345,7 +345,7 @@ pub(crate) fn index_rows(sql: &mut SqlBuilder, criterion: &Criterion) -> Option<
 /// Whether a value criterion of `param` with `modifier` is met exactly by a row of
 /// `param`'s index table (`values_rows`): not `:not`, not composite, not `_id` or
 /// `_lastUpdated`, which are columns of the resource row.
-fn met_by_own_index_rows(param: ParamRef, modifier: Modifier) -> bool {
+pub(crate) fn met_by_own_index_rows(param: ParamRef, modifier: Modifier) -> bool {
     modifier != Modifier::Not
         && param.kind() != SearchParamType::Composite
         && !matches!(param.code(), "_id" | "_lastUpdated")
