@@ -23,8 +23,8 @@ pub(crate) use elements::{children, Children};
 pub(crate) use resource_types::NOT_DOMAIN_RESOURCES;
 pub use resource_types::{is_resource_type, resource_types};
 pub use search_parameters::{
-    search_parameter, search_parameter_by_url, search_parameters, search_parameters_for,
-    SearchParamType, SearchParameterComponent, SearchParameterDefinition,
+    has_canonical_url, search_parameter, search_parameter_by_url, search_parameters,
+    search_parameters_for, SearchParamType, SearchParameterComponent, SearchParameterDefinition,
 };
 
 /// Gunzips one embedded definitions file into its JSON text.

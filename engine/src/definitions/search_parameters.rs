@@ -144,6 +144,19 @@ pub fn search_parameter_by_url(url: &str) -> Option<&'static SearchParameterDefi
     BY_URL.get(url).copied()
 }
 
+/// Whether `resource_type` is a canonical resource, which other resources may name by its
+/// canonical URL (references.html#canonical): ValueSet, Questionnaire, PlanDefinition, …,
+/// the types with both a `url` and a `version` parameter. Device, Contract and Subscription
+/// have a `url` too, but it is an address or a link, not a name to refer by.
+pub fn has_canonical_url(resource_type: &str) -> bool {
+    let (mut url, mut version) = (false, false);
+    for definition in search_parameters_for(resource_type) {
+        url |= definition.code == "url";
+        version |= definition.code == "version";
+    }
+    url && version
+}
+
 /// The parameter with query-string name `code` usable on `resource_type`, if any.
 pub fn search_parameter(
     resource_type: &str,
@@ -249,6 +262,16 @@ mod tests {
         assert!(!codes.contains(&"_text"));
         assert!(search_parameter("Binary", "_text").is_none());
         assert!(search_parameter("Parameters", "_lastUpdated").is_some());
+    }
+
+    #[test]
+    fn canonical_resources_have_a_url_and_a_version_and_devices_do_not_count() {
+        for canonical in ["Questionnaire", "ValueSet", "PlanDefinition", "CodeSystem"] {
+            assert!(has_canonical_url(canonical), "{canonical}");
+        }
+        for other in ["Patient", "Device", "Contract", "Subscription", "NotAType"] {
+            assert!(!has_canonical_url(other), "{other}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use sonic_rs::Value;
 
 use super::{localise_reference, values_of, IndexValue};
-use crate::definitions::{search_parameters_for, SearchParamType};
+use crate::definitions::{has_canonical_url, search_parameters_for, SearchParamType};
 use crate::fhirpath::compiled;
 use crate::ResourceType;
 
@@ -16,7 +16,8 @@ pub struct IncludeTargets {
     /// `(type, id)` of each local resource referred to, in the order found, repeats kept.
     pub local: Vec<(String, String)>,
     /// Each `canonical` (or `uri`) reference with no local target, once per resource type
-    /// the parameter may refer to.
+    /// the parameter may refer to; and each absolute `Reference` with none, once per
+    /// canonical resource type among those.
     pub canonical: Vec<CanonicalTarget>,
 }
 
@@ -68,7 +69,10 @@ pub fn include_targets(
             continue;
         };
         for node in parameter.expression.evaluate(resource) {
-            let by_url = matches!(node.fhir_type, "canonical" | "uri");
+            // A `Reference` may name a canonical resource by its URL too: "resolution can be
+            // ... by treating an absolute reference as a canonical URL" (Reference's
+            // definition), where the target type has one. Chains and `_has` read it so.
+            let named_by_url = matches!(node.fhir_type, "canonical" | "uri");
             values_of(definition.kind, node.value, node.fhir_type, &mut values);
             for mut value in values.drain(..) {
                 if let Some(base) = local_base {
@@ -84,10 +88,11 @@ pub fn include_targets(
                         url: Some(url),
                         version,
                         ..
-                    } if by_url => {
+                    } => {
                         let target_types = definition
                             .target
                             .iter()
+                            .filter(|name| named_by_url || has_canonical_url(name))
                             .filter_map(|name| ResourceType::parse(name));
                         for target_type in target_types {
                             targets.canonical.push(CanonicalTarget {
@@ -196,6 +201,24 @@ mod tests {
             Some(BASE),
         );
         assert!(followed.canonical.is_empty(), "{:?}", followed.canonical);
+    }
+
+    #[test]
+    fn an_absolute_reference_is_followed_by_url_to_canonical_resource_types_only() {
+        let (kind, value) = parsed(
+            r#"{"resourceType":"Task","status":"requested","intent":"order",
+                "focus":{"reference":"http://example.org/Questionnaire/intake"}}"#,
+        );
+        let followed = include_targets(kind, &value, Some("focus"), Some(BASE));
+        let types: Vec<&str> = followed
+            .canonical
+            .iter()
+            .map(|target| target.target_type.as_str())
+            .collect();
+        assert!(types.contains(&"Questionnaire"), "{types:?}");
+        assert!(types.contains(&"ValueSet"), "{types:?}");
+        assert!(!types.contains(&"Patient"), "{types:?}");
+        assert!(!types.contains(&"Device"), "{types:?}");
     }
 
     /// The local targets among `extract`'s values for `value`, localised to `base`, sorted.

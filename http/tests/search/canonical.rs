@@ -1,11 +1,11 @@
-//! Chains and `_has` through canonical references: a resource named by its `url`, and by its
-//! `version` after `|` when the reference gives one.
+//! Chains, `_has` and `_include` through canonical references: a resource named by its
+//! `url`, and by its `version` after `|` when the reference gives one.
 //! Spec: https://hl7.org/fhir/R4/search.html#chaining, search.html#has,
 //! references.html#canonical
 
 use axum::http::StatusCode;
 
-use super::{matches, sorted};
+use super::{ids_of, matches, searchset, sorted};
 use crate::support::TestApp;
 
 const INTAKE: &str = "http://example.org/Questionnaire/intake";
@@ -130,8 +130,13 @@ async fn chain_through_a_canonical_reference_tests_the_resources_its_url_and_ver
             "/fhir/Task?focus:Questionnaire.title=admission%20revised"
         )
         .await,
-        [task]
+        sorted(&[&task])
     );
+    // `_include` follows it the same way.
+    let included = searchset(app, &format!("/fhir/Task?_id={task}&_include=Task:focus")).await;
+    let mut found = ids_of(&included, "include");
+    found.sort();
+    assert_eq!(found, sorted(&[&forms.intake_one, &forms.intake_two]));
 }
 
 // search.html#has with references.html#canonical: a resource with a canonical URL is referred

@@ -9,25 +9,11 @@
 //! `_include` and `_revinclude` read them (`include.rs`). A reference without a version names
 //! every version with its URL.
 
+use engine::definitions::has_canonical_url;
 use engine::search::{Criterion, ParamRef};
 
 use super::keys::{requires_index_row, same_resource, ResourceKey};
 use super::sql::{self, SqlBuilder};
-
-/// Whether resources of `resource_type` have a canonical URL, so that other resources may
-/// refer to them by it: the canonical resources (ValueSet, Questionnaire, PlanDefinition, …),
-/// which have both a `url` and a `version` search parameter. Device, Contract and
-/// Subscription have a `url` too, but it is an address or a link, not a name to refer by;
-/// counting them would test a Device's `url` rows for every `_has` through
-/// `Observation.subject`.
-pub(crate) fn has_canonical_url(resource_type: &str) -> bool {
-    let (mut url, mut version) = (false, false);
-    for definition in engine::definitions::search_parameters_for(resource_type) {
-        url |= definition.code == "url";
-        version |= definition.code == "version";
-    }
-    url && version
-}
 
 /// Whether `reference` may name one of its target types by canonical URL. Only then do a
 /// chain or a `_has` through it need the conditions below: a chain through
@@ -116,16 +102,6 @@ mod tests {
         ParamRef {
             definition: engine::definitions::search_parameter(resource_type, code)
                 .expect("an R4 parameter"),
-        }
-    }
-
-    #[test]
-    fn canonical_resources_have_a_url_and_a_version_and_devices_do_not_count() {
-        for canonical in ["Questionnaire", "ValueSet", "PlanDefinition", "CodeSystem"] {
-            assert!(has_canonical_url(canonical), "{canonical}");
-        }
-        for other in ["Patient", "Device", "Contract", "Subscription"] {
-            assert!(!has_canonical_url(other), "{other}");
         }
     }
 

@@ -27,10 +27,10 @@
 //!   presorted target key, small groups (one Patient's Observations). Deeper chains with
 //!   other criteria keep the probe of `probe.rs`.
 
+use engine::definitions::has_canonical_url;
 use engine::search::{Criterion, ParamRef, SearchQuery};
 use engine::ResourceType;
 
-use super::canonical;
 use super::filter::Filter;
 use super::keys::ResourceKey;
 use super::sort::{Direction, OrderKey};
@@ -124,7 +124,7 @@ fn step(
         // A target with a canonical URL may be named by it, not by the id this walks.
         [(target_type, inner)]
             if param.is_single_reference(owner_type)
-                && !canonical::has_canonical_url(target_type.as_str()) =>
+                && !has_canonical_url(target_type.as_str()) =>
         {
             Some((*param, *target_type, inner))
         }

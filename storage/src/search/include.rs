@@ -5,11 +5,11 @@
 use std::collections::HashSet;
 
 use deadpool_postgres::Client;
+use engine::definitions::has_canonical_url;
 use engine::index::CanonicalTarget;
 use engine::search::{Include, SearchQuery};
 use tokio_postgres::types::{ToSql, Type};
 
-use super::canonical;
 use super::plans::{self, Plan};
 use super::{found, FoundResource};
 use crate::{Error, TenantKey};
@@ -318,7 +318,7 @@ async fn reverse(
         } else {
             &REVERSE_ANY_PARAM
         };
-        let by_url = canonical::has_canonical_url(target_type).then_some(&REVERSE_CANONICAL);
+        let by_url = has_canonical_url(target_type).then_some(&REVERSE_CANONICAL);
         for statement in std::iter::once(by_id).chain(by_url) {
             let referrers = Referrers {
                 source_type,

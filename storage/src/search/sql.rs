@@ -6,7 +6,7 @@
 //! row by its key, so PostgreSQL can drive the plan from whichever index is most selective.
 //! Chains and `_has` nest the same shape one level deeper per step.
 
-use engine::definitions::SearchParamType;
+use engine::definitions::{has_canonical_url, SearchParamType};
 use engine::search::{Criterion, Modifier, ParamRef, SearchValue};
 use engine::ResourceType;
 use tokio_postgres::types::{ToSql, Type};
@@ -378,7 +378,7 @@ fn chain_rows(
         alternatives.push(format!(
             "({reference}.target_type = {type_name} AND {target_meets_inner})"
         ));
-        if canonical::has_canonical_url(target_type.as_str()) {
+        if has_canonical_url(target_type.as_str()) {
             alternatives.push(canonical::chain_step(sql, &reference, &type_name, inner));
         }
     }
