@@ -6,6 +6,7 @@
 mod canonical;
 mod filter;
 mod grouped;
+mod has;
 mod include;
 mod keys;
 mod large_ranges;

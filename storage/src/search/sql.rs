@@ -11,10 +11,9 @@ use engine::search::{Criterion, Modifier, ParamRef, SearchValue};
 use engine::ResourceType;
 use tokio_postgres::types::{ToSql, Type};
 
-use crate::token_signature;
-
 use super::canonical;
 use super::filter;
+use super::has;
 use super::keys::{requires_index_row, same_resource, IndexRows, ResourceKey};
 use super::values;
 
@@ -137,7 +136,7 @@ pub(crate) fn criterion(
 /// with the walk (58,258 Observations) or, estimating them as one row, recomputed them for
 /// each candidate (22 s). Every `EXISTS` of the chain must be fenced: fencing only the
 /// outer one left the inner ones recomputed per candidate (30 s).
-fn tested_per_row(exists: &str) -> String {
+pub(crate) fn tested_per_row(exists: &str) -> String {
     match exists.strip_suffix(')') {
         Some(open) if exists.starts_with("EXISTS (") => format!("{open} OFFSET 0)"),
         _ => exists.to_owned(),
@@ -187,25 +186,7 @@ fn condition_of(sql: &mut SqlBuilder, resource: &ResourceKey, criterion: &Criter
             source_type,
             reference,
             inner,
-        } => {
-            let source_name = sql.bind(source_type.as_str().to_owned());
-            let code = sql.bind(reference.code().to_owned());
-            let by_id = referrers_exist(sql, resource, &source_name, &code, inner, false);
-            if !canonical::may_name_by_url(*reference) {
-                return by_id;
-            }
-            let by_url = referrers_exist(sql, resource, &source_name, &code, inner, true);
-            if sql.per_row {
-                // Fenced one by one: `criterion` fences a lone `EXISTS` only.
-                format!(
-                    "({} OR {})",
-                    tested_per_row(&by_id),
-                    tested_per_row(&by_url)
-                )
-            } else {
-                format!("({by_id} OR {by_url})")
-            }
-        }
+        } => has::condition(sql, resource, *source_type, *reference, inner),
         Criterion::List(ids) => {
             let item = sql.alias("l");
             let list_ids = sql.bind(ids.clone());
@@ -267,50 +248,6 @@ fn condition_of(sql: &mut SqlBuilder, resource: &ResourceKey, criterion: &Criter
             )
         }
     }
-}
-
-/// `EXISTS` a resource of type `source_name` that refers to `resource` through the reference
-/// parameter `code` (both bound placeholders) and meets `inner`: by type and id, or, with
-/// `by_url`, by one of `resource`'s canonical URLs (`canonical.rs`).
-fn referrers_exist(
-    sql: &mut SqlBuilder,
-    resource: &ResourceKey,
-    source_name: &str,
-    code: &str,
-    inner: &Criterion,
-    by_url: bool,
-) -> String {
-    let link = sql.alias("h");
-    let (from, mut link_to_resource) = if by_url {
-        canonical::referrers(sql, resource, &link, source_name, code)
-    } else {
-        (
-            format!("search_reference {link}"),
-            format!(
-                "{link}.tenant_key = {} AND {link}.resource_type = {source_name} \
-                 AND {link}.param = {code} AND {link}.target_id = {} AND {link}.target_type = {}",
-                resource.tenant_key, resource.id, resource.resource_type
-            ),
-        )
-    };
-    if let Some(signed) = token_signature_condition(sql, &link, inner) {
-        link_to_resource.push_str(" AND ");
-        link_to_resource.push_str(&signed);
-    }
-    if requires_index_row(inner) {
-        let inner_condition = self::criterion(sql, &ResourceKey::owner_of(&link), inner);
-        return format!(
-            "EXISTS (SELECT 1 FROM {from} WHERE {link_to_resource} AND {inner_condition})"
-        );
-    }
-    let source = sql.alias("s");
-    let inner_condition = self::criterion(sql, &ResourceKey::row(&source), inner);
-    format!(
-        "EXISTS (SELECT 1 FROM {from} JOIN resource {source} \
-         ON {source}.tenant_key = {link}.tenant_key AND {source}.resource_type = {link}.resource_type \
-         AND {source}.id = {link}.id AND NOT {source}.deleted \
-         WHERE {link_to_resource} AND {inner_condition})"
-    )
 }
 
 /// The index rows `criterion` needs a resource to have, when it is met exactly by having one:
@@ -472,51 +409,6 @@ pub(crate) fn single_point_date(
         condition: format!("{alias}.param = {code} AND {}", conditions.join(" AND ")),
         alias,
     }
-}
-
-/// For a `_has` whose inner criterion is one or more token codes, the test of its reference
-/// row `link` against both words of the referring resource's token signature
-/// (`token_signature.rs`): a resource whose signature lacks a bit of every code has no token
-/// row with any of them, and is passed over without looking its token rows up. `None` for
-/// any other criterion.
-fn token_signature_condition(
-    sql: &mut SqlBuilder,
-    link: &str,
-    inner: &Criterion,
-) -> Option<String> {
-    let Criterion::Values {
-        param,
-        modifier: Modifier::None,
-        values,
-    } = inner
-    else {
-        return None;
-    };
-    if table_of(*param) != "search_token" || !met_by_own_index_rows(*param, Modifier::None) {
-        return None;
-    }
-    let every_code_bits: Vec<token_signature::Signature> = values
-        .iter()
-        .map(|value| match value {
-            SearchValue::Token {
-                code: Some(code), ..
-            } => Some(token_signature::bits(param.code(), code)),
-            // `system|` alone, or a value of another kind: nothing to test the signature for.
-            _ => None,
-        })
-        .collect::<Option<_>>()?;
-    let tests: Vec<String> = every_code_bits
-        .into_iter()
-        .map(|bits| {
-            let low = sql.bind(bits.low);
-            let high = sql.bind(bits.high);
-            format!(
-                "(({link}.token_signature & {low}) = {low} \
-                 AND ({link}.token_signature_high & {high}) = {high})"
-            )
-        })
-        .collect();
-    Some(format!("({})", tests.join(" OR ")))
 }
 
 /// The rows of `param` matching any of `values` (for `:not` the caller negates their
