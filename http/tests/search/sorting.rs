@@ -267,3 +267,81 @@ async fn a_sort_with_a_common_date_range_pages_through_every_match_in_sort_order
     assert_pages(&app, &format!("{range}&_sort=code"), &ids(&matching)).await;
     assert_pages(&app, "/fhir/Observation?date=ge2030-01-01&_sort=-date", &[]).await;
 }
+
+// search.html#sort with search.html#date, on a parameter with one date per resource (a
+// birth date): a range too common to draw is tested on the date row the walk reads, so a
+// sort the way the range opens (`ge` ascending, `lt` descending) starts at its bound. Year
+// and month precision birth dates are ranges: ascending they sort by their first day,
+// descending by their last, and they match as ranges.
+#[tokio::test]
+async fn a_birth_date_sort_with_a_common_birth_date_range_starts_at_the_range() {
+    use time::{Date, Duration, Month};
+    let app = TestApp::start().await;
+    let first_day = Date::from_calendar_date(1989, Month::June, 1).expect("a date");
+    let day = |year: i32, month: Month, day: u8| {
+        Date::from_calendar_date(year, month, day).expect("a date")
+    };
+    // (id, first day, last day) of every Patient.
+    let mut patients: Vec<(String, Date, Date)> = Vec::new();
+    let mut entries = Vec::new();
+    for number in 0..3_000u32 {
+        let id = format!("pat-{number:04}");
+        let (birth_date, low, high) = match number % 50 {
+            7 => (
+                "1989".to_owned(),
+                day(1989, Month::January, 1),
+                day(1989, Month::December, 31),
+            ),
+            9 => (
+                "1990-01".to_owned(),
+                day(1990, Month::January, 1),
+                day(1990, Month::January, 31),
+            ),
+            _ => {
+                let born = first_day + Duration::days(i64::from(number % 400));
+                (born.to_string(), born, born)
+            }
+        };
+        entries.push(format!(
+            r#"{{"resource":{{"resourceType":"Patient","id":"{id}","birthDate":"{birth_date}"}},"request":{{"method":"PUT","url":"Patient/{id}"}}}}"#
+        ));
+        patients.push((id, low, high));
+    }
+    let bundle = format!(
+        r#"{{"resourceType":"Bundle","type":"transaction","entry":[{}]}}"#,
+        entries.join(",")
+    );
+    assert_eq!(app.post("/fhir", &bundle).await.status, 200);
+
+    let ids = |matching: &[&(String, Date, Date)]| -> Vec<String> {
+        matching.iter().map(|(id, ..)| id.clone()).collect()
+    };
+    // `ge1989-07-01`: the last day is on it or after; ascending by the first day.
+    let from = day(1989, Month::July, 1);
+    let mut matching: Vec<&(String, Date, Date)> = patients
+        .iter()
+        .filter(|(_, _, high)| *high >= from)
+        .collect();
+    assert!(matching.len() > 2_500, "over the draw's budget");
+    matching.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    assert_pages(
+        &app,
+        "/fhir/Patient?birthdate=ge1989-07-01&_sort=birthdate&_count=200",
+        &ids(&matching),
+    )
+    .await;
+    // `lt1990-06-01`: the first day is before it; descending by the last day.
+    let before = day(1990, Month::June, 1);
+    let mut matching: Vec<&(String, Date, Date)> = patients
+        .iter()
+        .filter(|(_, low, _)| *low < before)
+        .collect();
+    assert!(matching.len() > 2_500, "over the draw's budget");
+    matching.sort_by(|a, b| (std::cmp::Reverse(a.2), &a.0).cmp(&(std::cmp::Reverse(b.2), &b.0)));
+    assert_pages(
+        &app,
+        "/fhir/Patient?birthdate=lt1990-06-01&_sort=-birthdate&_count=200",
+        &ids(&matching),
+    )
+    .await;
+}

@@ -349,7 +349,7 @@ fn draws_pages(draw: Draw, criterion: &Criterion) -> bool {
 
 /// The one value of `criterion` if it is a plain date criterion (no modifier, no OR, not
 /// `ne`) on a parameter with at most one point value per resource of `resource_type`.
-fn point_date_value(
+pub(crate) fn point_date_value(
     criterion: &Criterion,
     resource_type: ResourceType,
 ) -> Option<(ParamRef, &SearchValue)> {

@@ -27,7 +27,7 @@
 //! Before, a million-resource `Observation?_sort=-date` computed the latest date of each of
 //! 333,000 Observations and sorted them all for 50 (4.5 s).
 
-use engine::search::SearchQuery;
+use engine::search::{Modifier, SearchQuery};
 
 use super::filter::{self, Draw};
 use super::sort::{
@@ -35,6 +35,7 @@ use super::sort::{
     OrderKey, PagePosition,
 };
 use super::sql::{table_for, SqlBuilder};
+use super::values;
 use super::{full_page_or_none, with_bodies};
 use crate::{Error, TenantKey};
 
@@ -110,29 +111,74 @@ pub(crate) fn page_with_criteria(
         return Ok(None);
     }
     let limit = sql.bind(i64::try_from(page_size + 1).unwrap_or(i64::MAX));
+    let [resource_type] = query.scope.types()[..] else {
+        return Ok(None);
+    };
+    // A single-point date parameter (a birth date, an appointment's start) has one row per
+    // resource, the walked row itself: its own criteria are tested on that row as the index
+    // is read, from the bound they set (`values::point_date_bound`), and use none of the
+    // budget. Tested per resource, a range walked the way it opens
+    // (`Patient?birthdate=ge1990-01-01&_sort=birthdate`) passed the budget before its first
+    // match.
+    let sort_code = query.sort[0].param.code();
+    let mut on_walked_row = Vec::new();
+    let mut per_resource = Vec::new();
+    for criterion in &query.criteria {
+        match filter::point_date_value(criterion, resource_type) {
+            Some((param, value)) if param.code() == sort_code => on_walked_row.push(value),
+            _ => per_resource.push(criterion.clone()),
+        }
+    }
+    let mut walked_row = Vec::new();
+    for value in on_walked_row {
+        walked_row.push(values::condition(&mut sql, "walked", Modifier::None, value));
+        walked_row.extend(values::point_date_bound(&mut sql, "walked", value));
+    }
     // Tested on the walked index rows aliased `r`: these criteria need only a resource's
     // key, and their index rows prove it live (`keys::requires_index_row`).
-    let condition = filter::filter(&mut sql, query, Draw::PerRow).condition;
+    let condition = if per_resource.is_empty() {
+        "true".to_owned()
+    } else {
+        let rest = SearchQuery {
+            criteria: per_resource,
+            ..query.clone()
+        };
+        filter::filter(&mut sql, &rest, Draw::PerRow).condition
+    };
     let position = PagePosition {
         query,
         keys: &keys,
         cursor: cursor.as_deref(),
         direction,
     };
-    let Some(page) = walk(&mut sql, &position, &limit, Some(&condition)) else {
+    let tests = Tests {
+        walked_row: &walked_row,
+        per_resource: &condition,
+    };
+    let Some(page) = walk(&mut sql, &position, &limit, Some(tests)) else {
         return Ok(None);
     };
     let page = with_bodies(&page, &page_columns(&keys, "page."), direction);
     Ok(Some((sql, full_page_or_none(&page, &limit))))
 }
 
-/// The walk; with `condition`, each representative walked must meet it, the walk stops
-/// after `CRITERIA_BUDGET` of them, and the resources without a value are left out.
+/// What a walk with criteria tests.
+#[derive(Clone, Copy)]
+struct Tests<'a> {
+    /// Conditions on the walked date row itself, written for the alias `walked` (`walk`
+    /// puts them on the row it reads).
+    walked_row: &'a [String],
+    /// The condition each representative walked must meet, on its key aliased `r`.
+    per_resource: &'a str,
+}
+
+/// The walk; with `tests`, the rows walked must meet them, the walk stops after
+/// `CRITERIA_BUDGET` representatives, and the resources without a value are left out.
 fn walk(
     sql: &mut SqlBuilder,
     position: &PagePosition,
     limit: &str,
-    condition: Option<&str>,
+    tests: Option<Tests>,
 ) -> Option<String> {
     let PagePosition {
         keys,
@@ -146,11 +192,30 @@ fn walk(
     if code.starts_with('_') {
         return None;
     }
+    let condition = tests.map(|tests| tests.per_resource);
     let kind = sort.param.kind();
     let IndexedColumn {
         name: column,
         sql_type,
     } = indexed_column(kind, sort.descending)?;
+    // On the date row walked, the sort column's bounds stay open to its index and the other
+    // column is compared as an expression: left indexable, `birthdate=lt1990-01-01` had
+    // PostgreSQL, estimating one match, scan the `low` index over 18,513 rows and sort them
+    // instead of walking the `high` index downwards (87 ms against 2.2).
+    let other_column = if column == "low" { "high" } else { "low" };
+    let on_walked_row: String = tests
+        .iter()
+        .flat_map(|tests| tests.walked_row)
+        .map(|test| {
+            let test = test
+                .replace(
+                    &format!("walked.{other_column}"),
+                    &format!("(d.{other_column} + 0)"),
+                )
+                .replace(&format!("walked.{column}"), &format!("d.{column}"));
+            format!(" AND {test}")
+        })
+        .collect();
     let table = table_for(kind);
     let resource_type = sql.bind(resource_type.as_str().to_owned());
     let param = sql.bind(code.to_owned());
@@ -205,7 +270,8 @@ fn walk(
     );
     let index_rows = format!(
         "FROM {table} d WHERE d.tenant_key = $1 AND d.resource_type = {resource_type}
-            AND d.param = {param} AND d.{column} IS NOT NULL{valued_beyond} AND {representative}"
+            AND d.param = {param} AND d.{column} IS NOT NULL{valued_beyond}{on_walked_row}
+            AND {representative}"
     );
     let boundary = boundary(walk_order, limit);
     let (walked, tied) = match condition {
