@@ -217,8 +217,8 @@ async fn a_sort_with_a_common_code_pages_through_every_match_in_date_order() {
 // search.html#sort with search.html#date: a sort with a date range too common to draw
 // (storage/src/search/filter.rs, RANGE_BUDGET: 2,500 index rows) walks the sort parameter's
 // index testing the range on each Observation. Whether the sort is the range's own parameter,
-// either way, or another one, every match is listed once, in order, both ways; a range that
-// matches nothing is an empty page.
+// either way, or another one, every match is listed once, in order, both ways, also with a
+// common code beside the range; a range that matches nothing is an empty page.
 #[tokio::test]
 async fn a_sort_with_a_common_date_range_pages_through_every_match_in_sort_order() {
     let app = TestApp::start().await;
@@ -232,7 +232,8 @@ async fn a_sort_with_a_common_date_range_pages_through_every_match_in_sort_order
     let mut entries = Vec::new();
     for number in 0..3_000u32 {
         let id = format!("obs-{number:04}");
-        let code = ["a", "b", "c"][number as usize % 3];
+        // Code `a` on two in three: over the single value's draw budget (1,000).
+        let code = ["a", "a", "b", "a", "a", "c"][number as usize % 6];
         if number % 10 == 3 {
             // Starts before the range, ends in it: a match, sorted by its start ascending
             // and by its end descending, among the single days of those dates.
@@ -266,6 +267,21 @@ async fn a_sort_with_a_common_date_range_pages_through_every_match_in_sort_order
     matching.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
     assert_pages(&app, &format!("{range}&_sort=code"), &ids(&matching)).await;
     assert_pages(&app, "/fhir/Observation?date=ge2030-01-01&_sort=-date", &[]).await;
+    // With a common code beside the range, drawn from neither.
+    let mut coded: Vec<(String, &str, u32, u32)> = matching
+        .iter()
+        .filter(|(_, code, ..)| *code == "a")
+        .cloned()
+        .collect();
+    coded.sort_by(|a, b| (std::cmp::Reverse(a.3), &a.0).cmp(&(std::cmp::Reverse(b.3), &b.0)));
+    let code_a = "code=http://example.org/codes|a";
+    assert_pages(&app, &format!("{range}&{code_a}&_sort=-date"), &ids(&coded)).await;
+    assert_pages(
+        &app,
+        &format!("/fhir/Observation?{code_a}&date=ge2030-01-01&_sort=-date"),
+        &[],
+    )
+    .await;
 }
 
 // search.html#sort with search.html#date, on a parameter with one date per resource (a

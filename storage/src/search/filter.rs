@@ -103,7 +103,7 @@ pub(crate) fn draws_from_index(query: &SearchQuery, draw: Draw) -> bool {
             let enough = query.criteria.len() >= 2 || !query.sort.is_empty();
             enough
                 && !query.criteria.is_empty()
-                && query.criteria.iter().all(is_one_value)
+                && (query.criteria.iter().all(is_one_value) || sorted_with_one_value(query))
                 && query
                     .sort
                     .iter()
@@ -113,16 +113,29 @@ pub(crate) fn draws_from_index(query: &SearchQuery, draw: Draw) -> bool {
             .criteria
             .iter()
             .any(|criterion| draws_pages(draw, criterion)),
-        // With an equality criterion PostgreSQL walks that criterion's id-ordered index, and
-        // a range has nothing to add (`Observation?patient=…&date=ge…`).
+        // Unsorted, with an equality criterion PostgreSQL walks that criterion's id-ordered
+        // index, and a range has nothing to add (`Observation?patient=…&date=ge…`); sorted,
+        // see `sorted_with_one_value`.
         Draw::Range => {
-            !query.criteria.iter().any(is_equality)
+            (!query.criteria.iter().any(is_equality) || sorted_with_one_value(query))
                 && query.criteria.iter().any(|criterion| {
                     draws_pages(draw, criterion)
                         || point_date_value(criterion, single_type).is_some()
                 })
         }
     }
+}
+
+/// Whether `query` is sorted and has a single value (`is_one_value`) among other criteria
+/// that are met by an index row (`Observation?category=laboratory&date=ge2020-01-01&_sort=-date`):
+/// drawn from that value, its page is exact within `INTERSECTION_BUDGET`, and past it the
+/// value is known to be common and the sort is walked (`sorted_walk::page_with_criteria`).
+/// Such a search was sorted whole (0.5 s for that one at a million resources). Unsorted,
+/// PostgreSQL's own plan walks it in id order already.
+pub(crate) fn sorted_with_one_value(query: &SearchQuery) -> bool {
+    !query.sort.is_empty()
+        && query.criteria.iter().any(is_one_value)
+        && query.criteria.iter().all(met_by_own_index_row)
 }
 
 /// Whether a `Draw::Range` page of `query` has no condition but its drawn criterion: the
@@ -227,11 +240,18 @@ pub(crate) fn filter(sql: &mut SqlBuilder, query: &SearchQuery, draw: Draw) -> F
     // `draws_from_index` found the criterion that put rows in `drawable`.
     if drawn_from_index && !drawable.is_empty() {
         let rows = drawable.remove(0);
-        source = if draw == Draw::Range && !query.sort.is_empty() {
-            // Planned for the whole range, a common one's plan gathered its rows in parallel
-            // and hashed them: 30 ms to start the worker with its generic plan, 0.5 s to set up
-            // the hash planned for the values, though the budget check stopped it at once.
+        // Planned for the whole range, a common one's plan gathered its rows in parallel and
+        // hashed them: 30 ms to start the worker with its generic plan, 0.5 s to set up the
+        // hash planned for the values, though the budget check stopped it at once. So a
+        // sorted range, and a value drawn for a sort among other criteria, read at most
+        // their budget's rows; the others keep the plans measured without it.
+        let sorted_range = draw == Draw::Range && !query.sort.is_empty();
+        let value_among_others =
+            draw == Draw::Intersection && !query.criteria.iter().all(is_one_value);
+        source = if sorted_range {
             rows.owners_within(&type_name, RANGE_BUDGET)
+        } else if value_among_others {
+            rows.owners_within(&type_name, INTERSECTION_BUDGET)
         } else {
             rows.owners(&type_name)
         };
@@ -249,7 +269,7 @@ pub(crate) fn filter(sql: &mut SqlBuilder, query: &SearchQuery, draw: Draw) -> F
         // Tested per row, as `sql::criterion` writes the other criteria then: planned as a
         // semi-join, a common birth-date range was hashed whole before a walk of 2,000
         // Patients used 51 of them (`Patient?birthdate=ge1990-01-01&_sort=-birthdate`).
-        conditions.push(if draw == Draw::PerRow {
+        conditions.push(if matches!(draw, Draw::PerRow | Draw::Intersection) {
             rows.exist_for_each(&key)
         } else {
             rows.exist_for(&key)
@@ -263,13 +283,15 @@ pub(crate) fn filter(sql: &mut SqlBuilder, query: &SearchQuery, draw: Draw) -> F
     }
 }
 
-/// The criterion a `Draw::Intersection` page of `query` is drawn from: its first reference
-/// value, which names one resource and is usually the rarer, else its first value.
+/// The criterion a `Draw::Intersection` page of `query` is drawn from: its first single
+/// reference value, which names one resource and is usually the rarer, else its first
+/// single value.
 fn intersection_drawn(query: &SearchQuery) -> Option<usize> {
     let references = query.criteria.iter().position(|criterion| {
-        matches!(criterion, Criterion::Values { param, .. } if param.kind() == SearchParamType::Reference)
+        is_one_value(criterion)
+            && matches!(criterion, Criterion::Values { param, .. } if param.kind() == SearchParamType::Reference)
     });
-    references.or((!query.criteria.is_empty()).then_some(0))
+    references.or_else(|| query.criteria.iter().position(is_one_value))
 }
 
 /// Whether `criterion` is a token, reference or uri value (not `:not`): its index lists

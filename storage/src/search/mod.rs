@@ -424,7 +424,18 @@ pub(crate) fn page_statements(
             let page = page_query(&walked, &drawn.condition);
             bounded.push((full_page_or_none(&page, &limit), Plan::Generic));
         }
-    } else if probe.is_none() && filter::draws_from_index(query, Draw::Range) {
+    }
+    // A sorted search with a common single value among ranges (`category=laboratory&
+    // date=ge2030-01-01&_sort=-date`) draws from its range too: within that budget its page
+    // is exact, and an empty one is known at once instead of after the walk's budget (1.6 ms
+    // against 15). Otherwise a range is drawn only where no other draw was.
+    let range_beside_value =
+        filter::sorted_with_one_value(query) && !query.criteria.iter().all(filter::is_one_value);
+    let drawn_already = !bounded.is_empty() || small_range.is_some();
+    if probe.is_none()
+        && (!drawn_already || range_beside_value)
+        && filter::draws_from_index(query, Draw::Range)
+    {
         let drawn = filter::filter(&mut sql, query, Draw::Range);
         let plan = if filter::range_draw_alone(query) {
             Plan::Kept

@@ -19,10 +19,12 @@
 //! `CRITERIA_BUDGET` of them: it only answers when it found a page, and PostgreSQL's plan for
 //! the values (every match sorted) answers otherwise. It is tried only once a bounded draw
 //! found the criteria too common to sort (`filter.rs`): the draw of a single token or
-//! `Type/id` value (`Draw::Intersection`), or of a string or date range
-//! (`Draw::Range`: `Observation?date=ge2020-01-01&_sort=-date`), so a selective search
+//! `Type/id` value (`Draw::Intersection`, with other such values or with ranges beside it:
+//! `Observation?category=laboratory&date=ge2020-01-01&_sort=-date`), or of a string or date
+//! range (`Draw::Range`: `Observation?date=ge2020-01-01&_sort=-date`), so a selective search
 //! never pays for it. A range walked the way it opens (`date=ge…&_sort=date`) usually passes
-//! the budget before its first match, and is then sorted as before.
+//! the budget before its first match, and is then sorted as before, unless its parameter
+//! holds one date per resource (see `page_with_criteria`).
 //!
 //! Before, a million-resource `Observation?_sort=-date` computed the latest date of each of
 //! 333,000 Observations and sorted them all for 50 (4.5 s).
@@ -69,8 +71,9 @@ pub(crate) fn statement(
 
 /// The page of a search whose criteria are all single token or `Type/id` values
 /// (`filter::is_one_value`), or string and date ranges and other criteria met by an index row
-/// (`filter::met_by_own_index_row`) with no equality among them (`Draw::Range`), each
-/// tested on the resources walked, as a statement with its own values; its rows are those of
+/// (`filter::met_by_own_index_row`) with no equality among them (`Draw::Range`) or with a
+/// single value among them (`filter::sorted_with_one_value`), each tested on the resources
+/// walked, as a statement with its own values; its rows are those of
 /// `with_bodies`, and it has none unless it found a whole page. `None` for other searches,
 /// and for a cursor among the resources without a value, which the walk does not reach.
 /// Planned for its values: forced, the generic plan ran
@@ -91,7 +94,7 @@ pub(crate) fn page_with_criteria(
         filter::draws_from_index(query, Draw::Range)
             && query.criteria.iter().all(filter::met_by_own_index_row)
     };
-    if !single_values && !ranges() {
+    if !single_values && !ranges() && !filter::sorted_with_one_value(query) {
         return Ok(None);
     }
     let mut sql = SqlBuilder::new(tenant.get());
