@@ -189,7 +189,8 @@ def element_type_codes(element):
 def elements_table(definitions):
     """One row per element of every resource and complex datatype (snapshots, so inherited
     elements such as Patient.meta are listed under each type): path, types, max, content
-    reference, isSummary (for _summary=true), isModifier.
+    reference, isSummary (for _summary=true), isModifier, min (1 for a mandatory element, which
+    every subset keeps).
     Primitive types are left out: their only elements are id, extension and the JSON value."""
     rows = []
     for name, d in sorted(definitions.items()):
@@ -209,8 +210,10 @@ def elements_table(definitions):
             repeats = "*" if element["max"] == "*" else "1"
             summary = "true" if element.get("isSummary", False) else "false"
             modifier = "true" if element.get("isModifier", False) else "false"
+            check(isinstance(element["min"], int) and element["min"] >= 0, f"{path}: min {element['min']}")
+            required = "1" if element["min"] >= 1 else "0"
             rows.append([path, "|".join(codes), repeats, reference.removeprefix("#"),
-                         summary, modifier])
+                         summary, modifier, required])
     check(len(rows) == EXPECTED_ELEMENTS, f"expected {EXPECTED_ELEMENTS} elements, found {len(rows)}")
     paths = {row[0] for row in rows}
     check(len(paths) == len(rows), "duplicate element paths")
@@ -280,7 +283,7 @@ def main():
     definitions = type_definitions(package, resources)
     write_tsv("types.tsv.gz", ["name", "kind", "base"], types_table(definitions))
     write_tsv("elements.tsv.gz",
-              ["path", "types", "max", "content_reference", "summary", "modifier"],
+              ["path", "types", "max", "content_reference", "summary", "modifier", "min"],
               elements_table(definitions))
     write("examples.json.gz", examples(package))
 

@@ -74,7 +74,11 @@ fn fhir_routes() -> Router<AppState> {
         )
         .route(
             "/fhir/{compartment}/{id}/{resource_type}",
-            get(search::compartment_get),
+            get(search::compartment_get).post(search::compartment_post),
+        )
+        .route(
+            "/fhir/{compartment}/{id}/{resource_type}/_search",
+            post(search::compartment_post),
         )
         .route(
             "/fhir/{resource_type}/{id}/_history/{version_id}",

@@ -72,7 +72,7 @@ pub(crate) fn localise_references(action: &mut WriteAction, base: &str) {
         WriteAction::Create(resource) | WriteAction::Update { resource, .. } => {
             resource.localise_references(base)
         }
-        WriteAction::Delete => {}
+        WriteAction::Delete { .. } => {}
     }
 }
 

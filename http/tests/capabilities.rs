@@ -85,14 +85,29 @@ async fn metadata_lists_every_r4_resource_type_with_the_implemented_interactions
     );
 }
 
+// capabilitystatement.html: rest.resource.operation lists the operations a type supports;
+// Ember runs one, Patient/[id]/$everything, and claims no other.
 #[tokio::test]
-async fn metadata_claims_no_operation() {
+async fn metadata_claims_patient_everything_and_no_other_operation() {
     let app = TestApp::start().await;
 
     let rest = check(&app).await;
 
-    let text = sonic_rs::to_string(&rest).unwrap();
-    assert!(!text.contains("\"operation\""), "an operation is claimed");
+    let mut claimed = Vec::new();
+    for resource in rest["resource"].as_array().expect("resources").iter() {
+        for operation in resource["operation"].as_array().into_iter().flatten() {
+            claimed.push(format!(
+                "{}/{}",
+                resource["type"].as_str().unwrap_or_default(),
+                operation["definition"].as_str().unwrap_or_default()
+            ));
+        }
+    }
+    assert_eq!(
+        claimed,
+        ["Patient/http://hl7.org/fhir/OperationDefinition/Patient-everything"]
+    );
+    assert!(rest.get("operation").is_none(), "no system-level operation");
 }
 
 // capabilitystatement.html: conditionalCreate, conditionalUpdate and conditionalDelete say

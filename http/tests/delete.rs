@@ -24,6 +24,59 @@ async fn deleted_patient(app: &TestApp) -> String {
     id
 }
 
+// http.html#concurrency: If-Match makes a write version-aware; RFC 9110 If-Match: the
+// server "MUST NOT perform the requested method" when it does not match.
+#[tokio::test]
+async fn delete_with_a_stale_if_match_is_412_and_deletes_nothing() {
+    let app = TestApp::start().await;
+    let id = app.create(r#"{"resourceType":"Patient"}"#).await;
+    app.put(
+        &format!("/fhir/Patient/{id}"),
+        &format!(r#"{{"resourceType":"Patient","id":"{id}","active":true}}"#),
+    )
+    .await;
+
+    check(&app, &id, &[("if-match", r#"W/"1""#)])
+        .await
+        .outcome(StatusCode::PRECONDITION_FAILED);
+    assert_eq!(
+        app.get(&format!("/fhir/Patient/{id}")).await.status,
+        StatusCode::OK
+    );
+
+    let reply = check(&app, &id, &[("if-match", r#"W/"2""#)]).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+    check(&app, "never-created", &[("if-match", r#"W/"1""#)])
+        .await
+        .outcome(StatusCode::PRECONDITION_FAILED);
+}
+
+// http.html#cdelete, with If-Match on the one match: the same rule.
+#[tokio::test]
+async fn conditional_delete_with_a_stale_if_match_is_412_and_deletes_nothing() {
+    let app = TestApp::start().await;
+    let id = app
+        .create(
+            r#"{"resourceType":"Patient","identifier":[{"system":"urn:test","value":"stale"}]}"#,
+        )
+        .await;
+    app.put(
+        &format!("/fhir/Patient/{id}"),
+        &format!(r#"{{"resourceType":"Patient","id":"{id}","identifier":[{{"system":"urn:test","value":"stale"}}],"active":true}}"#),
+    )
+    .await;
+
+    app.request(Method::DELETE, "/fhir/Patient?identifier=urn:test|stale")
+        .header("if-match", r#"W/"1""#)
+        .send()
+        .await
+        .outcome(StatusCode::PRECONDITION_FAILED);
+    assert_eq!(
+        app.get(&format!("/fhir/Patient/{id}")).await.status,
+        StatusCode::OK
+    );
+}
+
 #[tokio::test]
 async fn delete_is_204_and_a_later_read_is_410_operation_outcome() {
     let app = TestApp::start().await;

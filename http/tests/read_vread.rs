@@ -209,3 +209,32 @@ async fn vread_of_the_deletion_version_is_410() {
     let earlier = check(&app, &format!("/fhir/Patient/{id}/_history/1"), &[]).await;
     assert_eq!(earlier.status, StatusCode::OK);
 }
+
+// http.html#read with the general parameters `_summary` and `_elements`: the resource is
+// subsetted as in search and tagged SUBSETTED.
+#[tokio::test]
+async fn read_and_vread_take_summary_and_elements() {
+    let app = TestApp::start().await;
+    let id = app
+        .create(r#"{"resourceType":"Patient","gender":"female","maritalStatus":{"text":"married"},"contact":[{"name":{"family":"Other"}}]}"#)
+        .await;
+    for uri in [
+        format!("/fhir/Patient/{id}?_summary=true"),
+        format!("/fhir/Patient/{id}/_history/1?_summary=true"),
+        format!("/fhir/Patient/{id}?_elements=gender"),
+    ] {
+        let reply = check(&app, &uri, &[]).await;
+        assert_eq!(reply.status, StatusCode::OK, "{uri}: {}", reply.text());
+        let resource = reply.json();
+        assert_eq!(resource["gender"].as_str(), Some("female"), "{uri}");
+        assert!(resource.get("contact").is_none(), "{uri}");
+        assert_eq!(
+            resource["meta"]["tag"][0]["code"].as_str(),
+            Some("SUBSETTED"),
+            "{uri}"
+        );
+    }
+    check(&app, &format!("/fhir/Patient/{id}?_summary=some"), &[])
+        .await
+        .outcome(StatusCode::BAD_REQUEST);
+}

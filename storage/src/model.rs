@@ -32,7 +32,11 @@ pub enum WriteAction {
         if_match: Option<VersionId>,
     },
     /// A deletion version, if the resource exists and is not already deleted.
-    Delete,
+    Delete {
+        /// From `If-Match`: the deletion happens only while this is the current version;
+        /// a resource at another version, or none, fails it (RFC 9110, If-Match).
+        if_match: Option<VersionId>,
+    },
 }
 
 /// How a write that succeeded changed the database.

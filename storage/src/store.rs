@@ -150,7 +150,7 @@ impl Store {
         page_size: usize,
         time_limit: std::time::Duration,
     ) -> Result<crate::SearchPage, Error> {
-        crate::search::search(
+        let page = crate::search::search(
             &self.pool,
             &self.large_ranges,
             tenant,
@@ -158,7 +158,21 @@ impl Store {
             page_size,
             time_limit,
         )
-        .await
+        .await;
+        match page {
+            // A cursor's values are compared as their keys' SQL types (a date sort's as a
+            // number): one edited by hand, or taken from a search sorted by another
+            // parameter, decodes but does not cast, and that is the client's mistake.
+            Err(Error::Database(error))
+                if query.cursor.is_some()
+                    && error
+                        .code()
+                        .is_some_and(|code| code.code().starts_with("22")) =>
+            {
+                Err(Error::InvalidCursor)
+            }
+            page => page,
+        }
     }
 
     /// Takes the lock that serialises conditional writes with the same `criteria` (normalised

@@ -187,7 +187,7 @@ pub(crate) fn plan(
                     WriteAction::Create(resource) | WriteAction::Update { resource, .. } => {
                         Some(resource)
                     }
-                    WriteAction::Delete => None,
+                    WriteAction::Delete { .. } => None,
                 };
                 // Only a resource that existed before this batch can have index rows.
                 if newest.insert(request.id.as_str(), resource).is_none() && existed {
@@ -297,7 +297,19 @@ fn apply(
                 None => Ok((WriteOutcome::Created(written), "PUT")),
             }
         }
-        WriteAction::Delete => match live {
+        WriteAction::Delete { if_match } => match live {
+            Some(state) if if_match.is_some_and(|expected| expected != state.version_id) => {
+                Err(Error::PreconditionFailed {
+                    id: request.id.clone(),
+                    expected: if_match.unwrap_or(state.version_id),
+                    current: Some(state.version_id),
+                })
+            }
+            None if if_match.is_some() => Err(Error::PreconditionFailed {
+                id: request.id.clone(),
+                expected: if_match.unwrap_or(VersionId::FIRST),
+                current: None,
+            }),
             Some(state) => Ok((
                 WriteOutcome::Deleted(written(state.version_id.next(), None)),
                 "DELETE",
@@ -383,7 +395,7 @@ mod tests {
     fn deleting_a_deleted_resource_writes_nothing() {
         let request = WriteRequest {
             id: Id::parse("p1").unwrap(),
-            action: WriteAction::Delete,
+            action: WriteAction::Delete { if_match: None },
         };
         assert!(matches!(
             apply(&request, state(2, true), now()).unwrap().0,
@@ -393,5 +405,25 @@ mod tests {
             apply(&request, None, now()).unwrap().0,
             WriteOutcome::NothingToDelete
         ));
+    }
+
+    #[test]
+    fn a_delete_with_if_match_happens_only_at_that_version() {
+        let delete_at = |version: i64| WriteRequest {
+            id: Id::parse("p1").unwrap(),
+            action: WriteAction::Delete {
+                if_match: Some(VersionId::from_stored(version)),
+            },
+        };
+        assert!(matches!(
+            apply(&delete_at(2), state(2, false), now()).unwrap().0,
+            WriteOutcome::Deleted(Written { version_id, .. }) if version_id.get() == 3
+        ));
+        for stale_or_gone in [state(3, false), state(2, true), None] {
+            assert!(matches!(
+                apply(&delete_at(2), stale_or_gone, now()),
+                Err(Error::PreconditionFailed { .. })
+            ));
+        }
     }
 }

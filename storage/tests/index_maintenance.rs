@@ -127,7 +127,7 @@ async fn an_update_replaces_only_the_changed_value_and_a_delete_removes_every_ro
     let patient = ResourceType::parse("Patient").unwrap();
     let delete = WriteRequest {
         id: Id::parse("p1").unwrap(),
-        action: WriteAction::Delete,
+        action: WriteAction::Delete { if_match: None },
     };
     for result in store
         .write_batch(TenantKey::DEFAULT, patient, &[delete])

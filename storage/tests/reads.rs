@@ -39,7 +39,7 @@ async fn put(store: &Store, type_name: &str, id: &str, body: &str) {
 async fn delete(store: &Store, type_name: &str, id: &str) {
     let request = WriteRequest {
         id: Id::parse(id).unwrap(),
-        action: WriteAction::Delete,
+        action: WriteAction::Delete { if_match: None },
     };
     for result in store
         .write_batch(TenantKey::DEFAULT, resource_type(type_name), &[request])

@@ -47,6 +47,9 @@ pub struct ElementDefinition {
     pub summary: bool,
     /// `isModifier`: whether the element can change the meaning of the element holding it.
     pub modifier: bool,
+    /// `min` >= 1: the element is mandatory, and every subset of a resource keeps it
+    /// (search.html#summary, #elements).
+    pub required: bool,
     /// For an element that reuses another's definition (`Questionnaire.item.item` →
     /// `Questionnaire.item`), the path of that other element.
     pub content_reference: Option<&'static str>,
@@ -132,7 +135,7 @@ static ELEMENTS_TSV: LazyLock<String> = LazyLock::new(|| {
 });
 
 static TABLES: LazyLock<Tables> = LazyLock::new(|| {
-    let types: HashMap<&'static str, TypeDefinition> = rows(TYPES_TSV.as_str())
+    let types: HashMap<&'static str, TypeDefinition> = rows::<3>(TYPES_TSV.as_str())
         .map(|[name, kind, base, ..]| {
             let kind = match kind {
                 "resource" => TypeKind::Resource,
@@ -144,13 +147,13 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| {
             (name, TypeDefinition { name, kind, base })
         })
         .collect();
-    let listed: Vec<[&'static str; 6]> = rows(ELEMENTS_TSV.as_str()).collect();
+    let listed: Vec<[&'static str; 7]> = rows(ELEMENTS_TSV.as_str()).collect();
     let types_of: HashMap<&'static str, &'static str> = listed
         .iter()
         .map(|&[path, types, ..]| (path, types))
         .collect();
     let mut elements: NameMap<Children> = NameMap::default();
-    for &[path, types, max, reference, summary, modifier] in &listed {
+    for &[path, types, max, reference, summary, modifier, min] in &listed {
         let (owner, name) = path.rsplit_once('.').expect("element paths have an owner");
         let name = name.strip_suffix("[x]").unwrap_or(name);
         let content_reference = (!reference.is_empty()).then_some(reference);
@@ -169,6 +172,7 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| {
             repeats: max == "*",
             summary: summary == "true",
             modifier: modifier == "true",
+            required: min == "1",
             content_reference,
             children,
         };
@@ -177,8 +181,8 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| {
     Tables { types, elements }
 });
 
-/// The data rows of a vendored TSV table (the first line is its header), padded to 6 columns.
-fn rows(tsv: &'static str) -> impl Iterator<Item = [&'static str; 6]> {
+/// The data rows of a vendored TSV table (the first line is its header), padded to `N` columns.
+fn rows<const N: usize>(tsv: &'static str) -> impl Iterator<Item = [&'static str; N]> {
     tsv.lines().skip(1).map(|line| {
         let mut cells = line.split('\t');
         std::array::from_fn(|_| cells.next().unwrap_or(""))

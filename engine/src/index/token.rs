@@ -14,12 +14,16 @@ pub(crate) fn tokens_of(value: &Value, fhir_type: &str, out: &mut Vec<IndexValue
         "CodeableConcept" => {
             let text = string(value, "text");
             let codings = value.get("coding").and_then(|codings| codings.as_array());
-            let mut any = false;
+            // `:text` searches "either CodeableConcept.text, Coding.display, or
+            // Identifier.type.text": a coding without a display carries the concept's text;
+            // when every coding has a display of its own, the text gets a row of its own.
+            let mut text_carried = false;
             for coding in codings.into_iter().flat_map(|codings| codings.iter()) {
-                any = true;
+                let display = string(coding, "display");
+                text_carried |= display.is_none() || display == text;
                 push_coding(coding, text, out);
             }
-            if !any && text.is_some() {
+            if text.is_some() && !text_carried {
                 out.push(token(None, None, text));
             }
         }
@@ -131,6 +135,22 @@ mod tests {
                 system_code("http://snomed.info/sct", "364075005", Some("pulse")),
             ]
         );
+    }
+
+    #[test]
+    fn concept_text_is_searchable_beside_a_coding_display() {
+        let found = tokens(
+            r#"{"coding":[{"code":"386661006","display":"Fever"}],"text":"Pyrexia"}"#,
+            "CodeableConcept",
+        );
+        let texts: Vec<_> = found
+            .iter()
+            .filter_map(|value| match value {
+                IndexValue::Token { text, .. } => text.clone(),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(texts, ["fever", "pyrexia"]);
     }
 
     #[test]

@@ -174,7 +174,7 @@ pub(super) fn parse(
     value: &str,
 ) -> Result<Option<Criterion>, String> {
     if let Some(has) = name.strip_prefix("_has:") {
-        return parse_has(has, value).map(Some);
+        return parse_has(has, value);
     }
     if name == "_list" {
         let ids = split_unescaped(value, ',')
@@ -195,7 +195,7 @@ pub(super) fn parse(
         return Ok(None);
     };
     if let Some(rest) = chain {
-        return parse_chain(param, modifier_text, rest, value).map(Some);
+        return parse_chain(param, modifier_text, rest, value);
     }
     if modifier_text == Some("missing") {
         let missing = match value {
@@ -203,9 +203,24 @@ pub(super) fn parse(
             "false" => false,
             _ => return Err(format!("':missing' takes true or false, not '{value}'")),
         };
+        if param.kind() == SearchParamType::Composite {
+            // search.html#composite: "modifiers are not used on composite parameters".
+            return Err(format!(
+                "'{code}' is a composite parameter, which takes no modifier; ask for ':missing' on its parts"
+            ));
+        }
+        if matches!(code, "_id" | "_lastUpdated") {
+            return Ok(Some(every_resource_has(types, !missing)));
+        }
         return Ok(Some(Criterion::Missing { param, missing }));
     }
     let modifier = Modifier::parse(modifier_text)?;
+    if code == "_id" && !matches!(modifier, Modifier::None | Modifier::Not) {
+        return Err(format!(
+            "'_id' takes ':not' or ':missing' only, not ':{}'",
+            modifier_text.unwrap_or_default()
+        ));
+    }
     if !modifier.allowed_for(param.kind()) {
         return Err(format!(
             "The modifier ':{}' does not apply to the {:?} parameter '{code}'",
@@ -213,10 +228,15 @@ pub(super) fn parse(
             param.kind()
         ));
     }
+    // An empty alternative (`gender=male,`) is ignored, as an empty parameter is.
     let values = split_unescaped(value, ',')
         .into_iter()
+        .filter(|raw| !raw.is_empty())
         .map(|raw| parse_value(param.definition, modifier, raw))
         .collect::<Result<Vec<_>, _>>()?;
+    if values.is_empty() {
+        return Err(format!("'{name}' has no value"));
+    }
     Ok(Some(Criterion::Values {
         param,
         modifier,
@@ -224,14 +244,39 @@ pub(super) fn parse(
     }))
 }
 
+/// The criterion met by every resource (`matched`) or by none, for `:missing` on `_id` and
+/// `_lastUpdated`, which every resource has: `_id` among no ids, or with `:not` among none.
+/// Storage tests it on the id column, as any `_id` criterion.
+fn every_resource_has(types: &[ResourceType], matched: bool) -> Criterion {
+    let id = types
+        .first()
+        .and_then(|kind| search_parameter(kind.as_str(), "_id"))
+        .or_else(|| search_parameter("Resource", "_id"))
+        .expect("R4 defines _id on every resource");
+    Criterion::Values {
+        param: ParamRef { definition: id },
+        modifier: if matched {
+            Modifier::Not
+        } else {
+            Modifier::None
+        },
+        values: Vec::new(),
+    }
+}
+
 /// The parameter named `code` on every one of `types`; an error when the types disagree on
-/// its kind, `None` when some type lacks it.
+/// its kind, `None` when some type lacks it or Ember cannot search by it.
 fn resolve(types: &[ResourceType], code: &str) -> Result<Option<ParamRef>, String> {
     let mut found: Option<ParamRef> = None;
     for kind in types {
         let Some(definition) = search_parameter(kind.as_str(), code) else {
             return Ok(None);
         };
+        // `_query` has no expression and names a server-defined query Ember does not have:
+        // searched as a token it would match nothing, silently. Unknown, it is reported.
+        if definition.expression.is_none() && !super::is_full_text(code) {
+            return Ok(None);
+        }
         if let Some(first) = found {
             if first.kind() != definition.kind {
                 return Err(format!(
@@ -245,12 +290,15 @@ fn resolve(types: &[ResourceType], code: &str) -> Result<Option<ParamRef>, Strin
     Ok(found)
 }
 
+/// A chain through the reference `param`; `None` when what follows it is a parameter of
+/// none of the types it may refer to, which makes the whole name unknown (ignored and
+/// reported, or a 400 under `Prefer: handling=strict`, as any unknown parameter).
 fn parse_chain(
     param: ParamRef,
     type_modifier: Option<&str>,
     rest: &str,
     value: &str,
-) -> Result<Criterion, String> {
+) -> Result<Option<Criterion>, String> {
     if param.kind() != SearchParamType::Reference {
         return Err(format!(
             "'{}' is a {:?} parameter; only reference parameters can be chained",
@@ -275,15 +323,14 @@ fn parse_chain(
         }
     }
     if targets.is_empty() {
-        return Err(format!(
-            "'{rest}' is not a search parameter of the types '{}' refers to",
-            param.code()
-        ));
+        return Ok(None);
     }
-    Ok(Criterion::Chain { param, targets })
+    Ok(Some(Criterion::Chain { param, targets }))
 }
 
-fn parse_has(has: &str, value: &str) -> Result<Criterion, String> {
+/// `_has:Type:reference:parameter`; `None` when `parameter` is not one of Type's, as with
+/// chains.
+fn parse_has(has: &str, value: &str) -> Result<Option<Criterion>, String> {
     let mut parts = has.splitn(3, ':');
     let (Some(type_name), Some(reference_code), Some(rest)) =
         (parts.next(), parts.next(), parts.next())
@@ -296,13 +343,14 @@ fn parse_has(has: &str, value: &str) -> Result<Criterion, String> {
         .filter(|definition| definition.kind == SearchParamType::Reference)
         .map(|definition| ParamRef { definition })
         .ok_or_else(|| format!("'{reference_code}' is not a reference parameter of {type_name}"))?;
-    let inner = parse(&[source_type], rest, value)?
-        .ok_or_else(|| format!("'{rest}' is not a search parameter of {type_name}"))?;
-    Ok(Criterion::Has {
+    let Some(inner) = parse(&[source_type], rest, value)? else {
+        return Ok(None);
+    };
+    Ok(Some(Criterion::Has {
         source_type,
         reference,
         inner: Box::new(inner),
-    })
+    }))
 }
 
 #[cfg(test)]

@@ -26,6 +26,20 @@ pub fn split_unescaped(text: &str, separator: char) -> Vec<&str> {
     parts
 }
 
+/// Whether every backslash in `text` escapes one of `,` `|` `$` `\`: "the parameter value
+/// `xx\xx` is illegal" (search.html#escaping), so anything else is an error to report.
+pub(crate) fn check_escapes(text: &str) -> Result<(), String> {
+    let mut characters = text.chars();
+    while let Some(character) = characters.next() {
+        if character == '\\' && !matches!(characters.next(), Some(',' | '|' | '$' | '\\')) {
+            return Err(format!(
+                "'{text}' has a backslash that escapes nothing; write \\\\ for a backslash, \\, \\| \\$ for the separators"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Removes the escapes: `\,` `\|` `\$` and `\\` become the character itself.
 pub fn unescape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -72,5 +86,15 @@ mod tests {
     fn empty_parts_are_kept() {
         assert_eq!(split_unescaped("|code", '|'), ["", "code"]);
         assert_eq!(split_unescaped("system|", '|'), ["system", ""]);
+    }
+
+    #[test]
+    fn a_backslash_must_escape_a_separator_or_itself() {
+        assert!(check_escapes(r"a\,b\|c\$d\\e").is_ok());
+        assert!(check_escapes(r"a\b").is_err());
+        assert!(
+            check_escapes("a\\").is_err(),
+            "a trailing backslash escapes nothing"
+        );
     }
 }

@@ -8,6 +8,7 @@
 
 mod criteria;
 mod escape;
+mod full_text;
 mod result;
 mod subset;
 mod summary;
@@ -15,6 +16,7 @@ mod value;
 
 pub use criteria::{compartment_criterion, Criterion, ParamRef};
 pub use escape::{split_unescaped, unescape};
+pub use full_text::{parse_text_query, TextQuery};
 pub use result::{Include, SortKey, Summary, Total};
 pub use subset::subset;
 pub use value::{is_full_text, Modifier, Prefix, SearchValue, SystemMatch};
@@ -108,7 +110,8 @@ pub fn parse_search(
     }
     let types = query.scope.types();
     for (name, value) in params {
-        if name == "_type" || ignored_by_search(name) {
+        // search.html#errors: "Empty parameters are not an error - they are just ignored".
+        if name == "_type" || ignored_by_search(name) || value.is_empty() {
             continue;
         }
         let outcome = if name.starts_with('_') && result::is_result_parameter(name) {

@@ -131,6 +131,19 @@ pub(super) fn apply(
                 "iterate" | "recurse" => true,
                 other => return Err(format!("Unknown modifier ':{other}' on {base}")),
             };
+            if base == "_include" && value == "*" {
+                // Every reference of the matches, whatever their type (search.html#include:
+                // "the special value '*' ... include all referenced resources").
+                query
+                    .includes
+                    .extend(types.iter().map(|&source_type| Include {
+                        source_type,
+                        param: None,
+                        target_type: None,
+                        iterate,
+                    }));
+                return Ok(());
+            }
             let include = parse_include(value, iterate)?;
             if base == "_include" {
                 query.includes.push(include);
@@ -156,8 +169,15 @@ fn sortable(types: &[ResourceType], code: &str) -> Result<ParamRef, String> {
     }
 }
 
-/// `Type:param`, `Type:param:TargetType` or `*` (every reference parameter of any type).
+/// `Type:param`, `Type:param:TargetType` or `Type:*` (every reference parameter of Type).
 fn parse_include(value: &str, iterate: bool) -> Result<Include, String> {
+    if value == "*" {
+        // Only `_include=*` is handled (by `apply`): the resources that could refer to a
+        // page are of any type, and the reference index is ordered by the referring type.
+        return Err(
+            "_revinclude=* is not supported; name the referring type, as in Observation:*".into(),
+        );
+    }
     let mut parts = value.split(':');
     let source = parts.next().unwrap_or_default();
     let source_type = ResourceType::parse(source).ok_or_else(|| {
@@ -217,6 +237,15 @@ mod tests {
     }
 
     #[test]
+    fn include_star_follows_every_reference_of_the_searched_type() {
+        let query = parse(&[("_include", "*")]).unwrap();
+        assert_eq!(query.includes.len(), 1);
+        assert_eq!(query.includes[0].source_type.as_str(), "Observation");
+        assert_eq!(query.includes[0].param, None);
+        assert!(parse(&[("_revinclude", "*")]).is_err());
+    }
+
+    #[test]
     fn include_with_target_type_and_iterate() {
         let query = parse(&[("_include:iterate", "Observation:subject:Patient")]).unwrap();
         let include = &query.includes[0];
@@ -245,5 +274,12 @@ mod tests {
             true,
         );
         assert!(strict.is_err());
+    }
+
+    #[test]
+    fn a_named_query_is_not_supported_so_it_is_ignored_not_matched_against() {
+        let query = parse(&[("_query", "everything-recent"), ("code", "1")]).unwrap();
+        assert_eq!(query.ignored, ["_query"]);
+        assert_eq!(query.criteria.len(), 1);
     }
 }

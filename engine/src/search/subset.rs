@@ -3,13 +3,15 @@
 //! (`_summary=true`, which reads the definitions' summary flags, is in `summary.rs`).
 //! Spec: https://hl7.org/fhir/R4/search.html#summary and #elements
 
-use sonic_rs::{JsonContainerTrait, Value};
+use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
 
 use super::summary::write_summary;
 use super::Summary;
+use crate::definitions::{children, ElementDefinition};
+use crate::json::member::resolve;
 
-/// Elements every subset keeps: the spec requires the mandatory ones, and these let a
-/// client identify and version what it got.
+/// Elements every subset keeps besides the mandatory ones: these let a client identify and
+/// version what it got, and `implicitRules` changes how the rest must be read.
 const ALWAYS_KEPT: &[&str] = &["resourceType", "id", "meta", "implicitRules"];
 
 /// The tag the spec requires on a resource that is not complete.
@@ -17,9 +19,20 @@ const SUBSETTED: &str = r#"{"system":"http://terminology.hl7.org/CodeSystem/v3-O
 
 /// The subset of `stored` that `summary` and `elements` ask for, or `None` when the whole
 /// resource is wanted (the caller then writes the stored bytes unchanged).
+///
+/// `_elements` and `_summary=text` keep the resource's mandatory top-level elements too
+/// (`min` >= 1, such as `Observation.status` and `code`): search.html#elements says servers
+/// "SHOULD always return mandatory elements", and #summary lists "only top-level mandatory
+/// elements" beside the text. An element asked for by the name of a choice (`value`) keeps
+/// whichever type the resource has (`valueQuantity`).
 pub fn subset(stored: &[u8], summary: Summary, elements: &[String]) -> Option<Vec<u8>> {
-    let keep: Box<dyn Fn(&str) -> bool> = if !elements.is_empty() {
-        Box::new(|name: &str| elements.iter().any(|element| element == name))
+    type Keep<'a> = Box<dyn Fn(&str, Option<&ElementDefinition>) -> bool + 'a>;
+    let keep: Keep = if !elements.is_empty() {
+        Box::new(|name: &str, element: Option<&ElementDefinition>| {
+            elements.iter().any(|wanted| {
+                wanted == name || element.is_some_and(|element| element.name == wanted)
+            })
+        })
     } else {
         match summary {
             Summary::False | Summary::Count => return None,
@@ -29,17 +42,25 @@ pub fn subset(stored: &[u8], summary: Summary, elements: &[String]) -> Option<Ve
                 write_summary(value.as_object()?, &mut out)?;
                 return Some(out);
             }
-            Summary::Data => Box::new(|name: &str| name != "text"),
-            Summary::Text => Box::new(|name: &str| name == "text"),
+            Summary::Data => Box::new(|name: &str, _| name != "text"),
+            Summary::Text => Box::new(|name: &str, _| name == "text"),
         }
     };
     let value: Value = sonic_rs::from_slice(stored).ok()?;
     let object = value.as_object()?;
+    let listed = object
+        .get(&"resourceType")
+        .and_then(|name| name.as_str())
+        .and_then(children);
     let mut out = Vec::with_capacity(stored.len());
     out.push(b'{');
     let mut first = true;
     for (name, member) in object.iter() {
-        if !(ALWAYS_KEPT.contains(&name) || keep(name)) {
+        let element = listed
+            .and_then(|listed| resolve(listed, name).ok())
+            .map(|member| member.element);
+        let mandatory = element.is_some_and(|element| element.required);
+        if !(ALWAYS_KEPT.contains(&name) || mandatory || keep(name, element)) {
             continue;
         }
         if !first {
@@ -148,5 +169,46 @@ mod tests {
     #[test]
     fn no_subset_asked_means_the_stored_bytes() {
         assert_eq!(subset(PATIENT.as_bytes(), Summary::False, &[]), None);
+    }
+
+    const OBSERVATION: &str = r#"{"resourceType":"Observation","id":"o","status":"final","code":{"text":"Glucose"},"text":{"status":"generated","div":"<div/>"},"valueQuantity":{"value":5.4},"note":[{"text":"n"}]}"#;
+
+    fn subset_of_observation(summary: Summary, elements: &[&str]) -> String {
+        let elements: Vec<String> = elements.iter().map(|e| (*e).to_owned()).collect();
+        String::from_utf8(subset(OBSERVATION.as_bytes(), summary, &elements).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn elements_keep_mandatory_elements_not_asked_for() {
+        let result = subset_of_observation(Summary::False, &["note"]);
+        assert!(
+            result.contains(r#""status":"final""#)
+                && result.contains(r#""code":{"text":"Glucose"}"#),
+            "{result}"
+        );
+        assert!(!result.contains("valueQuantity"), "{result}");
+    }
+
+    #[test]
+    fn elements_name_a_choice_without_its_type() {
+        let result = subset_of_observation(Summary::False, &["value"]);
+        assert!(
+            result.contains(r#""valueQuantity":{"value":5.4}"#),
+            "{result}"
+        );
+        assert!(!result.contains("note"), "{result}");
+    }
+
+    #[test]
+    fn summary_text_keeps_the_narrative_and_the_mandatory_elements() {
+        let result = subset_of_observation(Summary::Text, &[]);
+        assert!(
+            result.contains(r#""text":{"#) && result.contains(r#""status":"final""#),
+            "{result}"
+        );
+        assert!(
+            !result.contains("valueQuantity") && !result.contains("note"),
+            "{result}"
+        );
     }
 }

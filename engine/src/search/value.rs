@@ -144,8 +144,9 @@ pub enum SearchValue {
     Uri(String),
     /// One value per component of a composite parameter, in the components' order.
     Composite(Vec<SearchValue>),
-    /// `_text` and `_content`: a full-text query (words, "quoted phrases", `or`, `-word`).
-    FullText(String),
+    /// `_text` and `_content`: a full-text query (words, "quoted phrases", `-word`, combined
+    /// with `and`, `or` and parentheses).
+    FullText(super::TextQuery),
     /// `near` (Location): within `kilometres` of a point, in degrees of WGS84.
     Near {
         latitude: f64,
@@ -166,9 +167,10 @@ pub(super) fn parse_value(
     if raw.is_empty() {
         return Err("An empty value matches nothing; leave the parameter out instead".into());
     }
+    super::escape::check_escapes(raw)?;
     // R4 types these two as strings, but they search words, not prefixes.
     if is_full_text(&parameter.code) {
-        return Ok(SearchValue::FullText(fold(&unescape(raw))));
+        return super::parse_text_query(&fold(&unescape(raw))).map(SearchValue::FullText);
     }
     parse_typed(parameter.kind, parameter, modifier, raw)
 }

@@ -53,9 +53,15 @@ fn capability_statement(base: &str) -> Bytes {
                 json.push(',');
             }
             let search_params = search_params(resource_type);
+            // The one operation Ember runs (docs/api.md).
+            let operations = if resource_type.as_str() == "Patient" {
+                r#","operation":[{"name":"everything","definition":"http://hl7.org/fhir/OperationDefinition/Patient-everything"}]"#
+            } else {
+                ""
+            };
             let _ = write!(
                 json,
-                r#"{{"type":"{resource_type}","interaction":[{interactions}],"versioning":"versioned-update","readHistory":true,"updateCreate":true,"conditionalCreate":true,"conditionalRead":"full-support","conditionalUpdate":true,"conditionalDelete":"multiple","searchInclude":["*"],"searchRevInclude":["*"],"searchParam":[{search_params}]}}"#
+                r#"{{"type":"{resource_type}","interaction":[{interactions}],"versioning":"versioned-update","readHistory":true,"updateCreate":true,"conditionalCreate":true,"conditionalRead":"full-support","conditionalUpdate":true,"conditionalDelete":"multiple","searchInclude":["*"],"searchParam":[{search_params}]{operations}}}"#
             );
         }
         json

@@ -6,7 +6,7 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use engine::{Category, Id, ResourceType};
+use engine::{Category, Id, ResourceType, VersionId};
 use storage::model::{WriteAction, WriteOutcome, WriteRequest, Written};
 use storage::{TenantKey, Transaction};
 
@@ -27,9 +27,10 @@ pub(crate) async fn delete(
     let resource_type = resource_type_from_path(&type_name)?;
     let id = id_from_path(&id)?;
     let format = response_format(&headers, &query)?;
+    let if_match = super::update::if_match(&headers)?;
     let request = WriteRequest {
         id: id.clone(),
-        action: WriteAction::Delete,
+        action: WriteAction::Delete { if_match },
     };
     let outcome = state
         .ember()
@@ -68,9 +69,10 @@ pub(crate) async fn conditional_delete(
     let format = response_format(&headers, &query)?;
     let base = base_url(state.settings().base_url.as_deref(), &headers);
     let condition = Condition::parse(resource_type, query.into_pairs(), &base)?;
+    let if_match = super::update::if_match(&headers)?;
     let work_state = state.clone();
     let deleted = exclusively(&state, condition, move |condition| async move {
-        delete_every_match(&work_state, &condition).await
+        delete_every_match(&work_state, &condition, if_match).await
     })
     .await?;
     let message = format!(
@@ -85,12 +87,14 @@ pub(crate) async fn conditional_delete(
 }
 
 /// Deletes every match of `condition` in one database transaction: all of them or, when
-/// anything fails (too many matches, a database error), none. Sent through the type's
+/// anything fails (too many matches, a match not at the version `if_match` names, a
+/// database error), none. Sent through the type's
 /// writer one by one, the deletions could commit in separate batches, and a failure in one
 /// left the others deleted.
 async fn delete_every_match(
     state: &AppState,
     condition: &Condition,
+    if_match: Option<VersionId>,
 ) -> Result<Vec<Written>, ApiError> {
     let mut transaction = primary(state)
         .begin_transaction(TenantKey::DEFAULT, state.settings().search_time_limit())
@@ -105,7 +109,7 @@ async fn delete_every_match(
     let deletions = targets
         .into_iter()
         .map(|(resource_type, id)| {
-            let action = WriteAction::Delete;
+            let action = WriteAction::Delete { if_match };
             (resource_type, WriteRequest { id, action })
         })
         .collect();

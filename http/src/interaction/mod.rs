@@ -10,6 +10,7 @@ pub(crate) mod history;
 pub(crate) mod patch;
 pub(crate) mod read;
 pub(crate) mod search;
+mod subset;
 pub(crate) mod update;
 pub(crate) mod vread;
 

@@ -50,6 +50,7 @@ pub(crate) async fn read(
         );
         return Ok(response);
     }
+    let body = super::subset::subset_for_read(&query, resource_type, body)?;
     version_response(format, body, stored.version_id, stored.last_updated)
 }
 

@@ -6,7 +6,7 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use engine::search::{
-    compartment_criterion, parse_search, Criterion, Scope, SearchQuery, SearchValue,
+    compartment_criterion, parse_search, Criterion, Include, Scope, SearchQuery, SearchValue,
 };
 use engine::{Issue, ResourceType, Severity};
 use storage::TenantKey;
@@ -28,6 +28,11 @@ enum Target {
         owner: ResourceType,
         id: String,
         searched: Option<ResourceType>,
+    },
+    /// `[base]/Patient/123/$everything`: the Patient's compartment, with `_since` searched
+    /// as `_lastUpdated=ge…` but written back as `_since` in its links.
+    Everything {
+        patient_id: String,
     },
 }
 
@@ -73,6 +78,60 @@ pub(crate) async fn system_post(
 ) -> Result<Response, ApiError> {
     let params = with_form_body(query, &headers, &body)?;
     search(state, Target::System, uri, headers, params).await
+}
+
+/// `POST [base]/[compartment]/[id]/_search`, `POST [base]/[compartment]/[id]/[type]/_search`
+/// (form bodies, http.html#search) and `POST [base]/Patient/[id]/$everything` (a form or a
+/// Parameters resource, operations.html#executing).
+pub(crate) async fn compartment_post(
+    state: State<AppState>,
+    Path(segments): Path<Vec<(String, String)>>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    query: QueryParams,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let value = |key: &str| {
+        segments
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.clone())
+            .unwrap_or_default()
+    };
+    let (owner, id, searched) = (value("compartment"), value("id"), value("resource_type"));
+    let searched = match (searched.as_str(), uri.path().ends_with("/_search")) {
+        // `[compartment]/[id]/_search`: every type in the compartment.
+        ("_search", true) => "*".to_owned(),
+        (_, true) => searched,
+        ("$everything", false) => searched,
+        _ => {
+            return Err(ApiError::http(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "not-supported",
+                "A compartment is searched by GET, or by POST to its _search",
+            ))
+        }
+    };
+    let params = if searched == "$everything" && is_json(&headers) {
+        with_parameters_body(query, &body)?
+    } else {
+        with_form_body(query, &headers, &body)?
+    };
+    compartment_get(state, Path((owner, id, searched)), uri, headers, params).await
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.contains("json"))
+}
+
+/// The URL's parameters followed by those of a Parameters resource posted to an operation.
+fn with_parameters_body(query: QueryParams, body: &[u8]) -> Result<QueryParams, ApiError> {
+    let mut params = query.into_pairs();
+    params.extend(engine::operation_parameters(body)?);
+    Ok(QueryParams::from_pairs(params))
 }
 
 /// `GET [base]/[compartment]/[id]/[type]` and `GET [base]/[compartment]/[id]/*`.
@@ -142,7 +201,7 @@ async fn everything(
     let mut params = Vec::new();
     for (name, value) in query.into_pairs() {
         match name.as_str() {
-            "_since" => params.push(("_lastUpdated".to_owned(), format!("ge{value}"))),
+            "_since" => params.push(since_as_last_updated(&value)?),
             "_count" | "_cursor" | "_type" | "_format" | "_pretty" => params.push((name, value)),
             _ => {
                 return Err(ApiError::invalid(format!(
@@ -153,16 +212,44 @@ async fn everything(
     }
     search(
         state,
-        Target::Compartment {
-            owner,
-            id,
-            searched: None,
-        },
+        Target::Everything { patient_id: id },
         uri,
         headers,
         QueryParams::from_pairs(params),
     )
     .await
+}
+
+/// `$everything`'s `_since` (an instant: resources changed since then) as the `_lastUpdated`
+/// criterion that searches for it; a value that is not a date is a 400 naming `_since`.
+fn since_as_last_updated(value: &str) -> Result<(String, String), ApiError> {
+    let criterion = ("_lastUpdated".to_owned(), format!("ge{value}"));
+    let patient = ResourceType::parse("Patient").expect("R4 has Patient");
+    match parse_search(Scope::Type(patient), std::slice::from_ref(&criterion), true) {
+        Ok(_) => Ok(criterion),
+        Err(_) => Err(ApiError::from(engine::Error::InvalidSearch(vec![
+            Issue::error(
+                "invalid",
+                format!("_since takes an instant such as 2020-01-01T00:00:00Z, not '{value}'"),
+            )
+            .at("_since"),
+        ]))),
+    }
+}
+
+/// The parameters a link to this search carries: those applied, with `$everything`'s
+/// `_lastUpdated=ge…` written back as the `_since` the client sent.
+fn link_parameters(target: &Target, applied: &[(String, String)]) -> Vec<(String, String)> {
+    applied
+        .iter()
+        .map(|(name, value)| match (target, name.as_str()) {
+            (Target::Everything { .. }, "_lastUpdated") => (
+                "_since".to_owned(),
+                value.strip_prefix("ge").unwrap_or(value).to_owned(),
+            ),
+            _ => (name.clone(), value.clone()),
+        })
+        .collect()
 }
 
 /// The URL's parameters followed by those of an `application/x-www-form-urlencoded` body.
@@ -189,7 +276,7 @@ fn with_form_body(
 async fn search(
     State(state): State<AppState>,
     target: Target,
-    OriginalUri(uri): OriginalUri,
+    OriginalUri(_uri): OriginalUri,
     headers: HeaderMap,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
@@ -204,7 +291,9 @@ async fn search(
             searched: Some(kind),
             ..
         } => Scope::Type(*kind),
-        Target::System | Target::Compartment { searched: None, .. } => Scope::System(Vec::new()),
+        Target::System | Target::Compartment { searched: None, .. } | Target::Everything { .. } => {
+            Scope::System(Vec::new())
+        }
     };
     let mut query = parse_search(scope, &params, strict)?;
     localise_references(&mut query.criteria, &base);
@@ -217,10 +306,36 @@ async fn search(
     {
         restrict_to_compartment(&mut query, *owner, id, *searched)?;
     }
+    if let Target::Everything { patient_id } = &target {
+        let patient = ResourceType::parse("Patient").expect("R4 has Patient");
+        restrict_to_compartment(&mut query, patient, patient_id, None)?;
+        // "The server also returns whatever resources are needed to support the records -
+        // e.g. linked practitioners, medications, locations, organizations etc.": what the
+        // page's resources refer to, one include per type in the compartment.
+        query.includes = query
+            .scope
+            .types()
+            .into_iter()
+            .map(|source_type| Include {
+                source_type,
+                param: None,
+                target_type: None,
+                iterate: false,
+            })
+            .collect();
+    }
     let page_size = query
         .count
         .unwrap_or(settings.default_page_size as usize)
         .min(settings.max_page_size as usize);
+    // A `_count` over the maximum is cut to it; the links say what was applied.
+    if query.count.is_some_and(|asked| asked > page_size) {
+        for (name, value) in &mut query.applied {
+            if name == "_count" {
+                *value = page_size.to_string();
+            }
+        }
+    }
 
     let store = state.ember().routing().for_reads().clone();
     let page = store
@@ -232,18 +347,31 @@ async fn search(
         )
         .await?;
 
-    let path = uri.path().strip_prefix("/fhir").unwrap_or(uri.path());
-    // A POST _search is answered with links a client can GET.
-    let path = path.strip_suffix("/_search").unwrap_or(path);
-    let self_url = link(&base, path, &query.applied, None);
+    // Links a client can GET, whether it searched by GET or POST.
+    let path = match &target {
+        Target::Type(kind) => format!("/{kind}"),
+        Target::System => String::new(),
+        Target::Compartment {
+            owner,
+            id,
+            searched,
+        } => format!(
+            "/{owner}/{id}/{}",
+            searched.map_or("*", |kind| kind.as_str())
+        ),
+        Target::Everything { patient_id } => format!("/Patient/{patient_id}/$everything"),
+    };
+    let path = path.as_str();
+    let applied = link_parameters(&target, &query.applied);
+    let self_url = link(&base, path, &applied, None);
     let next_url = page
         .next_cursor
         .as_deref()
-        .map(|cursor| link(&base, path, &query.applied, Some(cursor)));
+        .map(|cursor| link(&base, path, &applied, Some(cursor)));
     let previous_url = page
         .previous_cursor
         .as_deref()
-        .map(|cursor| link(&base, path, &query.applied, Some(cursor)));
+        .map(|cursor| link(&base, path, &applied, Some(cursor)));
     let mut links = vec![("self", self_url.as_str())];
     if let Some(next_url) = &next_url {
         links.push(("next", next_url.as_str()));
@@ -267,8 +395,24 @@ async fn search(
             SearchMode::Match,
         );
     }
+    // `$everything?_type=…` returns only those types, supporting resources too.
+    let asked_types: Option<Vec<&str>> = match target {
+        Target::Everything { .. } if params.iter().any(|(name, _)| name == "_type") => Some(
+            params
+                .iter()
+                .filter(|(name, _)| name == "_type")
+                .flat_map(|(_, value)| value.split(','))
+                .collect(),
+        ),
+        _ => None,
+    };
     for found in &page.included {
-        bundle.push_search(&base, found, &found.body, SearchMode::Include);
+        let wanted = asked_types
+            .as_ref()
+            .is_none_or(|types| types.contains(&found.resource_type.as_str()));
+        if wanted {
+            bundle.push_search(&base, found, &found.body, SearchMode::Include);
+        }
     }
     let mut issues: Vec<Issue> = query
         .ignored

@@ -40,5 +40,6 @@ pub(crate) async fn vread(
             format!("version {version_id} of {resource_type}/{id} is its deletion"),
         ));
     };
+    let body = super::subset::subset_for_read(&query, resource_type, body)?;
     version_response(format, body, stored.version_id, stored.last_updated)
 }

@@ -63,6 +63,11 @@ async fn an_entry_if_match_is_checked_like_the_header() {
             r#"{{"resource":{{"resourceType":"Patient","id":"{id}"}},"request":{{"method":"PUT","url":"Patient/{id}","ifMatch":"W/\"{etag}\""}}}}"#
         )
     };
+    let delete = |etag: &str| {
+        format!(
+            r#"{{"request":{{"method":"DELETE","url":"Patient/{id}","ifMatch":"W/\"{etag}\""}}}}"#
+        )
+    };
     let body = bundle("batch", &[update("7"), update("1")]);
 
     let reply = post_bundle(&app, &body).await;
@@ -70,6 +75,45 @@ async fn an_entry_if_match_is_checked_like_the_header() {
     assert_eq!(
         statuses(&reply),
         ["412 Precondition Failed", "200 OK"],
+        "{}",
+        reply.text()
+    );
+    // Now at version 2: a deletion pinned to version 1 is refused, one pinned to 2 is done.
+    let reply = post_bundle(&app, &bundle("batch", &[delete("1")])).await;
+    assert_eq!(
+        statuses(&reply),
+        ["412 Precondition Failed"],
+        "{}",
+        reply.text()
+    );
+    let reply = post_bundle(&app, &bundle("batch", &[delete("2")])).await;
+    assert_eq!(statuses(&reply), ["204 No Content"], "{}", reply.text());
+}
+
+// bundle-definitions.html#Bundle.entry.request.ifModifiedSince: an instant, applied as the
+// If-Modified-Since header would be.
+#[tokio::test]
+async fn an_entry_if_modified_since_takes_an_instant() {
+    let app = TestApp::start().await;
+    let id = app.create(PATIENT).await;
+    let read = |since: &str| {
+        format!(
+            r#"{{"request":{{"method":"GET","url":"Patient/{id}","ifModifiedSince":"{since}"}}}}"#
+        )
+    };
+    let body = bundle(
+        "batch",
+        &[
+            read("2100-01-01T00:00:00Z"),
+            read("2000-01-01T00:00:00+01:00"),
+        ],
+    );
+
+    let reply = post_bundle(&app, &body).await;
+
+    assert_eq!(
+        statuses(&reply),
+        ["304 Not Modified", "200 OK"],
         "{}",
         reply.text()
     );

@@ -3,8 +3,11 @@
 
 mod canonical;
 mod chain_pages;
+mod everything;
+mod full_text;
 mod includes;
 mod last_updated;
+mod modifiers;
 mod near;
 mod parameters;
 mod references;

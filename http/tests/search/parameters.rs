@@ -474,6 +474,8 @@ async fn invalid_values_are_400_naming_the_parameter() {
     rejects(&app, "/fhir/Patient?name:fuzzy=x", "name:fuzzy").await;
     rejects(&app, "/fhir/Patient?_count=-1", "_count").await;
     rejects(&app, "/fhir/Patient?active:missing=maybe", "active:missing").await;
+    // search.html#escaping: "the parameter value `xx\xx` is illegal".
+    rejects(&app, r"/fhir/Patient?family=a\b", "family").await;
 }
 
 // search.html#errors: unknown parameters are ignored and reported, or 400 when strict
@@ -500,6 +502,21 @@ async fn unknown_parameters_are_reported_and_strict_handling_rejects_them() {
         .await;
     let issue = strict.outcome(StatusCode::BAD_REQUEST);
     assert_eq!(issue["expression"][0].as_str(), Some("shoe-size"));
+
+    // An unknown parameter at the end of a chain or inside `_has` is as unknown.
+    for unknown in [
+        "general-practitioner:Practitioner.shoe-size=42",
+        "_has:Observation:subject:shoe-size=42",
+    ] {
+        let bundle = searchset(&app, &format!("/fhir/Patient?{unknown}&family=kim")).await;
+        assert_eq!(entries(&bundle).len(), 2, "{unknown}");
+        let strict = app
+            .request(axum::http::Method::GET, &format!("/fhir/Patient?{unknown}"))
+            .header("prefer", "handling=strict")
+            .send()
+            .await;
+        strict.outcome(StatusCode::BAD_REQUEST);
+    }
 }
 
 // http.html#search: POST [type]/_search with a form body
@@ -553,41 +570,5 @@ async fn updates_reindex_and_deleted_resources_are_not_found() {
     assert_eq!(
         matches(&app, "/fhir/Patient?family=new").await,
         Vec::<String>::new()
-    );
-}
-
-// search.html#text and #content: full text over the narrative and over the whole resource
-#[tokio::test]
-async fn text_searches_the_narrative_and_content_the_whole_resource() {
-    let app = TestApp::start().await;
-    let noted = app
-        .create(r#"{"resourceType":"Condition","subject":{"reference":"Patient/p"},"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">Severe <b>bronchitis</b> after travel</div>"},"code":{"text":"Acute bronchitis"},"note":[{"text":"Patient travelled to Zürich"}]}"#)
-        .await;
-    let other = app
-        .create(r#"{"resourceType":"Condition","subject":{"reference":"Patient/p"},"code":{"text":"Asthma"}}"#)
-        .await;
-    assert_eq!(
-        matches(&app, "/fhir/Condition?_text=bronchitis").await,
-        sorted(&[&noted])
-    );
-    assert_eq!(
-        matches(&app, "/fhir/Condition?_text=asthma").await,
-        Vec::<String>::new()
-    );
-    assert_eq!(
-        matches(&app, "/fhir/Condition?_content=zurich").await,
-        sorted(&[&noted])
-    );
-    assert_eq!(
-        matches(&app, "/fhir/Condition?_content=asthma").await,
-        sorted(&[&other])
-    );
-    assert_eq!(
-        matches(&app, "/fhir/Condition?_content=asthma%20or%20zurich").await,
-        sorted(&[&noted, &other])
-    );
-    assert_eq!(
-        matches(&app, "/fhir/Condition?_content=%22acute%20bronchitis%22").await,
-        sorted(&[&noted])
     );
 }

@@ -396,3 +396,93 @@ async fn paging_a_lone_reference_search_lists_each_live_referrer_once_in_id_orde
     let previous = searchset(&app, &link(&last_page, "previous").unwrap()).await;
     assert_eq!(ids_of(&previous, "match"), pages[1]);
 }
+
+// search.html#count: "If _count has the value 0, this shall be treated the same as
+// _summary=count".
+#[tokio::test]
+async fn count_zero_gives_the_total_and_no_entries() {
+    let app = TestApp::start().await;
+    for _ in 0..3 {
+        app.create(r#"{"resourceType":"Patient","gender":"male"}"#)
+            .await;
+    }
+    let counted = searchset(&app, "/fhir/Patient?gender=male&_count=0").await;
+    assert_eq!(counted["total"].as_i64(), Some(3));
+    assert!(entries(&counted).is_empty());
+}
+
+// search.html#total: an estimate is a number of matches; a first page with a next link shows
+// at least one more match than it holds, whatever the planner's statistics say.
+#[tokio::test]
+async fn an_estimated_total_is_never_below_what_the_first_page_shows() {
+    let app = TestApp::start().await;
+    for _ in 0..5 {
+        app.create(r#"{"resourceType":"Patient","gender":"other"}"#)
+            .await;
+    }
+    let page = searchset(&app, "/fhir/Patient?gender=other&_count=2&_total=estimate").await;
+    assert!(link(&page, "next").is_some());
+    assert!(
+        page["total"].as_i64().is_some_and(|total| total >= 3),
+        "{:?}",
+        page["total"]
+    );
+}
+
+// search.html#summary: _summary=text is "the 'text' element, the 'id' element, the 'meta'
+// element, and only top-level mandatory elements"; #elements: "servers SHOULD always return
+// mandatory elements".
+#[tokio::test]
+async fn subsets_keep_the_mandatory_elements() {
+    let app = TestApp::start().await;
+    app.create(r#"{"resourceType":"Observation","status":"final","code":{"text":"Glucose"},"valueQuantity":{"value":5.4},"note":[{"text":"fasting"}],"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">Glucose 5.4</div>"}}"#).await;
+    let first = |bundle: &sonic_rs::Value| entries(bundle)[0]["resource"].clone();
+    let text = first(&searchset(&app, "/fhir/Observation?_summary=text").await);
+    assert_eq!(text["status"].as_str(), Some("final"));
+    assert_eq!(text["code"]["text"].as_str(), Some("Glucose"));
+    assert!(text["text"]["div"].as_str().is_some());
+    assert!(text.get("valueQuantity").is_none() && text.get("note").is_none());
+    let elements = first(&searchset(&app, "/fhir/Observation?_elements=value").await);
+    assert_eq!(elements["valueQuantity"]["value"].as_f64(), Some(5.4));
+    assert_eq!(elements["status"].as_str(), Some("final"));
+    assert!(elements.get("note").is_none() && elements.get("text").is_none());
+}
+
+// search.html#errors: a parameter Ember cannot apply is ignored and reported, not matched
+// against: `_query` names a server-defined query, and an empty parameter is just ignored.
+#[tokio::test]
+async fn a_named_query_and_empty_parameters_are_ignored() {
+    let app = TestApp::start().await;
+    let patient = app
+        .create(r#"{"resourceType":"Patient","gender":"male"}"#)
+        .await;
+    let bundle = searchset(&app, "/fhir/Patient?_query=recent&family=&gender=male,").await;
+    assert_eq!(ids_of(&bundle, "match"), [patient]);
+    assert_eq!(
+        ids_of(&bundle, "outcome").len(),
+        1,
+        "the outcome names _query"
+    );
+    let self_link = link(&bundle, "self").expect("a self link");
+    assert!(
+        !self_link.contains("_query") && !self_link.contains("family"),
+        "{self_link}"
+    );
+    let strict = app
+        .request(axum::http::Method::GET, "/fhir/Patient?_query=recent")
+        .header("prefer", "handling=strict")
+        .send()
+        .await;
+    strict.outcome(axum::http::StatusCode::BAD_REQUEST);
+}
+
+// search.html#count: the self link shows the parameters applied, so a _count over the
+// server's maximum shows the maximum.
+#[tokio::test]
+async fn a_count_over_the_maximum_is_shown_as_the_maximum() {
+    let app = TestApp::start().await;
+    app.create(r#"{"resourceType":"Patient"}"#).await;
+    let bundle = searchset(&app, "/fhir/Patient?_count=100000").await;
+    let self_link = link(&bundle, "self").expect("a self link");
+    assert!(self_link.ends_with("_count=1000"), "{self_link}");
+}

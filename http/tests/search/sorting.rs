@@ -361,3 +361,32 @@ async fn a_birth_date_sort_with_a_common_birth_date_range_starts_at_the_range() 
     )
     .await;
 }
+
+// search.html#paging: a page link is opaque. A cursor taken to a search sorted another way,
+// or edited by hand, decodes but its values are not of the sort's type: a 400, not a 500.
+#[tokio::test]
+async fn a_cursor_whose_values_do_not_fit_the_sort_is_rejected() {
+    let app = TestApp::start().await;
+    for family in ["Adams", "Baker"] {
+        app.create(&format!(
+            r#"{{"resourceType":"Patient","name":[{{"family":"{family}"}}],"birthDate":"1970-01-01"}}"#
+        ))
+        .await;
+    }
+    let first = super::searchset(&app, "/fhir/Patient?_sort=family&_count=1").await;
+    let next = crate::support::link(&first, "next").expect("a second page");
+    let (_, cursor) = next
+        .split_once("_cursor=")
+        .expect("the next link has a cursor");
+    let by_hand: String =
+        r#"["after","abc","Patient","x"]"#.bytes().map(|byte| format!("{byte:02x}")).collect();
+    for search in [
+        format!("Patient?_sort=birthdate&_count=1&_cursor={cursor}"),
+        format!("Patient?_sort=-birthdate&_cursor={by_hand}"),
+        format!("Patient?_sort=_lastUpdated&_cursor={by_hand}"),
+        format!("Observation?_sort=value-quantity&_cursor={by_hand}"),
+    ] {
+        let reply = app.get(&format!("/fhir/{search}")).await;
+        reply.outcome(axum::http::StatusCode::BAD_REQUEST);
+    }
+}

@@ -69,14 +69,14 @@ async fn search_on(
     query: &SearchQuery,
     page_size: usize,
 ) -> Result<SearchPage, Error> {
-    let total = match (query.total, query.summary) {
-        (_, Summary::Count) | (Total::Accurate, _) => {
-            Some(total::count(client, tenant, query, false).await?)
-        }
-        (Total::Estimate, _) => Some(total::count(client, tenant, query, true).await?),
-        (Total::None, _) => None,
+    // `_count=0` "shall be treated the same as `_summary=count`" (search.html#count).
+    let only_count = query.summary == Summary::Count || page_size == 0;
+    let total = match (query.total, only_count) {
+        (_, true) | (Total::Accurate, _) => Some(total::count(client, tenant, query, false).await?),
+        (Total::Estimate, false) => Some(total::count(client, tenant, query, true).await?),
+        (Total::None, false) => None,
     };
-    if query.summary == Summary::Count || page_size == 0 {
+    if only_count {
         return Ok(SearchPage {
             total,
             ..SearchPage::default()
@@ -170,9 +170,16 @@ async fn search_on(
         None
     };
     let matches: Vec<FoundResource> = rows.iter().map(found).collect();
-    let total = total.or_else(|| {
-        (!more && query.cursor.is_none()).then(|| i64::try_from(matches.len()).unwrap_or(i64::MAX))
-    });
+    let on_this_page = i64::try_from(matches.len()).unwrap_or(i64::MAX);
+    let total = match (total, query.cursor.is_none()) {
+        // A first page that is also the last holds every match: the total is known.
+        (_, true) if !more => Some(on_this_page),
+        // The planner's estimate can be stale; never report fewer than a first page shows.
+        (Some(estimate), true) if query.total == Total::Estimate => {
+            Some(estimate.max(on_this_page + 1))
+        }
+        (total, _) => total,
+    };
     let included = include::included(client, tenant, query, &matches).await?;
     Ok(SearchPage {
         matches,

@@ -153,6 +153,9 @@ fn condition_of(sql: &mut SqlBuilder, resource: &ResourceKey, criterion: &Criter
             modifier,
             values,
         } => match param.code() {
+            "_id" if *modifier == Modifier::Not => {
+                format!("NOT {}", id_condition(sql, resource, values))
+            }
             "_id" => id_condition(sql, resource, values),
             "_lastUpdated" => last_updated_condition(sql, resource, values),
             _ if param.kind() == SearchParamType::Composite => {

@@ -4,7 +4,7 @@
 
 use engine::definitions::search_parameter_by_url;
 use engine::index::DateRange;
-use engine::search::{Modifier, ParamRef, Prefix, SearchValue, SystemMatch};
+use engine::search::{Modifier, ParamRef, Prefix, SearchValue, SystemMatch, TextQuery};
 use time::OffsetDateTime;
 
 use super::keys::{same_resource, ResourceKey};
@@ -152,10 +152,9 @@ pub(crate) fn condition(
             ),
             _ => format!("{row}.value = {}", sql.bind(uri.clone())),
         },
-        SearchValue::FullText(query) => format!(
-            "{row}.document @@ websearch_to_tsquery('simple', {})",
-            sql.bind(query.clone())
-        ),
+        SearchValue::FullText(query) => {
+            format!("{row}.document @@ {}", text_query(sql, query))
+        }
         // Composites are matched part by part in `composite`.
         SearchValue::Composite(_) => "false".to_owned(),
         SearchValue::Near {
@@ -370,6 +369,26 @@ pub(crate) fn timestamp(micros: i64) -> OffsetDateTime {
     let clamped = micros.clamp(-62_135_596_800_000_000, 253_402_300_799_999_999);
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(clamped) * 1_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// A full-text query as a `tsquery` expression: each run of words through
+/// `websearch_to_tsquery` (the stored documents' `simple` configuration splits them alike),
+/// combined with `&&` and `||`.
+fn text_query(sql: &mut SqlBuilder, query: &TextQuery) -> String {
+    let combine = |sql: &mut SqlBuilder, parts: &[TextQuery], operator: &str| {
+        let parts: Vec<String> = parts.iter().map(|part| text_query(sql, part)).collect();
+        format!("({})", parts.join(operator))
+    };
+    match query {
+        TextQuery::Words(words) => {
+            format!(
+                "websearch_to_tsquery('simple', {})",
+                sql.bind(words.clone())
+            )
+        }
+        TextQuery::All(parts) => combine(sql, parts, " && "),
+        TextQuery::Any(parts) => combine(sql, parts, " || "),
+    }
 }
 
 #[cfg(test)]

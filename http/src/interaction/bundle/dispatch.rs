@@ -153,9 +153,10 @@ impl Dispatcher {
             if_none_exist,
             ..
         } = &entry.request;
+        let if_modified_since = if_modified_since.as_deref().map(http_date);
         for (name, value) in [
             (header::IF_NONE_MATCH, if_none_match),
-            (header::IF_MODIFIED_SINCE, if_modified_since),
+            (header::IF_MODIFIED_SINCE, &if_modified_since),
             (header::IF_MATCH, if_match),
             (HeaderName::from_static("if-none-exist"), if_none_exist),
         ] {
@@ -164,6 +165,15 @@ impl Dispatcher {
             }
         }
         Ok(request)
+    }
+}
+
+/// `request.ifModifiedSince`, an `instant` (2024-01-01T10:00:00Z), as the HTTP date the
+/// `If-Modified-Since` header takes; a value already written as an HTTP date is kept.
+fn http_date(value: &str) -> String {
+    match time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339) {
+        Ok(instant) => httpdate::fmt_http_date(std::time::SystemTime::from(instant)),
+        Err(_) => value.to_owned(),
     }
 }
 

@@ -148,7 +148,7 @@ pub(super) fn plan_entry(
                     resource_type,
                     WriteRequest {
                         id,
-                        action: WriteAction::Delete,
+                        action: WriteAction::Delete { if_match: None },
                     },
                 ));
             }

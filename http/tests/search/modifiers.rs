@@ -1,0 +1,75 @@
+//! Modifiers on the parameters every resource has, and on composite and token parameters,
+//! where the spec's rules differ from the parameter type's usual ones.
+//! Spec: https://hl7.org/fhir/R4/search.html#modifiers, #missing, #token, #composite
+
+use super::{matches, rejects, sorted};
+use crate::support::TestApp;
+
+// search.html#token: `_id` is a token; `:not` gives "all resources that do not have a
+// matching item".
+#[tokio::test]
+async fn id_not_excludes_the_named_resources() {
+    let app = TestApp::start().await;
+    let first = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let second = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let third = app.create(r#"{"resourceType":"Patient"}"#).await;
+    assert_eq!(
+        matches(&app, &format!("/fhir/Patient?_id:not={first}")).await,
+        sorted(&[&second, &third])
+    );
+    assert_eq!(
+        matches(&app, &format!("/fhir/Patient?_id:not={first},{second}")).await,
+        sorted(&[&third])
+    );
+    rejects(&app, &format!("/fhir/Patient?_id:text={first}"), "_id:text").await;
+}
+
+// search.html#missing: every resource has an id and a lastUpdated, so `:missing=true` finds
+// none and `:missing=false` all.
+#[tokio::test]
+async fn missing_on_id_and_last_updated_finds_none_or_all() {
+    let app = TestApp::start().await;
+    let first = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let second = app.create(r#"{"resourceType":"Patient"}"#).await;
+    for param in ["_id", "_lastUpdated"] {
+        assert_eq!(
+            matches(&app, &format!("/fhir/Patient?{param}:missing=true")).await,
+            Vec::<String>::new(),
+            "{param}"
+        );
+        assert_eq!(
+            matches(&app, &format!("/fhir/Patient?{param}:missing=false")).await,
+            sorted(&[&first, &second]),
+            "{param}"
+        );
+    }
+}
+
+// search.html#composite: "modifiers are not used on composite parameters".
+#[tokio::test]
+async fn missing_on_a_composite_parameter_is_rejected() {
+    let app = TestApp::start().await;
+    rejects(
+        &app,
+        "/fhir/Observation?code-value-quantity:missing=true",
+        "code-value-quantity:missing",
+    )
+    .await;
+}
+
+// search.html#token: `:text` searches "either CodeableConcept.text, Coding.display, or
+// Identifier.type.text".
+#[tokio::test]
+async fn token_text_finds_a_concept_text_beside_a_coding_display() {
+    let app = TestApp::start().await;
+    let fever = app
+        .create(r#"{"resourceType":"Condition","subject":{"reference":"Patient/p"},"code":{"coding":[{"system":"http://snomed.info/sct","code":"386661006","display":"Fever"}],"text":"Pyrexia"}}"#)
+        .await;
+    for text in ["pyrexia", "fever"] {
+        assert_eq!(
+            matches(&app, &format!("/fhir/Condition?code:text={text}")).await,
+            sorted(&[&fever]),
+            "{text}"
+        );
+    }
+}
