@@ -69,7 +69,9 @@ pub(crate) async fn read_resource(
 /// write's resource goes through this (or [`read_resource`]) before it is written.
 pub(crate) fn localise_references(action: &mut WriteAction, base: &str) {
     match action {
-        WriteAction::Create(resource) | WriteAction::Update { resource, .. } => {
+        WriteAction::Create(resource)
+        | WriteAction::Update { resource, .. }
+        | WriteAction::Patch { resource, .. } => {
             resource.localise_references(base)
         }
         WriteAction::Delete { .. } => {}

@@ -165,7 +165,7 @@ impl BundleWriter {
         }
         let request_url = match entry.method {
             HistoryMethod::Post => entry.resource_type.to_string(),
-            HistoryMethod::Put | HistoryMethod::Delete => {
+            HistoryMethod::Put | HistoryMethod::Patch | HistoryMethod::Delete => {
                 format!("{}/{}", entry.resource_type, entry.id)
             }
         };

@@ -96,6 +96,36 @@ async fn history_entries_carry_full_url_request_and_response() {
     }
 }
 
+// bundle.html#history: `request.method` is the interaction that made the version; R4's
+// HTTPVerb has PATCH, for versions made by JSON Patch or FHIRPath Patch.
+#[tokio::test]
+async fn a_patched_version_shows_patch_in_history() {
+    let app = TestApp::start().await;
+    let id = app.create(r#"{"resourceType":"Patient","active":true}"#).await;
+    let reply = app
+        .request(axum::http::Method::PATCH, &format!("/fhir/Patient/{id}"))
+        .header("content-type", "application/json-patch+json")
+        .body(r#"[{"op":"replace","path":"/active","value":false}]"#)
+        .send()
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+
+    let bundle = check(&app, &format!("/fhir/Patient/{id}/_history")).await;
+
+    let versions = entries(&bundle);
+    let methods: Vec<&str> = versions
+        .iter()
+        .map(|entry| entry["request"]["method"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(methods, ["PATCH", "POST"]);
+    let patched = &versions[0];
+    assert_eq!(
+        patched["request"]["url"].as_str(),
+        Some(format!("Patient/{id}").as_str())
+    );
+    assert_eq!(patched["response"]["status"].as_str(), Some("200"));
+}
+
 #[tokio::test]
 async fn type_history_includes_every_resource_of_the_type_only() {
     let app = TestApp::start().await;
@@ -216,6 +246,20 @@ async fn malformed_since_is_400() {
         app.get(&format!("/fhir/_history?_since={since}"))
             .await
             .outcome(StatusCode::BAD_REQUEST);
+    }
+}
+
+// http.html#history: `_at` and `_list` are history parameters Ember does not implement; a
+// history answered without them would look like an answer to them.
+#[tokio::test]
+async fn unsupported_history_parameters_are_400() {
+    let app = TestApp::start().await;
+    for parameter in ["_at=2026", "_list=abc"] {
+        let issue = app
+            .get(&format!("/fhir/_history?{parameter}"))
+            .await
+            .outcome(StatusCode::BAD_REQUEST);
+        assert_eq!(issue["code"].as_str(), Some("not-supported"));
     }
 }
 

@@ -67,10 +67,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "absolute references are another server's",
         sql: include_str!("migrations/0010_absolute_references_foreign.sql"),
     },
+    Migration {
+        version: 11,
+        name: "PATCH in history",
+        sql: include_str!("migrations/0011_patch_in_history.sql"),
+    },
 ];
 
 /// The schema version this binary expects.
-pub(crate) const LATEST_VERSION: i64 = 10;
+pub(crate) const LATEST_VERSION: i64 = 11;
 
 /// Applies every migration the database lacks; returns how many were applied.
 pub(crate) async fn migrate(client: &mut Client) -> Result<usize, Error> {

@@ -31,6 +31,12 @@ pub enum WriteAction {
         /// From `If-Match`: the write succeeds only while this is the current version.
         if_match: Option<VersionId>,
     },
+    /// A new version of `id` made by PATCH from its version `patched`, which must still be
+    /// current; history shows it as PATCH.
+    Patch {
+        resource: PreparedResource,
+        patched: VersionId,
+    },
     /// A deletion version, if the resource exists and is not already deleted.
     Delete {
         /// From `If-Match`: the deletion happens only while this is the current version;
@@ -109,6 +115,7 @@ pub struct HistoryEntry {
 pub enum HistoryMethod {
     Post,
     Put,
+    Patch,
     Delete,
 }
 
@@ -117,6 +124,7 @@ impl HistoryMethod {
         match self {
             HistoryMethod::Post => "POST",
             HistoryMethod::Put => "PUT",
+            HistoryMethod::Patch => "PATCH",
             HistoryMethod::Delete => "DELETE",
         }
     }
@@ -124,6 +132,7 @@ impl HistoryMethod {
     pub(crate) fn parse(text: &str) -> HistoryMethod {
         match text {
             "POST" => HistoryMethod::Post,
+            "PATCH" => HistoryMethod::Patch,
             "DELETE" => HistoryMethod::Delete,
             _ => HistoryMethod::Put,
         }

@@ -184,7 +184,9 @@ pub(crate) fn plan(
                 };
                 current.insert(request.id.as_str().to_owned(), state);
                 let resource = match &request.action {
-                    WriteAction::Create(resource) | WriteAction::Update { resource, .. } => {
+                    WriteAction::Create(resource)
+                    | WriteAction::Update { resource, .. }
+                    | WriteAction::Patch { resource, .. } => {
                         Some(resource)
                     }
                     WriteAction::Delete { .. } => None,
@@ -297,6 +299,21 @@ fn apply(
                 None => Ok((WriteOutcome::Created(written), "PUT")),
             }
         }
+        WriteAction::Patch { resource, patched } => {
+            if live.map(|state| state.version_id) != Some(*patched) {
+                return Err(Error::PreconditionFailed {
+                    id: request.id.clone(),
+                    expected: *patched,
+                    current: live.map(|state| state.version_id),
+                });
+            }
+            let version_id = patched.next();
+            let body = Bytes::from(resource.finalize(&request.id, version_id, now));
+            Ok((
+                WriteOutcome::Updated(written(version_id, Some(body))),
+                "PATCH",
+            ))
+        }
         WriteAction::Delete { if_match } => match live {
             Some(state) if if_match.is_some_and(|expected| expected != state.version_id) => {
                 Err(Error::PreconditionFailed {
@@ -405,6 +422,29 @@ mod tests {
             apply(&request, None, now()).unwrap().0,
             WriteOutcome::NothingToDelete
         ));
+    }
+
+    #[test]
+    fn a_patch_applies_only_to_the_version_it_was_made_from_and_is_recorded_as_patch() {
+        let patch = |patched: i64| WriteRequest {
+            id: Id::parse("p1").unwrap(),
+            action: WriteAction::Patch {
+                resource: engine::prepare_resource(br#"{"resourceType":"Patient","id":"p1"}"#)
+                    .unwrap(),
+                patched: VersionId::from_stored(patched),
+            },
+        };
+        let (outcome, method) = apply(&patch(2), state(2, false), now()).unwrap();
+        assert_eq!(method, "PATCH");
+        assert!(
+            matches!(outcome, WriteOutcome::Updated(Written { version_id, .. }) if version_id.get() == 3)
+        );
+        for moved_on in [state(3, false), state(2, true)] {
+            assert!(matches!(
+                apply(&patch(2), moved_on, now()),
+                Err(Error::PreconditionFailed { .. })
+            ));
+        }
     }
 
     #[test]

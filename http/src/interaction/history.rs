@@ -76,6 +76,17 @@ async fn history(
     query: QueryParams,
 ) -> Result<Response, ApiError> {
     let format = response_format(&headers, &query)?;
+    // http.html#history defines these two beside `_count` and `_since`; Ember has neither,
+    // and a history answered as if they had been applied would mislead the client.
+    for unsupported in ["_at", "_list"] {
+        if query.first(unsupported).is_some() {
+            return Err(ApiError::http(
+                StatusCode::BAD_REQUEST,
+                "not-supported",
+                format!("History does not support {unsupported}; use _since and _count"),
+            ));
+        }
+    }
     let settings = state.settings();
     let count = match query.first("_count") {
         None => settings.default_page_size,

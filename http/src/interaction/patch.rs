@@ -150,9 +150,9 @@ impl PatchRequest {
         resource.localise_references(&self.base);
         let request = WriteRequest {
             id,
-            action: WriteAction::Update {
+            action: WriteAction::Patch {
                 resource,
-                if_match: Some(current.version_id),
+                patched: current.version_id,
             },
         };
         match state

@@ -124,9 +124,9 @@ pub(super) fn plan_entry(
             check_if_match(resource_type, &id, *if_match, version.version_id)?;
             WriteRequest {
                 id,
-                action: WriteAction::Update {
+                action: WriteAction::Patch {
                     resource: apply_patch(body, *format, document)?,
-                    if_match: Some(version.version_id),
+                    patched: version.version_id,
                 },
             }
         }
