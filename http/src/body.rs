@@ -71,9 +71,7 @@ pub(crate) fn localise_references(action: &mut WriteAction, base: &str) {
     match action {
         WriteAction::Create(resource)
         | WriteAction::Update { resource, .. }
-        | WriteAction::Patch { resource, .. } => {
-            resource.localise_references(base)
-        }
+        | WriteAction::Patch { resource, .. } => resource.localise_references(base),
         WriteAction::Delete { .. } => {}
     }
 }

@@ -101,7 +101,9 @@ async fn history_entries_carry_full_url_request_and_response() {
 #[tokio::test]
 async fn a_patched_version_shows_patch_in_history() {
     let app = TestApp::start().await;
-    let id = app.create(r#"{"resourceType":"Patient","active":true}"#).await;
+    let id = app
+        .create(r#"{"resourceType":"Patient","active":true}"#)
+        .await;
     let reply = app
         .request(axum::http::Method::PATCH, &format!("/fhir/Patient/{id}"))
         .header("content-type", "application/json-patch+json")

@@ -186,9 +186,7 @@ pub(crate) fn plan(
                 let resource = match &request.action {
                     WriteAction::Create(resource)
                     | WriteAction::Update { resource, .. }
-                    | WriteAction::Patch { resource, .. } => {
-                        Some(resource)
-                    }
+                    | WriteAction::Patch { resource, .. } => Some(resource),
                     WriteAction::Delete { .. } => None,
                 };
                 // Only a resource that existed before this batch can have index rows.

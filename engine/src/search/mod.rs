@@ -6,6 +6,7 @@
 //! about names: an unknown parameter is ignored and reported, unless the client asked for
 //! `Prefer: handling=strict`, as the spec's "Handling Errors" section describes.
 
+mod canonical_url;
 mod criteria;
 mod escape;
 mod full_text;

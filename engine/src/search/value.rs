@@ -142,6 +142,11 @@ pub enum SearchValue {
         value: String,
     },
     Uri(String),
+    /// `url|version` on a canonical resource's `url` (`canonical_url.rs`).
+    CanonicalUrl {
+        url: String,
+        version: String,
+    },
     /// One value per component of a composite parameter, in the components' order.
     Composite(Vec<SearchValue>),
     /// `_text` and `_content`: a full-text query (words, "quoted phrases", `-word`, combined
@@ -201,7 +206,7 @@ fn parse_typed(
         }
         SearchParamType::Quantity => parse_quantity(raw),
         SearchParamType::Reference => parse_reference(modifier, raw),
-        SearchParamType::Uri => Ok(SearchValue::Uri(unescape(raw))),
+        SearchParamType::Uri => Ok(super::canonical_url::uri_value(parameter, modifier, raw)),
         SearchParamType::Composite => parse_composite(parameter, raw),
         SearchParamType::Special => parse_near(raw),
     }

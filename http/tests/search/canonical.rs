@@ -191,3 +191,30 @@ async fn has_through_a_canonical_reference_finds_the_resources_its_referrers_nam
             .is_empty()
     );
 }
+
+// search.html#uri: for the canonical URL of a conformance resource, "servers SHOULD support
+// automatically detecting a |[version] portion of the URL and interpreting that portion as
+// a search on the version".
+#[tokio::test]
+async fn a_canonical_url_with_a_version_finds_that_version() {
+    let app = TestApp::start().await;
+    let value_set = |version: &str| {
+        format!(
+            r#"{{"resourceType":"ValueSet","status":"active","url":"http://example.org/fhir/ValueSet/colours","version":"{version}"}}"#
+        )
+    };
+    let first = app.create(&value_set("1.0")).await;
+    let second = app.create(&value_set("2.0")).await;
+    let url = "http://example.org/fhir/ValueSet/colours";
+    assert_eq!(
+        matches(&app, &format!("/fhir/ValueSet?url={url}|1.0")).await,
+        sorted(&[&first])
+    );
+    assert_eq!(
+        matches(&app, &format!("/fhir/ValueSet?url={url}")).await,
+        sorted(&[&first, &second])
+    );
+    assert!(matches(&app, &format!("/fhir/ValueSet?url={url}|3.0"))
+        .await
+        .is_empty());
+}

@@ -152,6 +152,13 @@ pub(crate) fn condition(
             ),
             _ => format!("{row}.value = {}", sql.bind(uri.clone())),
         },
+        SearchValue::CanonicalUrl { url, version } => format!(
+            "{row}.value = {} AND EXISTS (SELECT 1 FROM search_token v{row} \
+             WHERE v{row}.tenant_key = {row}.tenant_key AND v{row}.resource_type = {row}.resource_type \
+             AND v{row}.id = {row}.id AND v{row}.param = 'version' AND v{row}.code = {})",
+            sql.bind(url.clone()),
+            sql.bind(version.clone())
+        ),
         SearchValue::FullText(query) => {
             format!("{row}.document @@ {}", text_query(sql, query))
         }
