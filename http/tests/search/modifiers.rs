@@ -73,3 +73,32 @@ async fn token_text_finds_a_concept_text_beside_a_coding_display() {
         );
     }
 }
+
+// search.html#missing: `:missing=true` is for resources that "don't have a value"; a
+// Reference holding only an identifier has one (search.html#reference, `:identifier`).
+#[tokio::test]
+async fn a_reference_with_only_an_identifier_is_not_missing() {
+    let app = TestApp::start().await;
+    let observation = |subject: &str| {
+        format!(
+            r#"{{"resourceType":"Observation","status":"final","code":{{"text":"x"}}{subject}}}"#
+        )
+    };
+    let without = app.create(&observation("")).await;
+    let by_identifier = app
+        .create(&observation(
+            r#","subject":{"identifier":{"system":"http://example.org/mrn","value":"MRN9"}}"#,
+        ))
+        .await;
+    let by_reference = app
+        .create(&observation(r#","subject":{"reference":"Patient/p"}"#))
+        .await;
+    assert_eq!(
+        matches(&app, "/fhir/Observation?subject:missing=true").await,
+        sorted(&[&without])
+    );
+    assert_eq!(
+        matches(&app, "/fhir/Observation?subject:missing=false").await,
+        sorted(&[&by_identifier, &by_reference])
+    );
+}

@@ -316,7 +316,10 @@ pub(crate) fn met_by_own_index_row(criterion: &Criterion) -> bool {
         Criterion::Values {
             param, modifier, ..
         } => sql::met_by_own_index_rows(*param, *modifier),
-        Criterion::Missing { missing, .. } => !missing,
+        // As `sql::index_rows`: a reference's value may be a token row (`:identifier`).
+        Criterion::Missing { missing, param } => {
+            !missing && param.kind() != SearchParamType::Reference
+        }
         _ => false,
     }
 }

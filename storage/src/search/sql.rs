@@ -175,14 +175,30 @@ fn condition_of(sql: &mut SqlBuilder, resource: &ResourceKey, criterion: &Criter
                 values_rows(sql, *param, *modifier, values).exist_for(resource)
             ),
         },
-        Criterion::Missing { param, .. } => {
+        Criterion::Missing { param, missing } => {
             let alias = sql.alias("m");
             let code = sql.bind(param.code().to_owned());
-            format!(
-                "NOT EXISTS (SELECT 1 FROM {} {alias} WHERE {} AND {alias}.param = {code})",
+            let mut present = format!(
+                "EXISTS (SELECT 1 FROM {} {alias} WHERE {} AND {alias}.param = {code})",
                 table_of(*param),
                 same_resource(&alias, resource)
-            )
+            );
+            if param.kind() == SearchParamType::Reference {
+                // A Reference with only an `identifier` has a value: its row is the token
+                // row `:identifier` searches (index_rows.rs), not a reference row.
+                let token = sql.alias("m");
+                let identifier_code = sql.bind(format!("{}:identifier", param.code()));
+                present = format!(
+                    "({present} OR EXISTS (SELECT 1 FROM search_token {token} WHERE {} \
+                     AND {token}.param = {identifier_code}))",
+                    same_resource(&token, resource)
+                );
+            }
+            if *missing {
+                format!("NOT {present}")
+            } else {
+                present
+            }
         }
         Criterion::Chain { param, targets } => chain_rows(sql, *param, targets).exist_for(resource),
         Criterion::Has {
@@ -265,10 +281,11 @@ pub(crate) fn index_rows(sql: &mut SqlBuilder, criterion: &Criterion) -> Option<
         } if met_by_own_index_rows(*param, *modifier) => {
             Some(values_rows(sql, *param, *modifier, values))
         }
+        // A reference parameter's value may be a token row instead (`condition_of`).
         Criterion::Missing {
             param,
             missing: false,
-        } => {
+        } if param.kind() != SearchParamType::Reference => {
             let alias = sql.alias("m");
             let code = sql.bind(param.code().to_owned());
             Some(IndexRows {
