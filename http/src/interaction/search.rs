@@ -104,6 +104,10 @@ pub(crate) async fn compartment_post(
         ("_search", true) => "*".to_owned(),
         (_, true) => searched,
         ("$everything", false) => searched,
+        // Another operation: answered as its GET is (Ember has none but $everything).
+        (operation, false) if operation.starts_with('$') => {
+            return compartment_get(state, Path((owner, id, searched)), uri, headers, query).await
+        }
         _ => {
             return Err(ApiError::http(
                 StatusCode::METHOD_NOT_ALLOWED,
