@@ -55,3 +55,31 @@ async fn unknown_path_is_404() {
     )
     .await;
 }
+
+// capabilitystatement.html: an operation not claimed is not supported; by GET or POST it is
+// a 404 naming the operation, and a POST to a compartment that is not its `_search` a 405.
+#[tokio::test]
+async fn an_operation_ember_does_not_have_is_404_and_a_compartment_post_405() {
+    let app = TestApp::start().await;
+    for method in [Method::GET, Method::POST] {
+        let reply = app
+            .request(method.clone(), "/fhir/Patient/1/$validate")
+            .send()
+            .await;
+        let issue = reply.outcome(StatusCode::NOT_FOUND);
+        assert!(
+            issue["diagnostics"]
+                .as_str()
+                .is_some_and(|text| text.contains("$validate")),
+            "{method}: {}",
+            reply.text()
+        );
+    }
+    check(
+        &app,
+        Method::POST,
+        "/fhir/Patient/1/Observation",
+        StatusCode::METHOD_NOT_ALLOWED,
+    )
+    .await;
+}

@@ -156,6 +156,11 @@ pub(crate) async fn compartment_get(
     if searched == "$everything" {
         return everything(state, owner, id, uri, headers, query).await;
     }
+    if searched.starts_with('$') {
+        return Err(ApiError::not_found(format!(
+            "Ember does not implement the operation {searched}; the CapabilityStatement lists those it does"
+        )));
+    }
     let searched = match searched.as_str() {
         "*" => None,
         name => Some(resource_type_from_path(name)?),
