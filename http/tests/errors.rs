@@ -118,6 +118,26 @@ async fn empty_string_is_400() {
     .await;
 }
 
+// datatypes.html#string: strings "SHALL NOT contain Unicode character points below 32,
+// except for u0009 (horizontal tab), u0010 (carriage return) and u0013 (line feed)". U+0000
+// cannot even be stored in PostgreSQL's text: it was a 500.
+#[tokio::test]
+async fn control_characters_are_400_in_bodies_and_in_searches() {
+    let app = TestApp::start().await;
+    for text in [r"a\u0000b", r"a\u0001b"] {
+        check(
+            &app,
+            format!(r#"{{"resourceType":"Patient","name":[{{"family":"{text}"}}]}}"#),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    }
+    for search in ["/fhir/Patient?family=a%00b", "/fhir/Patient?_id=a%00b"] {
+        let issue = app.get(search).await.outcome(StatusCode::BAD_REQUEST);
+        assert!(issue["expression"][0].as_str().is_some(), "{search}");
+    }
+}
+
 #[tokio::test]
 async fn duplicate_keys_are_400() {
     let app = TestApp::start().await;

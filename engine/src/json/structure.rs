@@ -272,12 +272,7 @@ impl<'a> Walk<'a, '_> {
             (Kind::Boolean, JsonType::Boolean) | (Kind::Decimal, JsonType::Number) => {}
             (Kind::Integer, JsonType::Number) => self.check_integer(key, member.type_name, value),
             (Kind::String, JsonType::String) => {
-                if value.as_str() == Some("") {
-                    self.report(
-                        "structure",
-                        "Empty strings are not allowed in FHIR JSON".into(),
-                    );
-                }
+                self.check_string(value.as_str().unwrap_or_default())
             }
             (Kind::Object, JsonType::Object) => {
                 self.check_non_empty_object(value, Scope::Element(member.children()));
@@ -403,13 +398,30 @@ impl<'a> Walk<'a, '_> {
                     }
                 }
             }
-            JsonType::String if value.as_str() == Some("") => {
-                self.report(
-                    "structure",
-                    "Empty strings are not allowed in FHIR JSON".into(),
-                );
-            }
+            JsonType::String => self.check_string(value.as_str().unwrap_or_default()),
             _ => {}
+        }
+    }
+
+    /// A string value: not empty, and (datatypes.html#string) with no "Unicode character
+    /// points below 32, except for u0009 (horizontal tab), u0010 (carriage return) and u0013
+    /// (line feed)". PostgreSQL cannot store U+0000 in text at all.
+    fn check_string(&mut self, text: &str) {
+        if text.is_empty() {
+            self.report(
+                "structure",
+                "Empty strings are not allowed in FHIR JSON".into(),
+            );
+        } else if let Some(control) = text
+            .bytes()
+            .find(|&byte| byte < 0x20 && !matches!(byte, b'\t' | b'\n' | b'\r'))
+        {
+            self.report(
+                "structure",
+                format!(
+                    "Strings may not hold control characters other than tab, carriage return and line feed (found U+{control:04X})"
+                ),
+            );
         }
     }
 
@@ -554,5 +566,22 @@ mod tests {
             "]".repeat(depth)
         );
         assert!(prepare_resource(body.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn control_characters_in_strings_are_reported_but_tab_and_newlines_are_not() {
+        let with = |text: &str| {
+            prepare_resource(
+                format!(r#"{{"resourceType":"Patient","name":[{{"family":"{text}"}}]}}"#)
+                    .as_bytes(),
+            )
+        };
+        assert!(
+            issues(r#"{"resourceType":"Patient","name":[{"family":"a\u0000b"}]}"#)
+                .iter()
+                .any(|(_, diagnostics)| diagnostics.contains("U+0000"))
+        );
+        assert!(with(r"a\u0001b").is_err());
+        assert!(with(r"a\tb\nc\rd").is_ok());
     }
 }

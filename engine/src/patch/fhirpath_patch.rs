@@ -222,6 +222,15 @@ fn patch_value(part: &Value) -> Result<PatchValue, String> {
 }
 
 fn compile(path: &str) -> Result<Expression, String> {
+    // For search, the subset evaluates `resolve()` to the Reference itself, so that
+    // `subject.resolve() is Patient` can test its type; a patch would then change or delete
+    // the Reference, which the client did not name. What resolve() leads to is another
+    // resource, which a patch of this one cannot change.
+    if path.contains("resolve(") {
+        return Err(format!(
+            "the path '{path}' goes through resolve() to another resource; a patch changes only this resource's own elements"
+        ));
+    }
     Expression::compile(path).map_err(|error| {
         format!(
             "the path '{path}' is outside the FHIRPath subset Ember supports ({})",

@@ -6,6 +6,14 @@
 //! text for PostgreSQL's `websearch_to_tsquery`, which splits it into words as the stored
 //! documents were split, and ANDs them (and understands `-word` and "phrases" inside it).
 
+/// The most words, operators and parentheses a query may hold: PostgreSQL refuses a very
+/// long `tsquery` (20,000 words was a database error), and no person types more.
+const MAX_TOKENS: usize = 256;
+
+/// The deepest parentheses may nest: the parser recurses once per level, and a query of
+/// 5,000 nested parentheses overflowed the stack and ended the server.
+const MAX_DEPTH: usize = 16;
+
 /// A parsed full-text query.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TextQuery {
@@ -21,9 +29,15 @@ pub enum TextQuery {
 /// A message for unbalanced parentheses or an operator without an operand.
 pub fn parse_text_query(text: &str) -> Result<TextQuery, String> {
     let tokens = tokens(text);
+    if tokens.len() > MAX_TOKENS {
+        return Err(format!(
+            "A full-text query may hold at most {MAX_TOKENS} words, operators and parentheses"
+        ));
+    }
     let mut parser = Parser {
         tokens: &tokens,
         next: 0,
+        depth: 0,
     };
     let query = parser.any()?;
     match parser.tokens.get(parser.next) {
@@ -92,6 +106,8 @@ fn tokens(text: &str) -> Vec<Token> {
 struct Parser<'a> {
     tokens: &'a [Token],
     next: usize,
+    /// How many parentheses are open.
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -130,7 +146,14 @@ impl Parser<'_> {
         match self.peek() {
             Some(Token::Open) => {
                 self.next += 1;
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return Err(format!(
+                        "Parentheses may nest at most {MAX_DEPTH} deep in a full-text query"
+                    ));
+                }
                 let inner = self.any()?;
+                self.depth -= 1;
                 if self.peek() != Some(&Token::Close) {
                     return Err("a '(' is not closed".to_owned());
                 }
@@ -192,6 +215,16 @@ mod tests {
             parse_text_query(r#""heart attack" -family"#).unwrap(),
             words(r#""heart attack" -family"#)
         );
+    }
+
+    #[test]
+    fn deep_nesting_and_long_queries_are_errors_not_a_stack_overflow() {
+        let deep = format!("{}a{}", "(".repeat(5000), ")".repeat(5000));
+        assert!(parse_text_query(&deep).is_err());
+        let long: Vec<String> = (0..20_000).map(|index| format!("w{index}")).collect();
+        assert!(parse_text_query(&long.join(" ")).is_err());
+        let nested = format!("{}a{}", "(".repeat(16), ")".repeat(16));
+        assert!(parse_text_query(&nested).is_ok());
     }
 
     #[test]

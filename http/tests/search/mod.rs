@@ -7,6 +7,7 @@ mod everything;
 mod full_text;
 mod includes;
 mod last_updated;
+mod limits;
 mod modifiers;
 mod near;
 mod parameters;

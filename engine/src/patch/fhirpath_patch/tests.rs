@@ -251,6 +251,17 @@ fn a_path_outside_the_supported_subset_is_malformed() {
     assert!(is_malformed(check(PATIENT, &[delete("Patient.name[")])));
 }
 
+// fhirpatch.html: a path through resolve() leads to another resource; deleting it deleted the
+// Reference itself, which the client never named.
+#[test]
+fn a_path_through_resolve_is_malformed_and_changes_nothing() {
+    let with_organization = r#"{"resourceType":"Patient","id":"p","managingOrganization":{"reference":"Organization/o"}}"#;
+    let delete = operation(
+        r#"{"name":"type","valueCode":"delete"},{"name":"path","valueString":"Patient.managingOrganization.resolve()"}"#,
+    );
+    assert!(is_malformed(check(with_organization, &[delete])));
+}
+
 #[test]
 fn malformed_parameters_are_refused() {
     let cases = [
