@@ -6,9 +6,12 @@
 //! … in the resource and any narrative"), bundle.html#references
 //!
 //! The rewrite works on the entry's raw JSON, string by string, without building a tree:
-//! a string is replaced when it is exactly a mapped URL, wherever it stands (a Reference, a
-//! `uri`, `url` or `canonical` element, an extension value), and inside the narrative `div`
-//! the `href` and `src` attributes that name a mapped URL are replaced.
+//! a string is replaced when it is exactly a mapped URL and its member is one under which
+//! R4 holds a reference or a URI (`reference`, a `uri`, `url` or `canonical` element, an
+//! extension's `valueUri`: `definitions::uri_member_names`), and inside the narrative `div`
+//! the `href` and `src` attributes that name a mapped URL are replaced. Other strings stay
+//! as sent: an `Identifier.value` or a note's text that happens to read `urn:uuid:…` is
+//! data, not a reference.
 
 use std::collections::HashMap;
 
@@ -37,6 +40,11 @@ pub fn rewrite_references(json: &str, targets: &HashMap<String, String>) -> Opti
     for literal in string_literals(json) {
         let replacement = if literal.member == Some("div") {
             rewrite_narrative(literal.raw, targets)
+        } else if !literal
+            .member
+            .is_some_and(|member| crate::definitions::uri_member_names().contains(member))
+        {
+            None
         } else {
             unescaped(literal.raw)
                 .and_then(|value| targets.get(value.as_ref()))
@@ -253,5 +261,15 @@ mod tests {
         let json = r#"{"subject":{"reference":"Patient?identifier=a|1"},"note":[{"text":"Patient?x=1"}],
             "performer":[{"reference":"Practitioner/1"},{"reference":"NotAType?x=1"}]}"#;
         assert_eq!(conditional_references(json), ["Patient?identifier=a|1"]);
+    }
+
+    #[test]
+    fn strings_that_are_not_references_or_uris_stay_as_sent() {
+        let targets = HashMap::from([("urn:uuid:p".to_string(), "Patient/1".to_string())]);
+        let json = r#"{"resourceType":"Observation","identifier":[{"system":"urn:ietf:rfc:3986","value":"urn:uuid:p"}],"note":[{"text":"urn:uuid:p"}],"subject":{"reference":"urn:uuid:p"},"extension":[{"url":"http://x","valueUri":"urn:uuid:p"}]}"#;
+        assert_eq!(
+            rewrite_references(json, &targets).unwrap(),
+            r#"{"resourceType":"Observation","identifier":[{"system":"urn:ietf:rfc:3986","value":"urn:uuid:p"}],"note":[{"text":"urn:uuid:p"}],"subject":{"reference":"Patient/1"},"extension":[{"url":"http://x","valueUri":"Patient/1"}]}"#
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! Spec: https://hl7.org/fhir/R4/elementdefinition.html (snapshot elements, `contentReference`),
 //! https://hl7.org/fhir/R4/formats.html#choice (choice elements, `value[x]`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::LazyLock;
 
@@ -187,6 +187,34 @@ fn rows<const N: usize>(tsv: &'static str) -> impl Iterator<Item = [&'static str
         let mut cells = line.split('\t');
         std::array::from_fn(|_| cells.next().unwrap_or(""))
     })
+}
+
+/// The JSON member names under which some R4 element holds a URI (`uri`, `url`,
+/// `canonical`, `oid`, `uuid`; a choice under its typed name, `valueUri`), and `reference`
+/// (`Reference.reference`): where a transaction may name another entry by its `fullUrl`
+/// (`bundle::rewrite_references`). 90 names; a name not among them never holds a URI.
+pub(crate) fn uri_member_names() -> &'static HashSet<&'static str> {
+    static NAMES: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+        const URI_TYPES: [&str; 5] = ["uri", "url", "canonical", "oid", "uuid"];
+        let mut names: HashSet<&'static str> = HashSet::from(["reference"]);
+        for element in TABLES
+            .elements
+            .values()
+            .flat_map(|children| children.0.values())
+        {
+            for kind in element.types.iter().filter(|kind| URI_TYPES.contains(kind)) {
+                if element.is_choice() {
+                    let typed =
+                        format!("{}{}{}", element.name, kind[..1].to_uppercase(), &kind[1..]);
+                    names.insert(Box::leak(typed.into_boxed_str()));
+                } else {
+                    names.insert(element.name);
+                }
+            }
+        }
+        names
+    });
+    &NAMES
 }
 
 /// The R4 type called `name` (case-sensitive: `Patient`, `HumanName`, `dateTime`), if any.

@@ -19,7 +19,7 @@ pub use elements::{
     child_element, element, element_types, type_definition, ElementDefinition, TypeDefinition,
     TypeKind,
 };
-pub(crate) use elements::{children, Children};
+pub(crate) use elements::{children, uri_member_names, Children};
 pub(crate) use resource_types::NOT_DOMAIN_RESOURCES;
 pub use resource_types::{is_resource_type, resource_types};
 pub use search_parameters::{
