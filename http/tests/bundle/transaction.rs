@@ -312,6 +312,33 @@ async fn if_none_exist_with_a_match_keeps_the_existing_resource_and_references_p
 }
 
 // http.html#cond-update in a transaction: one match is updated in place.
+// http.html#trules: "If any resource identities (including resolved identities from
+// conditional update/delete) overlap in steps 1-3, then the transaction SHALL fail". Two
+// conditional creates or updates with the same criteria and no match would each create a
+// resource the other's criteria match.
+#[tokio::test]
+async fn two_conditional_creates_with_the_same_criteria_fail_the_transaction() {
+    let app = TestApp::start().await;
+    let create = |full_url: &str| {
+        format!(
+            r#"{{"fullUrl":"{full_url}","resource":{},"request":{{"method":"POST","url":"Patient","ifNoneExist":"identifier=urn:x|twice"}}}}"#,
+            patient("twice")
+        )
+    };
+    let update = format!(
+        r#"{{"fullUrl":"urn:uuid:3","resource":{},"request":{{"method":"PUT","url":"Patient?identifier=urn:x|twice"}}}}"#,
+        patient("twice")
+    );
+    for pair in [
+        [create("urn:uuid:1"), create("urn:uuid:2")],
+        [create("urn:uuid:1"), update.clone()],
+    ] {
+        let reply = post_bundle(&app, &bundle("transaction", &pair)).await;
+        reply.outcome(StatusCode::BAD_REQUEST);
+    }
+    assert_eq!(app.versions_written().await, 0);
+}
+
 #[tokio::test]
 async fn a_conditional_update_updates_its_one_match() {
     let app = TestApp::start().await;

@@ -207,6 +207,42 @@ pub(super) fn refuse_repeated_targets(
     resolved: &[Resolved],
 ) -> Result<(), ApiError> {
     let mut seen: HashMap<(ResourceType, &str), usize> = HashMap::new();
+    // Conditional creates and updates that matched nothing, by their criteria: two of them
+    // would each create a resource the other's criteria match ("create only if none
+    // exists"), so they overlap as much as two entries on one id do.
+    let mut creating: HashMap<(ResourceType, String), usize> = HashMap::new();
+    for (entry, resolved) in entries.iter().zip(resolved) {
+        let condition = match (&entry.interaction, resolved) {
+            (
+                Interaction::Create {
+                    if_none_exist: Some(condition),
+                    ..
+                },
+                Resolved::Create { .. },
+            )
+            | (
+                Interaction::Update {
+                    target: Target::Condition(condition),
+                    ..
+                },
+                Resolved::Update {
+                    unmatched: true, ..
+                },
+            ) => Some(condition),
+            _ => None,
+        };
+        if let Some(condition) = condition {
+            if let Some(first) = creating.insert(condition.lock_key(), entry.index) {
+                return Err(ApiError::invalid(format!(
+                    "entries {first} and {} would both create a resource matching {}; a \
+                     transaction may create one",
+                    entry.index,
+                    condition.describe()
+                ))
+                .in_entry(entry.index));
+            }
+        }
+    }
     for (entry, resolved) in entries.iter().zip(resolved) {
         let Some(resource_type) = entry.resource_type else {
             continue;
