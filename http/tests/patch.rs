@@ -140,6 +140,30 @@ async fn patch_with_a_stale_if_match_is_412_and_writes_nothing() {
 
 /// PATCHes `body` onto a fresh Patient, asserts `status` with an OperationOutcome and that
 /// nothing was written, and returns the first issue.
+// http.html#patch: without If-Match a patch is for the current version; concurrent patches
+// of one resource are each applied, none lost, none refused (they were 412 but the winner).
+#[tokio::test]
+async fn concurrent_patches_without_if_match_are_all_applied() {
+    let app = TestApp::start().await;
+    let id = patient(&app).await;
+    let uri = format!("/fhir/Patient/{id}");
+    let patches = (0..8).map(|index| {
+        let body = format!(r#"[{{"op":"add","path":"/name/0/given/-","value":"G{index}"}}]"#);
+        let uri = uri.clone();
+        let app = &app;
+        async move { check(app, &uri, JSON_PATCH, &body, &[]).await }
+    });
+    for reply in futures_util::future::join_all(patches).await {
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    }
+    let given = read(&app, &id).await["name"][0]["given"].clone();
+    assert_eq!(
+        given.as_array().map(|names| names.len()),
+        Some(9),
+        "{given:?}"
+    );
+}
+
 async fn refused(content_type: &str, body: &str, status: StatusCode) -> sonic_rs::Value {
     let app = TestApp::start().await;
     let id = patient(&app).await;

@@ -89,6 +89,10 @@ pub(crate) async fn conditional_patch(
     )
 }
 
+/// How many times a patch without `If-Match` is applied before a run of lost races to other
+/// writes of the same resource is answered 412: each attempt follows one write that won.
+const PATCH_ATTEMPTS: usize = 16;
+
 /// What a PATCH request asks, whichever resource it turns out to apply to.
 struct PatchRequest {
     format: PatchFormat,
@@ -116,9 +120,38 @@ impl PatchRequest {
         })
     }
 
-    /// Reads the current version of `id`, applies the patch to it and writes the result as
-    /// the next version, on the condition that no other version came first.
+    /// Applies the patch to the current version of `id` and writes the result as its next
+    /// version, on the condition that no other version came first.
+    ///
+    /// Without `If-Match` the client asked for its patch on whatever version is current, so
+    /// one that lost that race to another write is applied again to the version that won
+    /// (nothing the other write did is lost, as the patch is re-applied to it), up to
+    /// [`PATCH_ATTEMPTS`] times. With `If-Match`, losing is the 412 the client asked for.
     async fn apply_and_write(
+        &self,
+        state: &AppState,
+        resource_type: ResourceType,
+        id: Id,
+    ) -> Result<Written, ApiError> {
+        let attempts = if self.expected.is_some() {
+            1
+        } else {
+            PATCH_ATTEMPTS
+        };
+        let mut attempt = 1;
+        loop {
+            match self.apply_once(state, resource_type, id.clone()).await {
+                Err(error)
+                    if attempt < attempts && error.status() == StatusCode::PRECONDITION_FAILED =>
+                {
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn apply_once(
         &self,
         state: &AppState,
         resource_type: ResourceType,
