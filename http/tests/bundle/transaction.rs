@@ -94,6 +94,40 @@ async fn references_to_an_entry_full_url_point_to_its_new_id() {
     );
 }
 
+// bundle.html#references: a relative reference resolves against the entry's RESTful base,
+// so `Patient/rel77` names the entry whose fullUrl is `http://example.org/fhir/Patient/rel77`.
+#[tokio::test]
+async fn a_relative_reference_to_an_entry_with_a_restful_full_url_points_to_its_new_id() {
+    let app = TestApp::start().await;
+    let body = bundle(
+        "transaction",
+        &[
+            write_entry(
+                "http://example.org/fhir/Patient/rel77",
+                "POST",
+                "Patient",
+                &patient("rel"),
+            ),
+            write_entry(
+                "http://example.org/fhir/Observation/rel78",
+                "POST",
+                "Observation",
+                &observation_of("Patient/rel77"),
+            ),
+        ],
+    );
+
+    let reply = post_bundle(&app, &body).await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let answered = entries(&reply.json());
+    let patient_id = located_id(&answered[0]);
+    assert_eq!(
+        answered[1]["resource"]["subject"]["reference"].as_str(),
+        Some(format!("Patient/{patient_id}").as_str())
+    );
+}
+
 // http.html#trules: references in the narrative are updated too, as are uri elements.
 #[tokio::test]
 async fn narrative_links_and_uri_elements_naming_an_entry_are_rewritten() {

@@ -134,7 +134,22 @@ async fn write_entries(
             Resolved::Read | Resolved::Delete { .. } => continue,
         };
         if let (Some(full_url), Some(resource_type)) = (&entry.full_url, entry.resource_type) {
-            targets.insert(full_url.clone(), format!("{resource_type}/{id}"));
+            let new_reference = format!("{resource_type}/{id}");
+            // bundle.html#references: a relative reference in the Bundle resolves against
+            // its entry's RESTful base to an entry whose fullUrl is `[base]/Type/id`, so
+            // `Patient/a` names the entry with fullUrl `http://x/fhir/Patient/a` too.
+            if let Some(relative) = restful_tail(full_url, resource_type) {
+                if matches!(
+                    resolved,
+                    Resolved::Create { .. } | Resolved::Existing { .. }
+                ) && relative != new_reference
+                {
+                    targets
+                        .entry(relative)
+                        .or_insert_with(|| new_reference.clone());
+                }
+            }
+            targets.insert(full_url.clone(), new_reference);
         }
     }
     refuse_repeated_targets(entries, &resolved)?;
@@ -255,4 +270,16 @@ fn write_response(
         resource: body.clone().filter(|_| !is_outcome),
         outcome: body.filter(|_| is_outcome),
     }
+}
+
+/// `Type/id` when `full_url` is a RESTful URL of `resource_type` (`http://x/fhir/Patient/a`),
+/// the relative reference other entries may name it by.
+fn restful_tail(full_url: &str, resource_type: ResourceType) -> Option<String> {
+    if !(full_url.starts_with("http://") || full_url.starts_with("https://")) {
+        return None;
+    }
+    let (rest, id) = full_url.rsplit_once('/')?;
+    let (_, type_name) = rest.rsplit_once('/')?;
+    (type_name == resource_type.as_str() && Id::parse(id).is_ok())
+        .then(|| format!("{type_name}/{id}"))
 }
