@@ -83,11 +83,12 @@ pub(super) fn apply(
             }
         }
         "_count" => {
-            query.count = Some(
-                value
-                    .parse()
-                    .map_err(|_| format!("_count must be a whole number, not '{value}'"))?,
-            );
+            query.count = Some(match value.parse() {
+                Ok(count) => count,
+                // More than any page size: cut to the maximum, as any _count over it is.
+                Err(_) if value.bytes().all(|byte| byte.is_ascii_digit()) => usize::MAX,
+                Err(_) => return Err(format!("_count must be a whole number, not '{value}'")),
+            });
         }
         "_total" => {
             query.total = match value {

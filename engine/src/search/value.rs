@@ -187,10 +187,17 @@ fn parse_typed(
     raw: &str,
 ) -> Result<SearchValue, String> {
     match kind {
-        SearchParamType::String => Ok(SearchValue::String(match modifier {
-            Modifier::Exact => unescape(raw),
-            _ => fold(&unescape(raw)),
-        })),
+        SearchParamType::String => match modifier {
+            Modifier::Exact => Ok(SearchValue::String(unescape(raw))),
+            // A value of combining marks alone folds to nothing, which every string starts
+            // with: it would match every resource with a value.
+            _ => match fold(&unescape(raw)) {
+                folded if folded.is_empty() => Err(format!(
+                    "'{raw}' has nothing to search for once accents are set aside"
+                )),
+                folded => Ok(SearchValue::String(folded)),
+            },
+        },
         SearchParamType::Token => parse_token(modifier, raw),
         SearchParamType::Date => {
             let (prefix, text) = Prefix::split(raw);

@@ -476,6 +476,8 @@ async fn invalid_values_are_400_naming_the_parameter() {
     rejects(&app, "/fhir/Patient?active:missing=maybe", "active:missing").await;
     // search.html#escaping: "the parameter value `xx\xx` is illegal".
     rejects(&app, r"/fhir/Patient?family=a\b", "family").await;
+    // A lone combining accent folds to nothing, which would match every name.
+    rejects(&app, "/fhir/Patient?name=%CC%81", "name").await;
 }
 
 // search.html#errors: unknown parameters are ignored and reported, or 400 when strict
