@@ -102,3 +102,23 @@ async fn a_reference_with_only_an_identifier_is_not_missing() {
         sorted(&[&by_identifier, &by_reference])
     );
 }
+
+// search.html#prefix: `ap` on a date is "approximately the same", with "10% of the gap between
+// now and the date" recommended: `ap1980-01-01` reaches a few years either side, `eq` not.
+#[tokio::test]
+async fn approximately_on_a_date_widens_by_a_tenth_of_the_time_since() {
+    let app = TestApp::start().await;
+    let born = |date: &str| format!(r#"{{"resourceType":"Patient","birthDate":"{date}"}}"#);
+    let new_year = app.create(&born("1980-01-01")).await;
+    let day_before = app.create(&born("1979-12-31")).await;
+    let years_later = app.create(&born("1983-06-15")).await;
+    app.create(&born("2000-01-01")).await;
+    assert_eq!(
+        matches(&app, "/fhir/Patient?birthdate=ap1980-01-01").await,
+        sorted(&[&new_year, &day_before, &years_later])
+    );
+    assert_eq!(
+        matches(&app, "/fhir/Patient?birthdate=eq1980-01-01").await,
+        sorted(&[&new_year])
+    );
+}
