@@ -7,7 +7,7 @@ mod references;
 mod request;
 
 pub use patch::{claimed_id, entry_patch, EntryPatch};
-pub use references::{conditional_references, rewrite_references};
+pub use references::{conditional_references, rewrite_references, unresolved_urns};
 pub use request::{
     parse_request_bundle, BundleKind, EntryRequest, Method, RequestBundle, RequestEntry,
 };

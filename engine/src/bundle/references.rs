@@ -62,6 +62,24 @@ pub fn rewrite_references(json: &str, targets: &HashMap<String, String>) -> Opti
     Some(output)
 }
 
+/// The `reference` values of `json` that name a Bundle entry by a `urn:uuid:` or `urn:oid:`
+/// URN no entry has as its `fullUrl` (none in `targets`): such a reference can be resolved
+/// only within the Bundle (bundle.html#references), so it would name nothing once stored.
+///
+/// ```
+/// let targets = std::collections::HashMap::new();
+/// let json = r#"{"subject":{"reference":"urn:uuid:9"},"identifier":[{"value":"urn:uuid:8"}]}"#;
+/// assert_eq!(engine::bundle::unresolved_urns(json, &targets), ["urn:uuid:9"]);
+/// ```
+pub fn unresolved_urns(json: &str, targets: &HashMap<String, String>) -> Vec<String> {
+    string_literals(json)
+        .filter(|literal| literal.member == Some("reference"))
+        .filter_map(|literal| unescaped(literal.raw).map(|value| value.into_owned()))
+        .filter(|value| value.starts_with("urn:uuid:") || value.starts_with("urn:oid:"))
+        .filter(|value| !targets.contains_key(value))
+        .collect()
+}
+
 /// The conditional references of `json`: `reference` values of the form
 /// `[type]?[search parameters]`, which a transaction resolves to the one resource they match.
 ///

@@ -128,6 +128,27 @@ async fn a_relative_reference_to_an_entry_with_a_restful_full_url_points_to_its_
     );
 }
 
+// bundle.html#references: a urn:uuid reference is resolved within the Bundle only; one that
+// no entry has as its fullUrl would be stored naming nothing.
+#[tokio::test]
+async fn a_urn_reference_to_no_entry_fails_the_transaction() {
+    let app = TestApp::start().await;
+    let body = bundle(
+        "transaction",
+        &[write_entry(
+            "urn:uuid:2",
+            "POST",
+            "Observation",
+            &observation_of("urn:uuid:0b8a8b2e-0000-4000-8000-000000000000"),
+        )],
+    );
+
+    let reply = post_bundle(&app, &body).await;
+
+    reply.outcome(StatusCode::BAD_REQUEST);
+    assert_eq!(app.versions_written().await, 0);
+}
+
 // http.html#trules: references in the narrative are updated too, as are uri elements.
 #[tokio::test]
 async fn narrative_links_and_uri_elements_naming_an_entry_are_rewritten() {

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use engine::bundle::rewrite_references;
+use engine::bundle::{rewrite_references, unresolved_urns};
 use engine::patch::apply_patch;
 use engine::{Category, Id, PreparedResource, ResourceType, VersionId};
 use storage::model::{WriteAction, WriteRequest, Written};
@@ -189,6 +189,17 @@ pub(super) fn prepare(
     resource_type: ResourceType,
     targets: &HashMap<String, String>,
 ) -> Result<PreparedResource, ApiError> {
+    // A Bundle resource (a document, a message) names its own entries by URN.
+    let own_urns_allowed = resource_type.as_str() == "Bundle";
+    if let Some(urn) = unresolved_urns(resource, targets)
+        .first()
+        .filter(|_| !own_urns_allowed)
+    {
+        return Err(ApiError::invalid(format!(
+            "The reference {urn} names no entry of the transaction (no entry has it as its \
+             fullUrl), so it could never be resolved"
+        )));
+    }
     let rewritten = rewrite_references(resource, targets);
     let text = rewritten.as_deref().unwrap_or(resource);
     let prepared = engine::prepare_resource(text.as_bytes())?;
