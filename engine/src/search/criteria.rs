@@ -265,11 +265,25 @@ fn every_resource_has(types: &[ResourceType], matched: bool) -> Criterion {
 }
 
 /// The parameter named `code` on every one of `types`; an error when the types disagree on
-/// its kind, `None` when some type lacks it or Ember cannot search by it.
+/// its kind or only some of them have it, `None` when none has it or Ember cannot search by
+/// it.
+///
+/// search.html#_type: "all other search parameters SHALL be common to all provided types".
+/// Ignored, a parameter of some of them would widen the search to every resource of the
+/// others.
 fn resolve(types: &[ResourceType], code: &str) -> Result<Option<ParamRef>, String> {
     let mut found: Option<ParamRef> = None;
     for kind in types {
         let Some(definition) = search_parameter(kind.as_str(), code) else {
+            if let Some(other) = types
+                .iter()
+                .find(|other| search_parameter(other.as_str(), code).is_some())
+            {
+                return Err(format!(
+                    "'{code}' is a parameter of {other} but not of {kind}; with several types \
+                     every parameter must be common to all of them (narrow _type)"
+                ));
+            }
             return Ok(None);
         };
         // `_query` has no expression and names a server-defined query Ember does not have:

@@ -488,3 +488,12 @@ async fn a_count_over_the_maximum_is_shown_as_the_maximum() {
         assert!(self_link.ends_with("_count=1000"), "{self_link}");
     }
 }
+
+// search.html#_type: "all other search parameters SHALL be common to all provided types";
+// one that only some have would otherwise widen the search to every resource of the others.
+#[tokio::test]
+async fn a_parameter_not_common_to_every_type_searched_is_400() {
+    let app = TestApp::start().await;
+    super::rejects(&app, "/fhir?_type=Patient,Observation&code=1234", "code").await;
+    super::rejects(&app, "/fhir?birthdate=ge2000", "birthdate").await;
+}
