@@ -138,6 +138,32 @@ async fn control_characters_are_400_in_bodies_and_in_searches() {
     }
 }
 
+// A string an index entry cannot hold (PostgreSQL's B-tree entries stop at about 2,700
+// bytes; random letters do not compress below it) was a 500 "database error".
+#[tokio::test]
+async fn a_value_too_long_to_index_is_400_and_writes_nothing() {
+    let app = TestApp::start().await;
+    let mut state: u32 = 7;
+    let random_letters: String = (0..3_000)
+        .map(|_| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            char::from(b'a' + ((state >> 16) % 26) as u8)
+        })
+        .collect();
+    let issue = check(
+        &app,
+        format!(r#"{{"resourceType":"Patient","name":[{{"family":"{random_letters}"}}]}}"#),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(
+        issue["diagnostics"]
+            .as_str()
+            .is_some_and(|text| text.contains("too long")),
+        "{issue:?}"
+    );
+}
+
 #[tokio::test]
 async fn duplicate_keys_are_400() {
     let app = TestApp::start().await;

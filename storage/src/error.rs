@@ -27,7 +27,7 @@ pub enum Error {
     },
 
     /// The database answered with an error or the connection broke.
-    #[error("database error: {0}")]
+    #[error("{}", describe_database_error(.0))]
     Database(#[from] tokio_postgres::Error),
 
     /// No connection could be taken from the pool.
@@ -59,6 +59,20 @@ pub enum Error {
     SchemaTooNew { found: i64, supported: i64 },
 }
 
+/// What a database error says to the client: PostgreSQL's own message for a value over one
+/// of its limits, which the client can act on; otherwise no more than that it happened.
+fn describe_database_error(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) if db.code() == &SqlState::PROGRAM_LIMIT_EXCEEDED => format!(
+            "a value is too long for PostgreSQL to index or search (about 2,700 bytes per \
+             indexed string, token or URI, 1 MB of words per full-text document); shorten it \
+             ({})",
+            db.message()
+        ),
+        _ => format!("database error: {error}"),
+    }
+}
+
 impl Error {
     /// The category `http` turns into a status code and an OperationOutcome issue code.
     pub fn category(&self) -> Category {
@@ -69,6 +83,10 @@ impl Error {
             Error::InvalidCursor => Category::Invalid,
             Error::SearchTimeLimit(_) => Category::TooCostly,
             Error::Database(error) if error.is_closed() => Category::Unavailable,
+            // A value longer than an index entry can hold: the client's to shorten.
+            Error::Database(error) if error.code() == Some(&SqlState::PROGRAM_LIMIT_EXCEEDED) => {
+                Category::Invalid
+            }
             // Two writers raced for the same resource (a deadlock PostgreSQL broke, or two
             // first versions of one new id): the loser may retry.
             Error::Database(error)

@@ -106,6 +106,8 @@ async fn an_entry_if_modified_since_takes_an_instant() {
         &[
             read("2100-01-01T00:00:00Z"),
             read("2000-01-01T00:00:00+01:00"),
+            // Before 1970, which an HTTP date cannot say (it was a panic, a 500 for the batch).
+            read("1969-12-31T23:59:59Z"),
         ],
     );
 
@@ -113,7 +115,7 @@ async fn an_entry_if_modified_since_takes_an_instant() {
 
     assert_eq!(
         statuses(&reply),
-        ["304 Not Modified", "200 OK"],
+        ["304 Not Modified", "200 OK", "200 OK"],
         "{}",
         reply.text()
     );

@@ -172,7 +172,11 @@ impl Dispatcher {
 /// `If-Modified-Since` header takes; a value already written as an HTTP date is kept.
 fn http_date(value: &str) -> String {
     match time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339) {
-        Ok(instant) => httpdate::fmt_http_date(std::time::SystemTime::from(instant)),
+        // An HTTP date cannot be before 1970 (httpdate panics on one); every version is
+        // later than that, so "modified since" the epoch answers the same.
+        Ok(instant) => httpdate::fmt_http_date(std::time::SystemTime::from(
+            instant.max(time::OffsetDateTime::UNIX_EPOCH),
+        )),
         Err(_) => value.to_owned(),
     }
 }
