@@ -38,7 +38,7 @@ impl DateRange {
         let year = digits(bytes, 0, 4)?;
         if bytes.len() == 4 {
             let start = Date::from_calendar_date(year, Month::January, 1).ok()?;
-            let end = Date::from_calendar_date(year + 1, Month::January, 1).ok()?;
+            let end = Date::from_calendar_date(year + 1, Month::January, 1).ok();
             return Some(between_dates(start, end));
         }
         if bytes.get(4) != Some(&b'-') {
@@ -48,9 +48,9 @@ impl DateRange {
         if bytes.len() == 7 {
             let start = Date::from_calendar_date(year, month, 1).ok()?;
             let end = if month == Month::December {
-                Date::from_calendar_date(year + 1, Month::January, 1).ok()?
+                Date::from_calendar_date(year + 1, Month::January, 1).ok()
             } else {
-                Date::from_calendar_date(year, month.next(), 1).ok()?
+                Date::from_calendar_date(year, month.next(), 1).ok()
             };
             return Some(between_dates(start, end));
         }
@@ -60,7 +60,7 @@ impl DateRange {
         let day = u8::try_from(digits(bytes, 8, 2)?).ok()?;
         let date = Date::from_calendar_date(year, month, day).ok()?;
         if bytes.len() == 10 {
-            return Some(between_dates(date, date.next_day()?));
+            return Some(between_dates(date, date.next_day()));
         }
         if bytes.get(10) != Some(&b'T') {
             return None;
@@ -147,9 +147,13 @@ fn parse_time(bytes: &[u8], date: Date) -> Option<DateRange> {
 }
 
 /// `[start, end)` of whole days, in UTC, as an inclusive microsecond range.
-fn between_dates(start: Date, end: Date) -> DateRange {
+/// From the start of `start` to just before `end`; with no `end` (the last days of year
+/// 9999, after which `time` has no date) to the end of time.
+fn between_dates(start: Date, end: Option<Date>) -> DateRange {
     let low = micros(PrimitiveDateTime::new(start, Time::MIDNIGHT).assume_utc());
-    let high = micros(PrimitiveDateTime::new(end, Time::MIDNIGHT).assume_utc()) - 1;
+    let high = end.map_or(i64::MAX, |end| {
+        micros(PrimitiveDateTime::new(end, Time::MIDNIGHT).assume_utc()) - 1
+    });
     DateRange { low, high }
 }
 
@@ -244,6 +248,15 @@ mod tests {
             "abcd",
         ] {
             assert_eq!(DateRange::parse(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_last_year_time_knows_runs_to_the_end_of_time() {
+        for text in ["9999", "9999-12", "9999-12-31"] {
+            let range = DateRange::parse(text).unwrap();
+            assert_eq!(range.high, i64::MAX, "{text}");
+            assert!(range.low < range.high, "{text}");
         }
     }
 }
