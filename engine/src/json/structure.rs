@@ -272,7 +272,9 @@ impl<'a> Walk<'a, '_> {
             (Kind::Boolean, JsonType::Boolean) | (Kind::Decimal, JsonType::Number) => {}
             (Kind::Integer, JsonType::Number) => self.check_integer(key, member.type_name, value),
             (Kind::String, JsonType::String) => {
-                self.check_string(value.as_str().unwrap_or_default())
+                let text = value.as_str().unwrap_or_default();
+                self.check_string(text);
+                self.check_temporal(member.type_name, text);
             }
             (Kind::Object, JsonType::Object) => {
                 self.check_non_empty_object(value, Scope::Element(member.children()));
@@ -403,6 +405,28 @@ impl<'a> Walk<'a, '_> {
         }
     }
 
+    /// A `date`, `dateTime`, `instant` or `time` that names no moment: a day the calendar
+    /// lacks (2023-02-29), hour 24, year 0000 (datatypes.html: years from 0001), `time`
+    /// 25:00:00. Such a value would be indexed as nothing and found by no date search.
+    fn check_temporal(&mut self, type_name: &str, text: &str) {
+        let valid = match type_name {
+            "date" => text.len() <= 10 && valid_date_time(text),
+            "dateTime" => valid_date_time(text),
+            "instant" => text.len() > 10 && valid_date_time(text),
+            "time" => valid_time(text),
+            _ => return,
+        };
+        if !valid {
+            self.report(
+                "value",
+                format!(
+                    "'{}' is not a valid FHIR {type_name}",
+                    truncate_for_message(text)
+                ),
+            );
+        }
+    }
+
     /// A string value: not empty, and (datatypes.html#string) with no "Unicode character
     /// points below 32, except for u0009 (horizontal tab), u0010 (carriage return) and u0013
     /// (line feed)". PostgreSQL cannot store U+0000 in text at all.
@@ -474,6 +498,34 @@ fn expression(type_name: &str, path: &[Segment<'_>]) -> String {
         }
     }
     text
+}
+
+/// A FHIR date or dateTime at any of its precisions, on a day the calendar has, in a year
+/// from 0001 on.
+fn valid_date_time(text: &str) -> bool {
+    !text.starts_with("0000") && crate::index::DateRange::parse(text).is_some()
+}
+
+/// A FHIR `time`: `hh:mm:ss` with an optional fraction, hours below 24.
+fn valid_time(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let two = |at: usize, below: u8| {
+        bytes.get(at..at + 2).is_some_and(|pair| {
+            pair.iter().all(u8::is_ascii_digit) && (pair[0] - b'0') * 10 + (pair[1] - b'0') < below
+        })
+    };
+    let fraction = match bytes.get(8..) {
+        Some([]) => true,
+        Some([b'.', digits @ ..]) => !digits.is_empty() && digits.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    bytes.len() >= 8
+        && two(0, 24)
+        && bytes[2] == b':'
+        && two(3, 60)
+        && bytes[5] == b':'
+        && two(6, 61)
+        && fraction
 }
 
 #[cfg(test)]
@@ -583,5 +635,36 @@ mod tests {
         );
         assert!(with(r"a\u0001b").is_err());
         assert!(with(r"a\tb\nc\rd").is_ok());
+    }
+
+    #[test]
+    fn dates_and_times_that_name_no_moment_are_reported() {
+        let patient = |member: &str| {
+            prepare_resource(format!(r#"{{"resourceType":"Patient",{member}}}"#).as_bytes())
+        };
+        for bad in [
+            r#""birthDate":"2023-02-29""#,
+            r#""birthDate":"0000-01-01""#,
+            r#""birthDate":"2020-01-01T10:00:00Z""#,
+            r#""deceasedDateTime":"2020-01-01T24:00:00Z""#,
+        ] {
+            assert!(patient(bad).is_err(), "{bad}");
+        }
+        for good in [
+            r#""birthDate":"2024-02-29""#,
+            r#""birthDate":"1974""#,
+            r#""deceasedDateTime":"2020-03""#,
+            r#""deceasedDateTime":"2020-01-01T10:00:00.123+01:00""#,
+        ] {
+            assert!(patient(good).is_ok(), "{good}");
+        }
+        let observation = |time: &str| {
+            prepare_resource(
+                format!(r#"{{"resourceType":"Observation","status":"final","code":{{"text":"x"}},"valueTime":"{time}"}}"#)
+                    .as_bytes(),
+            )
+        };
+        assert!(observation("25:00:00").is_err());
+        assert!(observation("23:59:59.5").is_ok());
     }
 }
