@@ -140,7 +140,14 @@ async fn read_and_search_entries_answer_with_their_resources() {
     let answered = entries(&reply.json());
     assert_eq!(answered[0]["resource"]["id"].as_str(), Some(id.as_str()));
     assert_eq!(answered[0]["response"]["etag"].as_str(), Some(r#"W/"1""#));
+    // bundle.html: response.lastModified is the version's instant, to the microsecond as
+    // meta.lastUpdated says it, not the whole seconds of the Last-Modified header.
+    assert_eq!(
+        answered[0]["response"]["lastModified"].as_str(),
+        answered[0]["resource"]["meta"]["lastUpdated"].as_str()
+    );
     assert_eq!(answered[1]["resource"]["type"].as_str(), Some("searchset"));
+    assert!(answered[1]["response"].get("lastModified").is_none());
 }
 
 // Bundles do not nest: a batch entry that posts another Bundle fails on its own.
