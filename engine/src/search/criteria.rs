@@ -215,6 +215,17 @@ pub(super) fn parse(
         return Ok(Some(Criterion::Missing { param, missing }));
     }
     let modifier = Modifier::parse(modifier_text)?;
+    if modifier == Modifier::OfType {
+        // search.html#token: ":of-type" is for Identifier; on any other value there is no
+        // identifier type to match, so it would silently find nothing.
+        let selects = crate::fhirpath::selected_types(param.definition).unwrap_or_default();
+        if !selects.contains(&"Identifier") {
+            return Err(format!(
+                "':of-type' applies to identifiers; '{code}' holds {}",
+                selects.join(", ")
+            ));
+        }
+    }
     if code == "_id" && !matches!(modifier, Modifier::None | Modifier::Not) {
         return Err(format!(
             "'_id' takes ':not' or ':missing' only, not ':{}'",

@@ -122,3 +122,11 @@ async fn approximately_on_a_date_widens_by_a_tenth_of_the_time_since() {
         sorted(&[&new_year])
     );
 }
+
+// search.html#token: `:of-type` matches an Identifier's type and value; a token parameter
+// that holds no identifiers has none to match.
+#[tokio::test]
+async fn of_type_on_a_parameter_without_identifiers_is_rejected() {
+    let app = TestApp::start().await;
+    rejects(&app, "/fhir/Patient?gender:of-type=a|b|c", "gender:of-type").await;
+}
