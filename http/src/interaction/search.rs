@@ -272,9 +272,14 @@ fn with_form_body(
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
     if !body.is_empty() && !content_type.starts_with("application/x-www-form-urlencoded") {
-        return Err(ApiError::new(
-            engine::Category::Invalid,
-            "POST _search takes its parameters as application/x-www-form-urlencoded",
+        // A body in a media type this path does not read (http.html#search: the parameters
+        // come "in the body, as application/x-www-form-urlencoded").
+        return Err(ApiError::http(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not-supported",
+            format!(
+                "POST _search takes its parameters as application/x-www-form-urlencoded, not '{content_type}'"
+            ),
         ));
     }
     let mut params = query.into_pairs();

@@ -542,6 +542,13 @@ async fn post_search_takes_a_form_body() {
         .as_str()
         .unwrap()
         .ends_with("/Patient?family=okafor"));
+    // Parameters in another media type are not read: 415, as for any body.
+    app.request(axum::http::Method::POST, "/fhir/Patient/_search")
+        .header("content-type", "application/fhir+json")
+        .body(r#"{"resourceType":"Parameters"}"#)
+        .send()
+        .await
+        .outcome(StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
 
 // A deleted resource is no longer found, and an update re-indexes.
