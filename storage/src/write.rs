@@ -271,6 +271,18 @@ fn apply(
         last_updated: now,
         body,
     };
+    // `If-Match`, or the version a patch was made from: the write happens only while that
+    // is the live version (none live, or another, fails it).
+    let require = |expected: Option<VersionId>| match expected {
+        Some(expected) if live.map(|state| state.version_id) != Some(expected) => {
+            Err(Error::PreconditionFailed {
+                id: request.id.clone(),
+                expected,
+                current: live.map(|state| state.version_id),
+            })
+        }
+        _ => Ok(()),
+    };
     match &request.action {
         WriteAction::Create(resource) => {
             let body = Bytes::from(resource.finalize(&request.id, VersionId::FIRST, now));
@@ -280,15 +292,7 @@ fn apply(
             ))
         }
         WriteAction::Update { resource, if_match } => {
-            if let Some(expected) = if_match {
-                if live.map(|state| state.version_id) != Some(*expected) {
-                    return Err(Error::PreconditionFailed {
-                        id: request.id.clone(),
-                        expected: *expected,
-                        current: live.map(|state| state.version_id),
-                    });
-                }
-            }
+            require(*if_match)?;
             let version_id = state.map_or(VersionId::FIRST, |state| state.version_id.next());
             let body = Bytes::from(resource.finalize(&request.id, version_id, now));
             let written = written(version_id, Some(body));
@@ -298,13 +302,7 @@ fn apply(
             }
         }
         WriteAction::Patch { resource, patched } => {
-            if live.map(|state| state.version_id) != Some(*patched) {
-                return Err(Error::PreconditionFailed {
-                    id: request.id.clone(),
-                    expected: *patched,
-                    current: live.map(|state| state.version_id),
-                });
-            }
+            require(Some(*patched))?;
             let version_id = patched.next();
             let body = Bytes::from(resource.finalize(&request.id, version_id, now));
             Ok((
@@ -312,25 +310,16 @@ fn apply(
                 "PATCH",
             ))
         }
-        WriteAction::Delete { if_match } => match live {
-            Some(state) if if_match.is_some_and(|expected| expected != state.version_id) => {
-                Err(Error::PreconditionFailed {
-                    id: request.id.clone(),
-                    expected: if_match.unwrap_or(state.version_id),
-                    current: Some(state.version_id),
-                })
+        WriteAction::Delete { if_match } => {
+            require(*if_match)?;
+            match live {
+                Some(state) => Ok((
+                    WriteOutcome::Deleted(written(state.version_id.next(), None)),
+                    "DELETE",
+                )),
+                None => Ok((WriteOutcome::NothingToDelete, "DELETE")),
             }
-            None if if_match.is_some() => Err(Error::PreconditionFailed {
-                id: request.id.clone(),
-                expected: if_match.unwrap_or(VersionId::FIRST),
-                current: None,
-            }),
-            Some(state) => Ok((
-                WriteOutcome::Deleted(written(state.version_id.next(), None)),
-                "DELETE",
-            )),
-            None => Ok((WriteOutcome::NothingToDelete, "DELETE")),
-        },
+        }
     }
 }
 

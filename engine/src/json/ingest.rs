@@ -206,6 +206,22 @@ impl PreparedResource {
     }
 }
 
+/// `meta.lastUpdated` of a body [`PreparedResource::finalize`] wrote, read without parsing
+/// it: finalize puts `resourceType`, `id` and `meta` with `versionId` and `lastUpdated`
+/// first, so the first `lastUpdated` of its opening bytes is the version's.
+///
+/// ```
+/// let body = br#"{"resourceType":"Basic","id":"b1","meta":{"versionId":"1","lastUpdated":"2026-01-02T03:04:05.000000Z"}}"#;
+/// assert_eq!(engine::stored_last_updated(body), Some("2026-01-02T03:04:05.000000Z"));
+/// ```
+pub fn stored_last_updated(body: &[u8]) -> Option<&str> {
+    const KEY: &[u8] = br#""lastUpdated":""#;
+    let head = &body[..body.len().min(256)];
+    let start = head.windows(KEY.len()).position(|window| window == KEY)? + KEY.len();
+    let length = body[start..].iter().position(|&byte| byte == b'"')?;
+    std::str::from_utf8(&body[start..start + length]).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

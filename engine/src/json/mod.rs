@@ -9,10 +9,12 @@ pub(crate) mod depth;
 mod ingest;
 pub(crate) mod member;
 mod structure;
+
+pub(crate) use structure::forbidden_control_character;
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use ingest::{prepare_resource, PreparedResource};
+pub use ingest::{prepare_resource, stored_last_updated, PreparedResource};
 
 use crate::Error;
 

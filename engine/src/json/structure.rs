@@ -436,10 +436,7 @@ impl<'a> Walk<'a, '_> {
                 "structure",
                 "Empty strings are not allowed in FHIR JSON".into(),
             );
-        } else if let Some(control) = text
-            .bytes()
-            .find(|&byte| byte < 0x20 && !matches!(byte, b'\t' | b'\n' | b'\r'))
-        {
+        } else if let Some(control) = forbidden_control_character(text) {
             self.report(
                 "structure",
                 format!(
@@ -498,6 +495,14 @@ fn expression(type_name: &str, path: &[Segment<'_>]) -> String {
         }
     }
     text
+}
+
+/// The first control character `text` holds that no FHIR string may (datatypes.html#string:
+/// none "below 32, except for u0009 (horizontal tab), u0010 (carriage return) and u0013
+/// (line feed)"); search refuses them in values too.
+pub(crate) fn forbidden_control_character(text: &str) -> Option<u8> {
+    text.bytes()
+        .find(|&byte| byte < 0x20 && !matches!(byte, b'\t' | b'\n' | b'\r'))
 }
 
 /// A FHIR date or dateTime at any of its precisions, on a day the calendar has, in a year

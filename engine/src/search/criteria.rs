@@ -262,8 +262,7 @@ fn every_resource_has(types: &[ResourceType], matched: bool) -> Criterion {
     let id = types
         .first()
         .and_then(|kind| search_parameter(kind.as_str(), "_id"))
-        .or_else(|| search_parameter("Resource", "_id"))
-        .expect("R4 defines _id on every resource");
+        .expect("a search has a type, and R4 defines _id on every one");
     Criterion::Values {
         param: ParamRef { definition: id },
         modifier: if matched {

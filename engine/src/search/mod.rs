@@ -125,10 +125,7 @@ pub fn parse_search(
         if name == "_type" || ignored_by_search(name) || value.is_empty() {
             continue;
         }
-        if value
-            .bytes()
-            .any(|byte| byte < 0x20 && !matches!(byte, b'\t' | b'\n' | b'\r'))
-        {
+        if crate::json::forbidden_control_character(value).is_some() {
             // No FHIR string holds one (datatypes.html#string), so it would match nothing;
             // and PostgreSQL's text cannot hold U+0000 at all.
             issues.push(

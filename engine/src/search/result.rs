@@ -41,6 +41,19 @@ pub struct Include {
     pub iterate: bool,
 }
 
+impl Include {
+    /// Every resource a `source_type` resource refers to, through any reference parameter
+    /// (`_include=Type:*`, and what `_include=*` means for each type searched).
+    pub fn every_reference_of(source_type: ResourceType, iterate: bool) -> Include {
+        Include {
+            source_type,
+            param: None,
+            target_type: None,
+            iterate,
+        }
+    }
+}
+
 pub(super) fn is_result_parameter(name: &str) -> bool {
     let base = name.split(':').next().unwrap_or(name);
     matches!(
@@ -135,14 +148,11 @@ pub(super) fn apply(
             if base == "_include" && value == "*" {
                 // Every reference of the matches, whatever their type (search.html#include:
                 // "the special value '*' ... include all referenced resources").
-                query
-                    .includes
-                    .extend(types.iter().map(|&source_type| Include {
-                        source_type,
-                        param: None,
-                        target_type: None,
-                        iterate,
-                    }));
+                query.includes.extend(
+                    types
+                        .iter()
+                        .map(|&source_type| Include::every_reference_of(source_type, iterate)),
+                );
                 return Ok(());
             }
             let include = parse_include(value, iterate)?;

@@ -39,45 +39,41 @@ enum Target {
 pub(crate) async fn type_get(
     state: State<AppState>,
     Path(type_name): Path<String>,
-    uri: OriginalUri,
     headers: HeaderMap,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
     let target = Target::Type(resource_type_from_path(&type_name)?);
-    search(state, target, uri, headers, query).await
+    search(state, target, headers, query).await
 }
 
 pub(crate) async fn type_post(
     state: State<AppState>,
     Path(type_name): Path<String>,
-    uri: OriginalUri,
     headers: HeaderMap,
     query: QueryParams,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let target = Target::Type(resource_type_from_path(&type_name)?);
     let params = with_form_body(query, &headers, &body)?;
-    search(state, target, uri, headers, params).await
+    search(state, target, headers, params).await
 }
 
 pub(crate) async fn system_get(
     state: State<AppState>,
-    uri: OriginalUri,
     headers: HeaderMap,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
-    search(state, Target::System, uri, headers, query).await
+    search(state, Target::System, headers, query).await
 }
 
 pub(crate) async fn system_post(
     state: State<AppState>,
-    uri: OriginalUri,
     headers: HeaderMap,
     query: QueryParams,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let params = with_form_body(query, &headers, &body)?;
-    search(state, Target::System, uri, headers, params).await
+    search(state, Target::System, headers, params).await
 }
 
 /// `POST [base]/[compartment]/[id]/_search`, `POST [base]/[compartment]/[id]/[type]/_search`
@@ -106,7 +102,7 @@ pub(crate) async fn compartment_post(
         ("$everything", false) => searched,
         // Another operation: answered as its GET is (Ember has none but $everything).
         (operation, false) if operation.starts_with('$') => {
-            return compartment_get(state, Path((owner, id, searched)), uri, headers, query).await
+            return compartment_get(state, Path((owner, id, searched)), headers, query).await
         }
         _ => {
             return Err(ApiError::http(
@@ -121,7 +117,7 @@ pub(crate) async fn compartment_post(
     } else {
         with_form_body(query, &headers, &body)?
     };
-    compartment_get(state, Path((owner, id, searched)), uri, headers, params).await
+    compartment_get(state, Path((owner, id, searched)), headers, params).await
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -142,7 +138,6 @@ fn with_parameters_body(query: QueryParams, body: &[u8]) -> Result<QueryParams, 
 pub(crate) async fn compartment_get(
     state: State<AppState>,
     Path((owner, id, searched)): Path<(String, String, String)>,
-    uri: OriginalUri,
     headers: HeaderMap,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
@@ -154,7 +149,7 @@ pub(crate) async fn compartment_get(
     }
     super::id_from_path(&id)?;
     if searched == "$everything" {
-        return everything(state, owner, id, uri, headers, query).await;
+        return everything(state, owner, id, headers, query).await;
     }
     if searched.starts_with('$') {
         return Err(ApiError::not_found(format!(
@@ -172,7 +167,6 @@ pub(crate) async fn compartment_get(
             id,
             searched,
         },
-        uri,
         headers,
         query,
     )
@@ -186,7 +180,6 @@ async fn everything(
     state: State<AppState>,
     owner: ResourceType,
     id: String,
-    uri: OriginalUri,
     headers: HeaderMap,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
@@ -222,7 +215,6 @@ async fn everything(
     search(
         state,
         Target::Everything { patient_id: id },
-        uri,
         headers,
         QueryParams::from_pairs(params),
     )
@@ -232,11 +224,9 @@ async fn everything(
 /// `$everything`'s `_since` (an instant: resources changed since then) as the `_lastUpdated`
 /// criterion that searches for it; a value that is not a date is a 400 naming `_since`.
 fn since_as_last_updated(value: &str) -> Result<(String, String), ApiError> {
-    let criterion = ("_lastUpdated".to_owned(), format!("ge{value}"));
-    let patient = ResourceType::parse("Patient").expect("R4 has Patient");
-    match parse_search(Scope::Type(patient), std::slice::from_ref(&criterion), true) {
-        Ok(_) => Ok(criterion),
-        Err(_) => Err(ApiError::from(engine::Error::InvalidSearch(vec![
+    match engine::index::DateRange::parse(value) {
+        Some(_) => Ok(("_lastUpdated".to_owned(), format!("ge{value}"))),
+        None => Err(ApiError::from(engine::Error::InvalidSearch(vec![
             Issue::error(
                 "invalid",
                 format!("_since takes an instant such as 2020-01-01T00:00:00Z, not '{value}'"),
@@ -290,7 +280,6 @@ fn with_form_body(
 async fn search(
     State(state): State<AppState>,
     target: Target,
-    OriginalUri(_uri): OriginalUri,
     headers: HeaderMap,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
@@ -320,7 +309,13 @@ async fn search(
     {
         restrict_to_compartment(&mut query, *owner, id, *searched)?;
     }
+    // `$everything?_type=…` returns only those types, supporting resources too: the types
+    // asked for, before the compartment narrows them to its own.
+    let mut asked_types: Option<Vec<ResourceType>> = None;
     if let Target::Everything { patient_id } = &target {
+        if let Scope::System(asked) = &query.scope {
+            asked_types = (!asked.is_empty()).then(|| asked.clone());
+        }
         let patient = ResourceType::parse("Patient").expect("R4 has Patient");
         restrict_to_compartment(&mut query, patient, patient_id, None)?;
         // "The server also returns whatever resources are needed to support the records -
@@ -330,12 +325,7 @@ async fn search(
             .scope
             .types()
             .into_iter()
-            .map(|source_type| Include {
-                source_type,
-                param: None,
-                target_type: None,
-                iterate: false,
-            })
+            .map(|source_type| Include::every_reference_of(source_type, false))
             .collect();
     }
     let page_size = query
@@ -409,21 +399,12 @@ async fn search(
             SearchMode::Match,
         );
     }
-    // `$everything?_type=…` returns only those types, supporting resources too.
-    let asked_types: Option<Vec<&str>> = match target {
-        Target::Everything { .. } if params.iter().any(|(name, _)| name == "_type") => Some(
-            params
-                .iter()
-                .filter(|(name, _)| name == "_type")
-                .flat_map(|(_, value)| value.split(','))
-                .collect(),
-        ),
-        _ => None,
-    };
     for found in &page.included {
-        let wanted = asked_types
-            .as_ref()
-            .is_none_or(|types| types.contains(&found.resource_type.as_str()));
+        let wanted = asked_types.as_ref().is_none_or(|types| {
+            types
+                .iter()
+                .any(|kind| kind.as_str() == found.resource_type)
+        });
         if wanted {
             bundle.push_search(&base, found, &found.body, SearchMode::Include);
         }

@@ -107,7 +107,7 @@ impl Dispatcher {
                 // The header has whole seconds; the version's own instant is finer. Only a
                 // response about one version has the header (a searchset has none).
                 if answer.last_modified.is_some() {
-                    if let Some(instant) = stored_last_updated(&body) {
+                    if let Some(instant) = engine::stored_last_updated(&body) {
                         answer.last_modified = Some(instant.to_owned());
                     }
                 }
@@ -228,17 +228,6 @@ pub(crate) fn failure(error: &ApiError) -> EntryResponse {
 fn header_value(text: &str) -> Result<HeaderValue, ApiError> {
     HeaderValue::from_str(text)
         .map_err(|_| ApiError::invalid(format!("'{text}' cannot be sent as an HTTP header value")))
-}
-
-/// `meta.lastUpdated` of a resource as Ember stores it: `finalize` writes `resourceType`,
-/// `id` and `meta` with `versionId` and `lastUpdated` first, so the first `lastUpdated` of
-/// the body is the version's (engine/src/json/ingest.rs).
-fn stored_last_updated(body: &[u8]) -> Option<&str> {
-    const KEY: &[u8] = br#""lastUpdated":""#;
-    let head = &body[..body.len().min(256)];
-    let start = head.windows(KEY.len()).position(|window| window == KEY)? + KEY.len();
-    let length = body[start..].iter().position(|&byte| byte == b'"')?;
-    std::str::from_utf8(&body[start..start + length]).ok()
 }
 
 fn is_operation_outcome(body: &[u8]) -> bool {
