@@ -16,10 +16,10 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use deadpool_postgres::Pool;
 use engine::search::SearchQuery;
 use tokio_postgres::error::SqlState;
 
+use crate::pool::{Planning, Pool};
 use crate::{search, Error, SearchPage, TenantKey};
 
 /// The first key of the two-key advisory lock space, set apart for conditional writes so they
@@ -37,7 +37,7 @@ const LOCK_TIMEOUT: &str = "10s";
 /// rather than returned to the pool, which ends the transaction and frees the lock: a pooled
 /// connection must never keep an open transaction.
 pub struct ConditionLock {
-    client: Option<deadpool_postgres::Object>,
+    client: Option<crate::pool::Client>,
     /// Set when a search on the lock's connection was stopped at its time limit: a late
     /// cancel could still reach the connection's next statement, so release closes it
     /// rather than committing on it and returning it to the pool.
@@ -55,7 +55,11 @@ impl ConditionLock {
             return Ok(()); // Drop closes the connection, which frees the lock.
         }
         if let Some(client) = self.client.take() {
-            client.batch_execute("COMMIT").await?;
+            if let Err(error) = client.batch_execute("COMMIT").await {
+                // A failed commit rolls back, undoing a `SET` made by the lock's searches.
+                client.set_planning(Planning::Unknown);
+                return Err(error.into());
+            }
         }
         Ok(())
     }
@@ -90,7 +94,7 @@ impl ConditionLock {
 impl Drop for ConditionLock {
     fn drop(&mut self) {
         if let Some(client) = self.client.take() {
-            drop(deadpool_postgres::Object::take(client));
+            drop(deadpool::managed::Object::take(client));
         }
     }
 }
@@ -117,7 +121,7 @@ pub(crate) async fn acquire(
 /// A transaction Bundle takes the locks of its conditional entries this way, so it is
 /// serialised with single conditional writes on the same criteria.
 pub(crate) async fn lock_in_transaction(
-    client: &deadpool_postgres::Client,
+    client: &crate::pool::Client,
     tenant: TenantKey,
     keys: &[String],
 ) -> Result<(), Error> {

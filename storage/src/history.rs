@@ -2,7 +2,6 @@
 //! Spec: https://hl7.org/fhir/R4/http.html#history
 
 use bytes::Bytes;
-use deadpool_postgres::Pool;
 use engine::{Id, Instant, ResourceType, VersionId};
 use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
@@ -10,6 +9,7 @@ use tokio_postgres::types::ToSql;
 use crate::model::{
     HistoryCursor, HistoryEntry, HistoryMethod, HistoryPage, HistoryQuery, HistoryScope,
 };
+use crate::pool::Pool;
 use crate::{Error, TenantKey};
 
 pub(crate) async fn history(

@@ -13,6 +13,7 @@ mod history;
 mod index_rows;
 mod migrate;
 pub mod model;
+mod pool;
 mod read;
 mod read_batch;
 mod search;
@@ -37,9 +38,7 @@ pub use transaction::{LockedResource, Transaction};
 pub mod testing;
 
 /// A connection from the pool; a pool that cannot hand one out is "unavailable" (503).
-pub(crate) async fn connection(
-    pool: &deadpool_postgres::Pool,
-) -> Result<deadpool_postgres::Object, Error> {
+pub(crate) async fn connection(pool: &pool::Pool) -> Result<pool::Client, Error> {
     pool.get()
         .await
         .map_err(|error| Error::Pool(error.to_string()))

@@ -1,9 +1,9 @@
 //! Schema migrations, applied in order under a PostgreSQL advisory lock so that several Ember
 //! processes starting at once against one database apply each migration exactly once.
 
-use deadpool_postgres::Client;
 use tracing::info;
 
+use crate::pool::Client;
 use crate::Error;
 
 /// The PostgreSQL advisory lock every Ember process holds while it migrates. Arbitrary but

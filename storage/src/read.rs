@@ -2,13 +2,13 @@
 // PERF: hot path (read, vread, conditional read); see docs/benchmarks.md.
 
 use bytes::Bytes;
-use deadpool_postgres::Pool;
 use engine::{Id, Instant, ResourceType, VersionId};
 use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use crate::model::StoredVersion;
+use crate::pool::Pool;
 use crate::{connection, Error, TenantKey};
 
 pub(crate) async fn read_current(

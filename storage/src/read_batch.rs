@@ -17,11 +17,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant as ClockInstant};
 
-use deadpool_postgres::Pool;
 use engine::{Id, ResourceType};
 use tokio::sync::oneshot;
 
 use crate::model::StoredVersion;
+use crate::pool::Pool;
 use crate::{read, Error, TenantKey};
 
 /// Queries running at once as long as they answer quickly. On two cores one beat two and

@@ -3,12 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{ManagerConfig, RecyclingMethod, Runtime};
 use engine::{Id, ResourceType, VersionId};
 use tokio::sync::Semaphore;
 use tokio_postgres::NoTls;
 
 use crate::model::{HistoryPage, HistoryQuery, StoredVersion, WriteOutcome, WriteRequest};
+use crate::pool::{Manager, Pool};
 use crate::read_batch::ReadBatcher;
 use crate::{
     condition_lock, history, migrate, read, write, ConditionLock, Error, TenantKey, Transaction,
@@ -249,7 +250,7 @@ const MIN_LOCK_CONNECTIONS: usize = 4;
 const CONNECTION_WAIT: Duration = Duration::from_secs(10);
 
 fn build_pool(config: tokio_postgres::Config, max_size: usize) -> Result<Pool, Error> {
-    let manager = Manager::from_config(
+    let manager = Manager(deadpool_postgres::Manager::from_config(
         config,
         NoTls,
         // Fast recycling skips a test query on checkout: a broken connection surfaces
@@ -257,7 +258,7 @@ fn build_pool(config: tokio_postgres::Config, max_size: usize) -> Result<Pool, E
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
-    );
+    ));
     Pool::builder(manager)
         .max_size(max_size)
         .runtime(Runtime::Tokio1)

@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
 
 use crate::model::{WriteOutcome, WriteRequest};
+use crate::pool::Planning;
 use crate::write::{plan, CurrentState, PlannedWrites};
 use crate::{condition_lock, search, Error, SearchPage, TenantKey};
 
@@ -34,7 +35,7 @@ pub struct LockedResource {
 /// closed rather than returned to the pool, which rolls everything back: a pooled connection
 /// must never keep an open transaction.
 pub struct Transaction {
-    client: Option<deadpool_postgres::Object>,
+    client: Option<crate::pool::Client>,
     /// Its place among the transactions open at once (`Store::transaction_slots`), given back
     /// when the transaction ends, however it ends.
     _slot: tokio::sync::OwnedSemaphorePermit,
@@ -52,7 +53,7 @@ const LOCK_RESOURCES: &str = "SELECT r.resource_type, r.id, r.version_id, r.last
 
 impl Transaction {
     pub(crate) async fn begin(
-        client: deadpool_postgres::Object,
+        client: crate::pool::Client,
         slot: tokio::sync::OwnedSemaphorePermit,
         tenant: TenantKey,
         search_time_limit: Duration,
@@ -73,7 +74,7 @@ impl Transaction {
         Ok(transaction)
     }
 
-    fn client(&self) -> &deadpool_postgres::Object {
+    fn client(&self) -> &crate::pool::Client {
         self.client
             .as_ref()
             .expect("a transaction keeps its connection until it ends")
@@ -216,7 +217,7 @@ impl Transaction {
         match client.batch_execute("COMMIT").await {
             Ok(()) => Ok(()),
             Err(error) => {
-                drop(deadpool_postgres::Object::take(client));
+                drop(deadpool::managed::Object::take(client));
                 Err(error.into())
             }
         }
@@ -225,8 +226,10 @@ impl Transaction {
     /// Rolls back and returns the connection to the pool.
     pub async fn rollback(mut self) {
         if let Some(client) = self.client.take() {
+            // A rollback undoes the `SET` of a search run inside the transaction.
+            client.set_planning(Planning::Unknown);
             if client.batch_execute("ROLLBACK").await.is_err() {
-                drop(deadpool_postgres::Object::take(client));
+                drop(deadpool::managed::Object::take(client));
             }
         }
     }
@@ -235,7 +238,7 @@ impl Transaction {
 impl Drop for Transaction {
     fn drop(&mut self) {
         if let Some(client) = self.client.take() {
-            drop(deadpool_postgres::Object::take(client));
+            drop(deadpool::managed::Object::take(client));
         }
     }
 }

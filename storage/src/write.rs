@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use deadpool_postgres::Pool;
 use engine::{Instant, PreparedResource, ResourceType, VersionId};
 use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
@@ -17,6 +16,7 @@ use tracing::warn;
 
 use crate::index_rows::IndexRows;
 use crate::model::{WriteAction, WriteOutcome, WriteRequest, Written};
+use crate::pool::{Planning, Pool};
 use crate::write_statement::{WRITE_NEW, WRITE_REPLACING};
 use crate::{Error, TenantKey};
 
@@ -215,7 +215,7 @@ impl PlannedWrites {
     /// caller holds (or in autocommit).
     pub(crate) async fn execute(
         &self,
-        client: &deadpool_postgres::Client,
+        client: &crate::pool::Client,
         tenant: TenantKey,
         resource_type: ResourceType,
     ) -> Result<(), Error> {
@@ -249,11 +249,13 @@ impl PlannedWrites {
 
 /// Ends a transaction that failed before its COMMIT was sent, so the connection goes back to
 /// the pool clean; returns the error that caused it.
-async fn rolled_back(client: deadpool_postgres::Object, error: tokio_postgres::Error) -> Error {
+async fn rolled_back(client: crate::pool::Client, error: tokio_postgres::Error) -> Error {
+    // A rollback undoes any `SET` made inside the transaction.
+    client.set_planning(Planning::Unknown);
     if let Err(rollback_error) = client.batch_execute("ROLLBACK").await {
         tracing::warn!(%rollback_error, "rollback after a failed batch failed; discarding the connection");
         // Out of the pool: a connection in an unknown transaction state must not be reused.
-        drop(deadpool_postgres::Object::take(client));
+        drop(deadpool::managed::Object::take(client));
     }
     Error::from(error)
 }

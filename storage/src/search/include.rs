@@ -4,7 +4,6 @@
 
 use std::collections::HashSet;
 
-use deadpool_postgres::Client;
 use engine::definitions::has_canonical_url;
 use engine::index::CanonicalTarget;
 use engine::search::{Include, SearchQuery};
@@ -12,6 +11,7 @@ use tokio_postgres::types::{ToSql, Type};
 
 use super::plans::{self, Plan};
 use super::{found, FoundResource};
+use crate::pool::Client;
 use crate::{Error, TenantKey};
 
 /// `:iterate` follows references from included resources this many times at most, so a

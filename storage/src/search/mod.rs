@@ -22,10 +22,10 @@ mod total;
 mod values;
 
 use bytes::Bytes;
-use deadpool_postgres::Client;
 use engine::search::{SearchQuery, Summary, Total};
 use tokio_postgres::Row;
 
+use crate::pool::Client;
 use crate::{Error, TenantKey};
 use filter::Draw;
 pub use include::{MAX_INCLUDED, MAX_INCLUDE_ITERATIONS};
@@ -444,8 +444,11 @@ pub(crate) fn page_statements(
         && filter::draws_from_index(query, Draw::Range)
     {
         let drawn = filter::filter(&mut sql, query, Draw::Range);
+        // Alone, the draw's plan is the same for any values, but PostgreSQL estimates its
+        // generic plan costlier than those it makes for the values and so planned a
+        // birth-date range again on every search (1.3 ms of a 2 ms search at 1M).
         let plan = if filter::range_draw_alone(query) {
-            Plan::Kept
+            Plan::Generic
         } else {
             Plan::ForTheValues
         };

@@ -29,14 +29,14 @@
 //!
 //! A kept statement whose generic plan PostgreSQL estimates costlier than the plans it makes
 //! for the values is still planned on every search (seen as time in `bind`): those run with
-//! the generic plan forced instead (`Plan::Generic`), `plan_cache_mode` set and reset around
-//! them in the same round trip. So is the walk of a sort with no criterion
+//! the generic plan forced instead (`Plan::Generic`), `plan_cache_mode` set in the same round
+//! trip when the connection's last statement needed the default (`pool.rs`). So is the walk of a sort with no criterion
 //! (`sorted_walk.rs`), its page size written into its text so that the generic plan walks.
 
-use deadpool_postgres::Client;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Row;
 
+use crate::pool::{in_planning_mode, Client, Planning};
 use crate::Error;
 
 /// Statements kept per connection before the connection's cache is emptied: the kept
@@ -68,7 +68,8 @@ pub(crate) enum Plan {
     ForTheValues,
 }
 
-/// Runs `sql` with `params`, planned as `plan` says.
+/// Runs `sql` with `params`, planned as `plan` says. The connection keeps the planning
+/// mode its last statement needed (`pool.rs`), so a run of searches of one kind sets it once.
 pub(crate) async fn query(
     client: &Client,
     sql: &str,
@@ -76,7 +77,9 @@ pub(crate) async fn query(
     plan: Plan,
 ) -> Result<Vec<Row>, Error> {
     if plan == Plan::ForTheValues {
-        return Ok(client.query_typed(sql, params).await?);
+        // Forced generic plans would apply to an unnamed statement too.
+        let rows = client.query_typed(sql, params);
+        return Ok(in_planning_mode(client, Planning::PostgresChooses, rows).await?);
     }
     // The cache also holds the read and write paths' statements; emptied, they are prepared
     // again on their next use.
@@ -86,18 +89,10 @@ pub(crate) async fn query(
     let types: Vec<Type> = params.iter().map(|(_, kind)| kind.clone()).collect();
     let statement = client.prepare_typed_cached(sql, &types).await?;
     let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(value, _)| *value).collect();
-    if plan == Plan::Kept {
-        return Ok(client.query(&statement, &values).await?);
-    }
-    // The setting is read when the statement is bound; the three are sent together, in this
-    // order, in one round trip, so the connection goes back to the pool reset even if the
-    // statement fails.
-    let (forced, rows, reset) = tokio::join!(
-        client.batch_execute("SET plan_cache_mode = force_generic_plan"),
-        client.query(&statement, &values),
-        client.batch_execute("RESET plan_cache_mode"),
-    );
-    forced?;
-    reset?;
-    Ok(rows?)
+    let planning = match plan {
+        Plan::Generic => Planning::GenericForced,
+        Plan::Kept | Plan::ForTheValues => Planning::PostgresChooses,
+    };
+    let rows = client.query(&statement, &values);
+    Ok(in_planning_mode(client, planning, rows).await?)
 }

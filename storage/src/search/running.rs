@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use deadpool_postgres::{Client, Pool};
 use engine::search::SearchQuery;
 use tokio_postgres::NoTls;
 
 use super::{search_on, LargeRanges, SearchPage};
+use crate::pool::{Client, Planning, Pool};
 use crate::{connection, Error, TenantKey};
 
 /// A search on a connection of `pool`, stopped after `time_limit`. Stopped, or abandoned by
@@ -98,11 +98,8 @@ impl Drop for RunningSearch {
             }
             // Its result does not matter (it may be the statement the cancel stops).
             let _ = client.simple_query("SELECT 1").await;
-            // The search may have been stopped between forcing a generic plan and resetting
-            // that (`plans.rs`, `Plan::Generic`), or the cancel may have stopped the reset.
-            if let Err(error) = client.batch_execute("RESET plan_cache_mode").await {
-                tracing::warn!(%error, "could not reset an abandoned search's plan cache mode");
-            }
+            // The cancel may have stopped a change of planning mode (`pool.rs`).
+            client.set_planning(Planning::Unknown);
         });
     }
 }

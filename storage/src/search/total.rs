@@ -1,12 +1,13 @@
 //! `_total`: the number of a search's matches, counted or estimated by PostgreSQL's planner.
 //! Spec: https://hl7.org/fhir/R4/search.html#total
 
-use deadpool_postgres::Client;
 use engine::search::SearchQuery;
 use sonic_rs::JsonValueTrait;
 
 use super::filter::{self, Draw};
+use super::plans::{self, Plan};
 use super::sql::SqlBuilder;
+use crate::pool::Client;
 use crate::{Error, TenantKey};
 
 /// The number of matches: counted, or the planner's estimate (no rows read).
@@ -20,11 +21,11 @@ pub(crate) async fn count(
     let condition = filter::filter(&mut sql, query, Draw::Walk).condition;
     if !estimate {
         let text = format!("SELECT count(*) FROM resource r WHERE {condition}");
-        let rows = client.query_typed(&text, &sql.typed_params()).await?;
+        let rows = plans::query(client, &text, &sql.typed_params(), Plan::ForTheValues).await?;
         return Ok(rows.first().map_or(0, |row| row.get::<_, i64>(0)));
     }
     let text = format!("EXPLAIN (FORMAT JSON) SELECT 1 FROM resource r WHERE {condition}");
-    let rows = client.query_typed(&text, &sql.typed_params()).await?;
+    let rows = plans::query(client, &text, &sql.typed_params(), Plan::ForTheValues).await?;
     let plan: Option<JsonText> = rows.first().and_then(|row| row.try_get(0).ok());
     let estimated = plan.and_then(|JsonText(plan)| {
         let value: sonic_rs::Value = sonic_rs::from_str(&plan).ok()?;
