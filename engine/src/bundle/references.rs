@@ -7,30 +7,43 @@
 //!
 //! The rewrite works on the entry's raw JSON, string by string, without building a tree:
 //! a string is replaced when it is exactly a mapped URL and its member is one under which
-//! R4 holds a reference or a URI (`reference`, a `uri`, `url` or `canonical` element, an
+//! R4 holds a reference or a URI (`reference`, a `uri`, `url`, `oid` or `uuid` element, an
 //! extension's `valueUri`: `definitions::uri_member_names`), and inside the narrative `div`
 //! the `href` and `src` attributes that name a mapped URL are replaced. Other strings stay
 //! as sent: an `Identifier.value` or a note's text that happens to read `urn:uuid:…` is
-//! data, not a reference.
+//! data, not a reference, and "elements of type canonical are not replaced" (http.html#trules).
+//!
+//! A relative reference (`Patient/a`) names an entry only through the base it resolves
+//! against: the RESTful base of the entry that holds it, so it matches the entry whose
+//! `fullUrl` is that base followed by `Patient/a`, never one of another server that happens
+//! to end the same way; and a version-specific reference (`…/Patient/a/_history/1`) matches
+//! without its version and keeps it (bundle.html#references).
 
 use std::collections::HashMap;
 
 use crate::ResourceType;
 
-/// Rewrites the strings of `json` that `targets` maps (old URL to new `Type/id`).
+/// Rewrites the strings of `json` that `targets` maps (an entry's `fullUrl` or a conditional
+/// reference, to the new `Type/id`); relative references resolve against `base`, the RESTful
+/// base of the entry `json` is the resource of (`http://example.org/fhir`).
 /// Returns `None` when nothing changed, so the caller keeps the original bytes.
 ///
 /// ```
 /// let targets = std::collections::HashMap::from([
 ///     ("urn:uuid:7".to_string(), "Patient/abc".to_string()),
+///     ("http://x/fhir/Practitioner/1".to_string(), "Practitioner/def".to_string()),
 /// ]);
-/// let json = r#"{"resourceType":"Observation","subject":{"reference":"urn:uuid:7"}}"#;
+/// let json = r#"{"subject":{"reference":"urn:uuid:7"},"performer":[{"reference":"Practitioner/1"}]}"#;
 /// assert_eq!(
-///     engine::bundle::rewrite_references(json, &targets).unwrap(),
-///     r#"{"resourceType":"Observation","subject":{"reference":"Patient/abc"}}"#
+///     engine::bundle::rewrite_references(json, &targets, "http://x/fhir").unwrap(),
+///     r#"{"subject":{"reference":"Patient/abc"},"performer":[{"reference":"Practitioner/def"}]}"#
 /// );
 /// ```
-pub fn rewrite_references(json: &str, targets: &HashMap<String, String>) -> Option<String> {
+pub fn rewrite_references(
+    json: &str,
+    targets: &HashMap<String, String>,
+    base: &str,
+) -> Option<String> {
     if targets.is_empty() {
         return None;
     }
@@ -46,8 +59,9 @@ pub fn rewrite_references(json: &str, targets: &HashMap<String, String>) -> Opti
         {
             None
         } else {
+            let is_reference = literal.member == Some("reference");
             unescaped(literal.raw)
-                .and_then(|value| targets.get(value.as_ref()))
+                .and_then(|value| target_of(&value, is_reference, targets, base))
                 .map(|target| target.replace('\\', "\\\\").replace('"', "\\\""))
         };
         if let Some(replacement) = replacement {
@@ -60,6 +74,36 @@ pub fn rewrite_references(json: &str, targets: &HashMap<String, String>) -> Opti
     let mut output = rewritten?;
     output.push_str(&json[copied..]);
     Some(output)
+}
+
+/// What `value` becomes: its target when it is a mapped URL; for a `reference`, also when it
+/// names one relatively from `base` or with a version (kept on the new reference).
+fn target_of(
+    value: &str,
+    is_reference: bool,
+    targets: &HashMap<String, String>,
+    base: &str,
+) -> Option<String> {
+    if let Some(target) = targets.get(value) {
+        return Some(target.clone());
+    }
+    if !is_reference {
+        return None;
+    }
+    let (unversioned, version) = match value.split_once("/_history/") {
+        Some((unversioned, version)) => (unversioned, Some(version)),
+        None => (value, None),
+    };
+    let is_relative = !unversioned.contains(':') && unversioned.split('/').count() == 2;
+    let target = if is_relative {
+        targets.get(&format!("{base}/{unversioned}"))?
+    } else {
+        targets.get(unversioned)?
+    };
+    Some(match version {
+        Some(version) => format!("{target}/_history/{version}"),
+        None => target.clone(),
+    })
 }
 
 /// The `reference` values of `json` that name a Bundle entry by a `urn:uuid:` or `urn:oid:`
@@ -216,6 +260,9 @@ fn string_literals(json: &str) -> impl Iterator<Item = Literal<'_>> {
 mod tests {
     use super::*;
 
+    /// The base the resources of these tests are from.
+    const BASE: &str = "http://example.org/fhir";
+
     fn targets(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs
             .iter()
@@ -231,18 +278,48 @@ mod tests {
             "Patient/p1",
         )]);
         assert_eq!(
-            rewrite_references(json, &map).unwrap(),
+            rewrite_references(json, &map, BASE).unwrap(),
             r#"{"subject":{"reference":"Patient/p1"}}"#
         );
     }
 
     #[test]
-    fn uri_and_canonical_elements_are_rewritten_too() {
+    fn uri_elements_are_rewritten_but_canonical_elements_are_not() {
         let json = r#"{"url":"urn:oid:1.2.3","instantiatesCanonical":["urn:oid:1.2.3"]}"#;
         let map = targets(&[("urn:oid:1.2.3", "PlanDefinition/d1")]);
         assert_eq!(
-            rewrite_references(json, &map).unwrap(),
-            r#"{"url":"PlanDefinition/d1","instantiatesCanonical":["PlanDefinition/d1"]}"#
+            rewrite_references(json, &map, BASE).unwrap(),
+            r#"{"url":"PlanDefinition/d1","instantiatesCanonical":["urn:oid:1.2.3"]}"#
+        );
+    }
+
+    #[test]
+    fn a_relative_reference_names_an_entry_only_under_its_own_base() {
+        let map = targets(&[
+            (
+                "http://example.org/fhir/Practitioner/a",
+                "Practitioner/new-a",
+            ),
+            (
+                "http://other.example/fhir/Practitioner/b",
+                "Practitioner/new-b",
+            ),
+        ]);
+        let json =
+            r#"{"performer":[{"reference":"Practitioner/a"},{"reference":"Practitioner/b"}]}"#;
+        assert_eq!(
+            rewrite_references(json, &map, BASE).unwrap(),
+            r#"{"performer":[{"reference":"Practitioner/new-a"},{"reference":"Practitioner/b"}]}"#
+        );
+    }
+
+    #[test]
+    fn a_version_specific_reference_is_matched_without_its_version_and_keeps_it() {
+        let map = targets(&[("http://example.org/fhir/Patient/a", "Patient/new")]);
+        let json = r#"{"subject":{"reference":"Patient/a/_history/1"},"author":{"reference":"http://example.org/fhir/Patient/a/_history/1"}}"#;
+        assert_eq!(
+            rewrite_references(json, &map, BASE).unwrap(),
+            r#"{"subject":{"reference":"Patient/new/_history/1"},"author":{"reference":"Patient/new/_history/1"}}"#
         );
     }
 
@@ -250,7 +327,7 @@ mod tests {
     fn member_names_and_partial_matches_are_left_alone() {
         let json = r#"{"urn:uuid:1":"x","note":"see urn:uuid:1","reference":"urn:uuid:10"}"#;
         assert_eq!(
-            rewrite_references(json, &targets(&[("urn:uuid:1", "Patient/p")])),
+            rewrite_references(json, &targets(&[("urn:uuid:1", "Patient/p")]), BASE),
             None
         );
     }
@@ -260,7 +337,7 @@ mod tests {
         let json = r#"{"text":{"div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><a href=\"urn:uuid:1#x\">p</a><img src='urn:uuid:2'/></div>"}}"#;
         let map = targets(&[("urn:uuid:1", "Patient/p"), ("urn:uuid:2", "Binary/b")]);
         assert_eq!(
-            rewrite_references(json, &map).unwrap(),
+            rewrite_references(json, &map, BASE).unwrap(),
             r#"{"text":{"div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><a href=\"Patient/p#x\">p</a><img src='Binary/b'/></div>"}}"#
         );
     }
@@ -269,7 +346,7 @@ mod tests {
     fn escaped_strings_are_compared_by_their_value() {
         let json = r#"{"reference":"urn:uuid:\u0031"}"#;
         assert_eq!(
-            rewrite_references(json, &targets(&[("urn:uuid:1", "Patient/p")])).unwrap(),
+            rewrite_references(json, &targets(&[("urn:uuid:1", "Patient/p")]), BASE).unwrap(),
             r#"{"reference":"Patient/p"}"#
         );
     }
@@ -286,7 +363,7 @@ mod tests {
         let targets = HashMap::from([("urn:uuid:p".to_string(), "Patient/1".to_string())]);
         let json = r#"{"resourceType":"Observation","identifier":[{"system":"urn:ietf:rfc:3986","value":"urn:uuid:p"}],"note":[{"text":"urn:uuid:p"}],"subject":{"reference":"urn:uuid:p"},"extension":[{"url":"http://x","valueUri":"urn:uuid:p"}]}"#;
         assert_eq!(
-            rewrite_references(json, &targets).unwrap(),
+            rewrite_references(json, &targets, BASE).unwrap(),
             r#"{"resourceType":"Observation","identifier":[{"system":"urn:ietf:rfc:3986","value":"urn:uuid:p"}],"note":[{"text":"urn:uuid:p"}],"subject":{"reference":"Patient/1"},"extension":[{"url":"http://x","valueUri":"Patient/1"}]}"#
         );
     }

@@ -189,13 +189,14 @@ fn rows<const N: usize>(tsv: &'static str) -> impl Iterator<Item = [&'static str
     })
 }
 
-/// The JSON member names under which some R4 element holds a URI (`uri`, `url`,
-/// `canonical`, `oid`, `uuid`; a choice under its typed name, `valueUri`), and `reference`
+/// The JSON member names under which some R4 element holds a URI (`uri`, `url`, `oid`,
+/// `uuid`; a choice under its typed name, `valueUri`), and `reference`
 /// (`Reference.reference`): where a transaction may name another entry by its `fullUrl`
-/// (`bundle::rewrite_references`). 90 names; a name not among them never holds a URI.
+/// (`bundle::rewrite_references`). A name only ever of type `canonical` is not among them.
 pub(crate) fn uri_member_names() -> &'static HashSet<&'static str> {
     static NAMES: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
-        const URI_TYPES: [&str; 5] = ["uri", "url", "canonical", "oid", "uuid"];
+        // "Elements of type canonical are not replaced" (http.html#trules).
+        const URI_TYPES: [&str; 4] = ["uri", "url", "oid", "uuid"];
         let mut names: HashSet<&'static str> = HashSet::from(["reference"]);
         for element in TABLES
             .elements

@@ -128,6 +128,117 @@ async fn a_relative_reference_to_an_entry_with_a_restful_full_url_points_to_its_
     );
 }
 
+// bundle.html#references: a relative reference resolves against its own entry's base (here,
+// a urn:uuid entry: this server's), so an entry of another server whose fullUrl ends the same
+// way does not capture it; http.html#trules: references outside the Bundle stay untouched.
+#[tokio::test]
+async fn a_relative_reference_is_not_bound_to_an_entry_of_another_base() {
+    let app = TestApp::start().await;
+    let put = app
+        .put(
+            "/fhir/Practitioner/gp1",
+            r#"{"resourceType":"Practitioner","id":"gp1"}"#,
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text());
+    let body = bundle(
+        "transaction",
+        &[
+            write_entry(
+                PATIENT_URN,
+                "POST",
+                "Patient",
+                r#"{"resourceType":"Patient","generalPractitioner":[{"reference":"Practitioner/gp1"}]}"#,
+            ),
+            write_entry(
+                "http://other.example/fhir/Practitioner/gp1",
+                "POST",
+                "Practitioner",
+                r#"{"resourceType":"Practitioner"}"#,
+            ),
+        ],
+    );
+
+    let reply = post_bundle(&app, &body).await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let answered = entries(&reply.json());
+    assert_eq!(
+        answered[0]["resource"]["generalPractitioner"][0]["reference"].as_str(),
+        Some("Practitioner/gp1")
+    );
+}
+
+// bundle.html#references: "If the reference is version specific … remove the version from
+// the URL before matching fullUrl"; http.html#trules: "Version-specific references should
+// remain as version-specific references after the references have been updated."
+#[tokio::test]
+async fn a_version_specific_reference_to_an_entry_points_to_its_new_id_and_keeps_the_version() {
+    let app = TestApp::start().await;
+    let body = bundle(
+        "transaction",
+        &[
+            write_entry(
+                "http://example.org/fhir/Patient/v1",
+                "POST",
+                "Patient",
+                &patient("versioned"),
+            ),
+            write_entry(
+                "http://example.org/fhir/Observation/v2",
+                "POST",
+                "Observation",
+                &observation_of("Patient/v1/_history/1"),
+            ),
+        ],
+    );
+
+    let reply = post_bundle(&app, &body).await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let answered = entries(&reply.json());
+    let patient_id = located_id(&answered[0]);
+    assert_eq!(
+        answered[1]["resource"]["subject"]["reference"].as_str(),
+        Some(format!("Patient/{patient_id}/_history/1").as_str())
+    );
+}
+
+// http.html#trules: "Elements of type canonical are not replaced."
+#[tokio::test]
+async fn canonical_elements_naming_an_entry_are_not_rewritten() {
+    let app = TestApp::start().await;
+    let questionnaire = "urn:uuid:0c1d2e3f-0000-4000-8000-000000000001";
+    let body = bundle(
+        "transaction",
+        &[
+            write_entry(
+                questionnaire,
+                "POST",
+                "Questionnaire",
+                r#"{"resourceType":"Questionnaire","status":"active"}"#,
+            ),
+            write_entry(
+                "urn:uuid:2",
+                "POST",
+                "QuestionnaireResponse",
+                &format!(
+                    r#"{{"resourceType":"QuestionnaireResponse","status":"completed","questionnaire":"{questionnaire}"}}"#
+                ),
+            ),
+        ],
+    );
+
+    let reply = post_bundle(&app, &body).await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let answered = entries(&reply.json());
+    assert_eq!(
+        answered[1]["resource"]["questionnaire"].as_str(),
+        Some(questionnaire)
+    );
+}
+
 // bundle.html#references: a urn:uuid reference is resolved within the Bundle only; one that
 // no entry has as its fullUrl would be stored naming nothing.
 #[tokio::test]

@@ -134,22 +134,7 @@ async fn write_entries(
             Resolved::Read | Resolved::Delete { .. } => continue,
         };
         if let (Some(full_url), Some(resource_type)) = (&entry.full_url, entry.resource_type) {
-            let new_reference = format!("{resource_type}/{id}");
-            // bundle.html#references: a relative reference in the Bundle resolves against
-            // its entry's RESTful base to an entry whose fullUrl is `[base]/Type/id`, so
-            // `Patient/a` names the entry with fullUrl `http://x/fhir/Patient/a` too.
-            if let Some(relative) = restful_tail(full_url, resource_type) {
-                if matches!(
-                    resolved,
-                    Resolved::Create { .. } | Resolved::Existing { .. }
-                ) && relative != new_reference
-                {
-                    targets
-                        .entry(relative)
-                        .or_insert_with(|| new_reference.clone());
-                }
-            }
-            targets.insert(full_url.clone(), new_reference);
+            targets.insert(full_url.clone(), format!("{resource_type}/{id}"));
         }
     }
     refuse_repeated_targets(entries, &resolved)?;
@@ -178,8 +163,15 @@ async fn write_entries(
     // Per entry: which of `writes` are its own, or what it answers without writing.
     let mut plans: Vec<EntryPlan> = Vec::with_capacity(entries.len());
     for (entry, resolved) in entries.iter().zip(resolved) {
-        let plan = plan_entry(entry, resolved, &locked, &targets, &mut writes)
-            .map_err(|error| error.in_entry(entry.index))?;
+        let entry_base = reference_base(entry.full_url.as_deref(), base);
+        let plan = plan_entry(
+            entry,
+            resolved,
+            &locked,
+            (&targets, entry_base),
+            &mut writes,
+        )
+        .map_err(|error| error.in_entry(entry.index))?;
         plans.push(plan);
     }
     for (_, request) in &mut writes {
@@ -272,14 +264,16 @@ fn write_response(
     }
 }
 
-/// `Type/id` when `full_url` is a RESTful URL of `resource_type` (`http://x/fhir/Patient/a`),
-/// the relative reference other entries may name it by.
-fn restful_tail(full_url: &str, resource_type: ResourceType) -> Option<String> {
-    if !(full_url.starts_with("http://") || full_url.starts_with("https://")) {
-        return None;
-    }
-    let (rest, id) = full_url.rsplit_once('/')?;
-    let (_, type_name) = rest.rsplit_once('/')?;
-    (type_name == resource_type.as_str() && Id::parse(id).is_ok())
-        .then(|| format!("{type_name}/{id}"))
+/// The base an entry's relative references resolve against (bundle.html#references): the
+/// RESTful base of its `fullUrl` (`http://x/fhir` of `http://x/fhir/Patient/a`), else this
+/// server's, whose resources such a reference names.
+fn reference_base<'a>(full_url: Option<&'a str>, server_base: &'a str) -> &'a str {
+    full_url
+        .filter(|url| url.starts_with("http://") || url.starts_with("https://"))
+        .and_then(|url| {
+            let (rest, id) = url.rsplit_once('/')?;
+            let (base, type_name) = rest.rsplit_once('/')?;
+            (ResourceType::parse(type_name).is_some() && Id::parse(id).is_ok()).then_some(base)
+        })
+        .unwrap_or(server_base)
 }

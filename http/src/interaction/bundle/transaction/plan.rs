@@ -15,6 +15,10 @@ use crate::error::ApiError;
 use super::entry::{Entry, Interaction, Target};
 use super::resolve::Resolved;
 
+/// Where the transaction's entries and conditional references went (old URL to new
+/// `Type/id`), and the base the entry's relative references resolve against.
+pub(super) type Targets<'a> = (&'a HashMap<String, String>, &'a str);
+
 /// What an entry does inside the transaction, decided before anything is written.
 pub(super) enum EntryPlan {
     Read,
@@ -30,7 +34,7 @@ pub(super) fn plan_entry(
     entry: &Entry<'_>,
     resolved: Resolved,
     locked: &HashMap<(ResourceType, String), LockedResource>,
-    targets: &HashMap<String, String>,
+    targets: Targets<'_>,
     writes: &mut Vec<(ResourceType, WriteRequest)>,
 ) -> Result<EntryPlan, ApiError> {
     let Some(resource_type) = entry.resource_type else {
@@ -187,7 +191,7 @@ pub(super) fn check_if_match(
 pub(super) fn prepare(
     resource: &str,
     resource_type: ResourceType,
-    targets: &HashMap<String, String>,
+    (targets, base): Targets<'_>,
 ) -> Result<PreparedResource, ApiError> {
     // A Bundle resource (a document, a message) names its own entries by URN.
     let own_urns_allowed = resource_type.as_str() == "Bundle";
@@ -200,7 +204,7 @@ pub(super) fn prepare(
              fullUrl), so it could never be resolved"
         )));
     }
-    let rewritten = rewrite_references(resource, targets);
+    let rewritten = rewrite_references(resource, targets, base);
     let text = rewritten.as_deref().unwrap_or(resource);
     let prepared = engine::prepare_resource(text.as_bytes())?;
     if prepared.resource_type() != resource_type {
