@@ -73,10 +73,13 @@ impl VersionId {
     /// Parses a version id as it appears in a URL (`_history/3`) or in `meta.versionId`.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for anything but a positive decimal integer.
+    /// [`Error::Invalid`] for anything but a positive decimal integer written as this server
+    /// writes it: `013` is not version 13, since entity tags match "character-by-character"
+    /// (RFC 7232, section 2.3.2), so no sign and no leading zero.
     pub fn parse(text: &str) -> Result<VersionId, Error> {
+        let canonical = text.bytes().all(|byte| byte.is_ascii_digit()) && !text.starts_with('0');
         match text.parse::<i64>() {
-            Ok(number) if number >= 1 && !text.starts_with('+') => Ok(VersionId(number)),
+            Ok(number) if number >= 1 && canonical => Ok(VersionId(number)),
             _ => Err(Error::Invalid(format!(
                 "'{}' is not a version id of this server (a positive integer)",
                 truncate_for_message(text)

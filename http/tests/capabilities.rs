@@ -110,6 +110,25 @@ async fn metadata_claims_patient_everything_and_no_other_operation() {
     assert!(rest.get("operation").is_none(), "no system-level operation");
 }
 
+// capabilitystatement.html: patchFormat lists "the patch formats supported by the server".
+#[tokio::test]
+async fn metadata_lists_both_patch_formats() {
+    let app = TestApp::start().await;
+
+    let reply = app.get("/fhir/metadata").await;
+
+    let formats: Vec<String> = reply.json()["patchFormat"]
+        .as_array()
+        .expect("patchFormat")
+        .iter()
+        .map(|format| format.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        formats,
+        ["application/json-patch+json", "application/fhir+json"]
+    );
+}
+
 // capabilitystatement.html: conditionalCreate, conditionalUpdate and conditionalDelete say
 // what the server does with If-None-Exist and with criteria on PUT and DELETE.
 #[tokio::test]

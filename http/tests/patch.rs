@@ -122,6 +122,28 @@ async fn fhirpath_patch_applies_its_operations_in_order() {
     assert_eq!(resource["name"][0]["given"][1].as_str(), Some("Peter"));
 }
 
+// http.html#mime-type: `application/json` "SHALL be interpreted to mean the JSON format";
+// a Parameters body so typed is a FHIRPath Patch.
+#[tokio::test]
+async fn fhirpath_patch_sent_as_application_json_is_applied() {
+    let app = TestApp::start().await;
+    let id = patient(&app).await;
+    let parameters = r#"{"resourceType":"Parameters","parameter":[
+{"name":"operation","part":[{"name":"type","valueCode":"delete"},{"name":"path","valueString":"Patient.birthDate"}]}]}"#;
+
+    let reply = check(
+        &app,
+        &format!("/fhir/Patient/{id}"),
+        "application/json",
+        parameters,
+        &[],
+    )
+    .await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert!(read(&app, &id).await.get("birthDate").is_none());
+}
+
 // http.html#patch with http.html#concurrency: If-Match applies to patch as to update.
 #[tokio::test]
 async fn patch_with_a_stale_if_match_is_412_and_writes_nothing() {

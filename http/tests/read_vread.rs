@@ -107,6 +107,41 @@ async fn if_none_match_with_another_version_is_200() {
     assert_eq!(reply.json()["id"].as_str(), Some(id.as_str()));
 }
 
+// Entity tags match "character-by-character" (RFC 7232, section 2.3.2): `W/"01"` is not
+// the tag of version 1.
+#[tokio::test]
+async fn if_none_match_with_the_version_written_otherwise_is_200() {
+    let app = TestApp::start().await;
+    let id = patient(&app).await;
+
+    let reply = check(
+        &app,
+        &format!("/fhir/Patient/{id}"),
+        &[("if-none-match", r#"W/"01""#)],
+    )
+    .await;
+
+    assert_eq!(reply.status, StatusCode::OK);
+}
+
+// http.html#cread: a vread is a read of a version, and as conditional.
+#[tokio::test]
+async fn vread_with_if_none_match_of_that_version_is_304() {
+    let app = TestApp::start().await;
+    let id = patient(&app).await;
+
+    let reply = check(
+        &app,
+        &format!("/fhir/Patient/{id}/_history/1"),
+        &[("if-none-match", r#"W/"1""#)],
+    )
+    .await;
+
+    assert_eq!(reply.status, StatusCode::NOT_MODIFIED);
+    assert!(reply.body.is_empty());
+    assert_eq!(reply.etag(), r#"W/"1""#);
+}
+
 #[tokio::test]
 async fn if_modified_since_after_the_last_change_is_304() {
     let app = TestApp::start().await;
@@ -191,6 +226,16 @@ async fn vread_of_unknown_version_is_404() {
             .outcome(StatusCode::NOT_FOUND);
         assert_eq!(issue["code"].as_str(), Some("not-found"));
     }
+}
+
+#[tokio::test]
+async fn vread_of_a_version_written_with_a_leading_zero_is_404() {
+    let app = TestApp::start().await;
+    let id = patient(&app).await;
+
+    let reply = app.get(&format!("/fhir/Patient/{id}/_history/01")).await;
+
+    reply.outcome(StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -161,6 +161,19 @@ async fn update_with_malformed_if_match_is_400() {
     assert_eq!(current_version(&app, &id).await, "1");
 }
 
+// RFC 7232, section 2.3.2: tags match "character-by-character", so `W/"01"` does not name
+// version 1 and the update is not made.
+#[tokio::test]
+async fn update_with_if_match_of_the_version_written_with_a_leading_zero_changes_nothing() {
+    let app = TestApp::start().await;
+    let id = app.create(r#"{"resourceType":"Patient"}"#).await;
+
+    let reply = check(&app, &id, &patient(&id, true), &[("if-match", r#"W/"01""#)]).await;
+
+    assert!(reply.status.is_client_error(), "{}", reply.status);
+    assert_eq!(current_version(&app, &id).await, "1");
+}
+
 #[tokio::test]
 async fn update_with_prefer_return_minimal_has_empty_body_and_all_headers() {
     let app = TestApp::start().await;

@@ -69,7 +69,7 @@ fn capability_statement(base: &str) -> Bytes {
     let version = env!("CARGO_PKG_VERSION");
     let date = engine::Instant::from_datetime(build_date());
     let json = format!(
-        r#"{{"resourceType":"CapabilityStatement","status":"active","date":"{date}","publisher":"Ember","kind":"instance","software":{{"name":"Ember","version":"{version}"}},"implementation":{{"description":"Ember FHIR R4 server","url":{url}}},"fhirVersion":"4.0.1","format":["application/fhir+json","json"],"rest":[{{"mode":"server","resource":[{resources}],"interaction":[{{"code":"transaction"}},{{"code":"batch"}},{{"code":"history-system"}},{{"code":"search-system"}}],"searchParam":[{common}],"compartment":[{compartments}]}}]}}"#,
+        r#"{{"resourceType":"CapabilityStatement","status":"active","date":"{date}","publisher":"Ember","kind":"instance","software":{{"name":"Ember","version":"{version}"}},"implementation":{{"description":"Ember FHIR R4 server","url":{url}}},"fhirVersion":"4.0.1","format":["application/fhir+json","json"],"patchFormat":["application/json-patch+json","application/fhir+json"],"rest":[{{"mode":"server","resource":[{resources}],"interaction":[{{"code":"transaction"}},{{"code":"batch"}},{{"code":"history-system"}},{{"code":"search-system"}}],"searchParam":[{common}],"compartment":[{compartments}]}}]}}"#,
         common = search_params_common(),
         compartments = engine::definitions::compartments()
             .iter()

@@ -210,13 +210,16 @@ fn patch_format(headers: &HeaderMap) -> Result<PatchFormat, ApiError> {
         .unwrap_or("");
     match media_type_essence(content_type).as_str() {
         "application/json-patch+json" => Ok(PatchFormat::JsonPatch),
-        "application/fhir+json" => Ok(PatchFormat::FhirPathPatch),
+        // http.html#mime-type: `application/json` "SHALL be interpreted to mean the JSON
+        // format", as for any other FHIR body.
+        "application/fhir+json" | "application/json" => Ok(PatchFormat::FhirPathPatch),
         _ => Err(ApiError::http(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "not-supported",
             format!(
                 "A patch is application/json-patch+json (JSON Patch) or application/fhir+json \
-                 (FHIRPath Patch, a Parameters resource); got '{content_type}'"
+                 or application/json (FHIRPath Patch, a Parameters resource); got \
+                 '{content_type}'"
             ),
         )),
     }

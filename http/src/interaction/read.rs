@@ -41,21 +41,28 @@ pub(crate) async fn read(
             ),
         ));
     };
-    if is_not_modified(&headers, &stored) {
-        let mut response = StatusCode::NOT_MODIFIED.into_response();
-        version_headers(
-            response.headers_mut(),
-            stored.version_id,
-            stored.last_updated,
-        );
+    if let Some(response) = not_modified(&headers, &stored) {
         return Ok(response);
     }
     let body = super::subset::subset_for_read(&query, resource_type, body)?;
     version_response(format, body, stored.version_id, stored.last_updated)
 }
 
-/// Conditional read: `If-None-Match` naming the current version, or `If-Modified-Since` not
-/// before the last change, answers 304. `If-None-Match` wins when both are sent (RFC 9110).
+/// The 304 of a conditional read (http.html#cread) of `stored`, when its headers ask for one.
+pub(super) fn not_modified(headers: &HeaderMap, stored: &StoredVersion) -> Option<Response> {
+    is_not_modified(headers, stored).then(|| {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        version_headers(
+            response.headers_mut(),
+            stored.version_id,
+            stored.last_updated,
+        );
+        response
+    })
+}
+
+/// Conditional read: `If-None-Match` naming the version read, or `If-Modified-Since` not
+/// before its change, answers 304. `If-None-Match` wins when both are sent (RFC 9110).
 fn is_not_modified(headers: &HeaderMap, stored: &StoredVersion) -> bool {
     if let Some(tags) = headers
         .get(header::IF_NONE_MATCH)

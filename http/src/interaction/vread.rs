@@ -34,12 +34,16 @@ pub(crate) async fn vread(
         .read_version(TenantKey::DEFAULT, resource_type, &id, version_id)
         .await?
         .ok_or_else(not_found)?;
-    let Some(body) = stored.body else {
+    let Some(body) = stored.body.clone() else {
         return Err(ApiError::new(
             Category::Gone,
             format!("version {version_id} of {resource_type}/{id} is its deletion"),
         ));
     };
+    // Conditional read (http.html#cread) of a version: a client that holds it asks again.
+    if let Some(response) = super::read::not_modified(&headers, &stored) {
+        return Ok(response);
+    }
     let body = super::subset::subset_for_read(&query, resource_type, body)?;
     version_response(format, body, stored.version_id, stored.last_updated)
 }
