@@ -407,12 +407,13 @@ impl<'a> Walk<'a, '_> {
 
     /// A `date`, `dateTime`, `instant` or `time` that names no moment: a day the calendar
     /// lacks (2023-02-29), hour 24, year 0000 (datatypes.html: years from 0001), `time`
-    /// 25:00:00. Such a value would be indexed as nothing and found by no date search.
+    /// 25:00:00, a time of day with no zone. Such a value would be indexed as nothing, or as
+    /// a moment its writer did not mean, and found by the wrong date searches.
     fn check_temporal(&mut self, type_name: &str, text: &str) {
         let valid = match type_name {
             "date" => text.len() <= 10 && valid_date_time(text),
-            "dateTime" => valid_date_time(text),
-            "instant" => text.len() > 10 && valid_date_time(text),
+            "dateTime" => valid_date_time(text) && zoned_when_timed(text),
+            "instant" => text.len() > 10 && valid_date_time(text) && zoned_when_timed(text),
             "time" => valid_time(text),
             _ => return,
         };
@@ -509,6 +510,32 @@ pub(crate) fn forbidden_control_character(text: &str) -> Option<u8> {
 /// from 0001 on.
 fn valid_date_time(text: &str) -> bool {
     !text.starts_with("0000") && crate::index::DateRange::parse(text).is_some()
+}
+
+/// Whether a `dateTime` or `instant` with a time of day has its zone (datatypes.html#dateTime:
+/// "If hours and minutes are specified, a time zone SHALL be populated"): `Z`, or an offset
+/// from -14:00 to +14:00, after an upper-case `T`.
+fn zoned_when_timed(text: &str) -> bool {
+    let Some((_, time)) = text.split_once('T') else {
+        return text.len() <= 10;
+    };
+    if time.ends_with('Z') {
+        return true;
+    }
+    let Some(offset) = time.get(time.len().saturating_sub(6)..) else {
+        return false;
+    };
+    let bytes = offset.as_bytes();
+    let number = |at: usize| {
+        bytes[at..at + 2]
+            .iter()
+            .all(u8::is_ascii_digit)
+            .then(|| u32::from(bytes[at] - b'0') * 10 + u32::from(bytes[at + 1] - b'0'))
+    };
+    matches!(bytes.first(), Some(b'+' | b'-'))
+        && bytes.len() == 6
+        && bytes[3] == b':'
+        && matches!((number(1), number(4)), (Some(hours), Some(minutes)) if minutes < 60 && hours * 60 + minutes <= 14 * 60)
 }
 
 /// A FHIR `time`: `hh:mm:ss` with an optional fraction, hours below 24.
@@ -652,6 +679,9 @@ mod tests {
             r#""birthDate":"0000-01-01""#,
             r#""birthDate":"2020-01-01T10:00:00Z""#,
             r#""deceasedDateTime":"2020-01-01T24:00:00Z""#,
+            r#""deceasedDateTime":"2020-01-01T10:00:00""#,
+            r#""deceasedDateTime":"2020-01-01t10:00:00Z""#,
+            r#""deceasedDateTime":"2020-01-01T10:00:00-14:30""#,
         ] {
             assert!(patient(bad).is_err(), "{bad}");
         }
@@ -660,6 +690,7 @@ mod tests {
             r#""birthDate":"1974""#,
             r#""deceasedDateTime":"2020-03""#,
             r#""deceasedDateTime":"2020-01-01T10:00:00.123+01:00""#,
+            r#""deceasedDateTime":"2020-01-01T10:00:00-14:00""#,
         ] {
             assert!(patient(good).is_ok(), "{good}");
         }
