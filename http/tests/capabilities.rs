@@ -265,3 +265,78 @@ async fn every_claimed_interaction_answers() {
         batch.text()
     );
 }
+
+/// The values `resource` claims under `list` (`searchInclude`, `searchRevInclude`).
+fn claimed_values(resource: &Value, list: &str) -> Vec<String> {
+    resource[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("{} has no {list}", resource["type"]))
+        .iter()
+        .map(|value| value.as_str().unwrap().to_owned())
+        .collect()
+}
+
+// capabilitystatement.html: searchRevInclude is "a list of _revinclude (reverse include)
+// values supported by the server"; each claimed one is accepted, even under strict handling.
+#[tokio::test]
+async fn every_claimed_reverse_include_is_accepted() {
+    let app = TestApp::start().await;
+    let rest = check(&app).await;
+    let resources = rest["resource"].as_array().unwrap();
+    let mut tried = 0;
+    for resource in resources.iter() {
+        let resource_type = resource["type"].as_str().unwrap();
+        let values = claimed_values(resource, "searchRevInclude");
+        if resource_type == "Patient" {
+            assert!(
+                values.contains(&"Observation:subject".to_owned()),
+                "{values:?}"
+            );
+        }
+        // A sample across the types: every value would be thousands of searches.
+        for value in values.iter().step_by(23) {
+            let reply = app
+                .request(
+                    Method::GET,
+                    &format!("/fhir/{resource_type}?_revinclude={value}"),
+                )
+                .header("prefer", "handling=strict")
+                .send()
+                .await;
+            assert_eq!(
+                reply.status,
+                StatusCode::OK,
+                "{resource_type}?_revinclude={value}: {}",
+                reply.text()
+            );
+            tried += 1;
+        }
+    }
+    assert!(tried > 100, "only {tried} reverse includes tried");
+}
+
+// search.html#text, #content, #list: the full-text parameters and `_list` are searched, so
+// they are declared (`_text` on every DomainResource type, the others for all types).
+#[tokio::test]
+async fn metadata_declares_the_full_text_parameters_and_list() {
+    let app = TestApp::start().await;
+    let rest = check(&app).await;
+    let names = |params: &Value| -> Vec<String> {
+        params
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|param| param["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let common = names(&rest["searchParam"]);
+    assert!(common.contains(&"_content".to_owned()), "{common:?}");
+    assert!(common.contains(&"_list".to_owned()), "{common:?}");
+    let patient = rest["resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|resource| resource["type"].as_str() == Some("Patient"))
+        .unwrap();
+    assert!(names(&patient["searchParam"]).contains(&"_text".to_owned()));
+}

@@ -53,6 +53,7 @@ fn capability_statement(base: &str) -> Bytes {
                 json.push(',');
             }
             let search_params = search_params(resource_type);
+            let reverse_includes = reverse_includes(resource_type);
             // The one operation Ember runs (docs/api.md).
             let operations = if resource_type.as_str() == "Patient" {
                 r#","operation":[{"name":"everything","definition":"http://hl7.org/fhir/OperationDefinition/Patient-everything"}]"#
@@ -61,7 +62,7 @@ fn capability_statement(base: &str) -> Bytes {
             };
             let _ = write!(
                 json,
-                r#"{{"type":"{resource_type}","interaction":[{interactions}],"versioning":"versioned-update","readHistory":true,"updateCreate":true,"conditionalCreate":true,"conditionalRead":"full-support","conditionalUpdate":true,"conditionalDelete":"multiple","searchInclude":["*"],"searchParam":[{search_params}]{operations}}}"#
+                r#"{{"type":"{resource_type}","interaction":[{interactions}],"versioning":"versioned-update","readHistory":true,"updateCreate":true,"conditionalCreate":true,"conditionalRead":"full-support","conditionalUpdate":true,"conditionalDelete":"multiple","searchInclude":["*"],"searchRevInclude":[{reverse_includes}],"searchParam":[{search_params}]{operations}}}"#
             );
         }
         json
@@ -69,7 +70,7 @@ fn capability_statement(base: &str) -> Bytes {
     let version = env!("CARGO_PKG_VERSION");
     let date = engine::Instant::from_datetime(build_date());
     let json = format!(
-        r#"{{"resourceType":"CapabilityStatement","status":"active","date":"{date}","publisher":"Ember","kind":"instance","software":{{"name":"Ember","version":"{version}"}},"implementation":{{"description":"Ember FHIR R4 server","url":{url}}},"fhirVersion":"4.0.1","format":["application/fhir+json","json"],"patchFormat":["application/json-patch+json","application/fhir+json"],"rest":[{{"mode":"server","resource":[{resources}],"interaction":[{{"code":"transaction"}},{{"code":"batch"}},{{"code":"history-system"}},{{"code":"search-system"}}],"searchParam":[{common}],"compartment":[{compartments}]}}]}}"#,
+        r#"{{"resourceType":"CapabilityStatement","status":"active","date":"{date}","publisher":"Ember","kind":"instance","software":{{"name":"Ember","version":"{version}"}},"implementation":{{"description":"Ember FHIR R4 server","url":{url}}},"fhirVersion":"4.0.1","format":["application/fhir+json","json"],"patchFormat":["application/json-patch+json","application/fhir+json"],"rest":[{{"mode":"server","resource":[{resources}],"interaction":[{{"code":"transaction"}},{{"code":"batch"}},{{"code":"history-system"}},{{"code":"search-system"}}],"searchParam":[{common},{{"name":"_list","type":"special","documentation":"Resources in the List named (search.html#list)"}}],"compartment":[{compartments}]}}]}}"#,
         common = search_params_common(),
         compartments = engine::definitions::compartments()
             .iter()
@@ -87,8 +88,36 @@ fn capability_statement(base: &str) -> Bytes {
 /// Whether Ember searches by `definition`: `_id` and `_lastUpdated` are columns, `_text`
 /// and `_content` full-text documents, the others need an expression Ember can evaluate (see docs/search-parameters.md).
 pub(crate) fn searchable(definition: &engine::definitions::SearchParameterDefinition) -> bool {
-    matches!(definition.code.as_str(), "_id" | "_lastUpdated")
-        || engine::fhirpath::support(definition).is_ok()
+    matches!(
+        definition.code.as_str(),
+        "_id" | "_lastUpdated" | "_text" | "_content"
+    ) || engine::fhirpath::support(definition).is_ok()
+}
+
+/// The `_revinclude` values that name resources of `resource_type`: `Source:param` for every
+/// searchable reference parameter that may point to it (`Observation:subject` for Patient).
+fn reverse_includes(resource_type: ResourceType) -> String {
+    let mut values: Vec<String> = engine::definitions::search_parameters()
+        .iter()
+        .filter(|definition| {
+            definition.kind == engine::definitions::SearchParamType::Reference
+                && definition
+                    .target
+                    .iter()
+                    .any(|target| target == resource_type.as_str())
+                && searchable(definition)
+        })
+        .flat_map(|definition| {
+            definition
+                .base
+                .iter()
+                .filter(|source| ResourceType::parse(source).is_some())
+                .map(|source| format!(r#""{source}:{}""#, definition.code))
+        })
+        .collect();
+    values.sort();
+    values.dedup();
+    values.join(",")
 }
 
 fn search_param_json(definition: &engine::definitions::SearchParameterDefinition) -> String {
