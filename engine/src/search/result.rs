@@ -147,11 +147,17 @@ pub(super) fn apply(
             };
             if base == "_include" && value == "*" {
                 // Every reference of the matches, whatever their type (search.html#include:
-                // "the special value '*' ... include all referenced resources").
+                // "the special value '*' ... include all referenced resources"); iterated,
+                // every reference of the included resources too, whatever theirs.
+                let sources: Vec<ResourceType> = if iterate {
+                    ResourceType::all().collect()
+                } else {
+                    types.to_vec()
+                };
                 query.includes.extend(
-                    types
-                        .iter()
-                        .map(|&source_type| Include::every_reference_of(source_type, iterate)),
+                    sources
+                        .into_iter()
+                        .map(|source_type| Include::every_reference_of(source_type, iterate)),
                 );
                 return Ok(());
             }

@@ -65,7 +65,19 @@ async fn include_and_revinclude_add_the_linked_resources_once() {
     );
 
     let everything = searchset(&app, "/fhir/Observation?_include=Observation:*").await;
-    assert_eq!(ids_of(&everything, "include"), [patient]);
+    assert_eq!(ids_of(&everything, "include"), [patient.clone()]);
+
+    // `*` iterated follows every reference of the included resources too, whatever their
+    // type: the Patient's organization.
+    let star = searchset(
+        &app,
+        &format!("/fhir/Observation?_id={first}&_include:iterate=*"),
+    )
+    .await;
+    assert_eq!(
+        sorted(&ids_of(&star, "include").iter().collect::<Vec<_>>()),
+        sorted(&[&patient, &organization])
+    );
 }
 
 // references.html#canonical: a canonical reference names a resource by its `url`, and by
