@@ -21,6 +21,8 @@ pub mod search;
 pub use error::{Category, Error};
 pub use ids::{Id, ResourceType, VersionId};
 pub use instant::Instant;
-pub use json::{prepare_resource, pretty_print, stored_last_updated, PreparedResource};
+pub use json::{
+    is_valid_instant, prepare_resource, pretty_print, stored_last_updated, PreparedResource,
+};
 pub use operation_parameters::operation_parameters;
 pub use outcome::{json_string, operation_outcome, write_json_string, Issue, Severity};

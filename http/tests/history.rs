@@ -244,11 +244,20 @@ async fn since_leaves_out_older_versions() {
 #[tokio::test]
 async fn malformed_since_is_400() {
     let app = TestApp::start().await;
-    for since in ["yesterday", "2026-01-31", "2026-01-31T12:00:00"] {
+    for since in [
+        "yesterday",
+        "2026-01-31",
+        "2026-01-31T12:00:00",
+        "2026-01-31t12:00:00Z",
+        "0000-01-01T00:00:00Z",
+    ] {
         app.get(&format!("/fhir/_history?_since={since}"))
             .await
             .outcome(StatusCode::BAD_REQUEST);
     }
+    app.get("/fhir/_history?_since=2026-01-01T00:00:00Z&_since=2026-02-01T00:00:00Z")
+        .await
+        .outcome(StatusCode::BAD_REQUEST);
 }
 
 // http.html#history: `_at` and `_list` are history parameters Ember does not implement; a

@@ -11,6 +11,7 @@ pub(crate) mod member;
 mod structure;
 
 pub(crate) use structure::forbidden_control_character;
+pub use structure::is_valid_instant;
 #[cfg(test)]
 pub(crate) mod tests;
 

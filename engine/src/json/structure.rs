@@ -413,7 +413,7 @@ impl<'a> Walk<'a, '_> {
         let valid = match type_name {
             "date" => text.len() <= 10 && valid_date_time(text),
             "dateTime" => valid_date_time(text) && zoned_when_timed(text),
-            "instant" => text.len() > 10 && valid_date_time(text) && zoned_when_timed(text),
+            "instant" => is_valid_instant(text),
             "time" => valid_time(text),
             _ => return,
         };
@@ -510,6 +510,13 @@ pub(crate) fn forbidden_control_character(text: &str) -> Option<u8> {
 /// from 0001 on.
 fn valid_date_time(text: &str) -> bool {
     !text.starts_with("0000") && crate::index::DateRange::parse(text).is_some()
+}
+
+/// Whether `text` is a FHIR `instant` that names a moment (datatypes.html#instant): a date,
+/// a time of day and a zone, on a day the calendar has. Stored instants are checked so, and
+/// so is `_since` in history.
+pub fn is_valid_instant(text: &str) -> bool {
+    text.len() > 10 && valid_date_time(text) && zoned_when_timed(text)
 }
 
 /// Whether a `dateTime` or `instant` with a time of day has its zone (datatypes.html#dateTime:

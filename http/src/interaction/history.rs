@@ -99,6 +99,11 @@ async fn history(
             })?
             .min(settings.max_page_size),
     };
+    if query.iter().filter(|(name, _)| *name == "_since").count() > 1 {
+        return Err(ApiError::invalid(
+            "_since may be given once: history starts at one instant",
+        ));
+    }
     let since = query.first("_since").map(parse_instant).transpose()?;
     let after = query
         .first(CURSOR_PARAMETER)
@@ -189,7 +194,11 @@ fn parse_cursor(text: &str) -> Result<HistoryCursor, ApiError> {
 fn parse_instant(text: &str) -> Result<Instant, ApiError> {
     // '+' in an unencoded query string arrives as a space.
     let text = text.trim().replace(' ', "+");
-    OffsetDateTime::parse(&text, &Rfc3339).map(Instant::from_datetime).map_err(|_| {
+    // RFC 3339 also allows a lower-case `t`, year 0000 and offsets past 14:00; FHIR does not.
+    let parsed = OffsetDateTime::parse(&text, &Rfc3339)
+        .ok()
+        .filter(|_| engine::is_valid_instant(&text));
+    parsed.map(Instant::from_datetime).ok_or_else(|| {
         ApiError::invalid(format!(
             "_since must be a FHIR instant with a time zone, such as 2026-01-31T12:00:00Z; got '{text}'"
         ))
@@ -210,6 +219,14 @@ mod tests {
     fn since_without_time_zone_is_rejected() {
         assert!(parse_instant("2026-01-31").is_err());
         assert!(parse_instant("2026-01-31T12:00:00").is_err());
+    }
+
+    #[test]
+    fn since_that_is_rfc_3339_but_no_fhir_instant_is_rejected() {
+        assert!(parse_instant("2026-12-07t15:52:30Z").is_err());
+        assert!(parse_instant("0000-01-01T00:00:00Z").is_err());
+        assert!(parse_instant("2026-01-31T12:00:00-14:30").is_err());
+        assert!(parse_instant("2026-01-31T12:00:00-14:00").is_ok());
     }
 
     #[test]
