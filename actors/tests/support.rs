@@ -52,7 +52,9 @@ pub(crate) fn update(id: &str, if_match: Option<i64>) -> WriteRequest {
         id: Id::parse(id).unwrap(),
         action: WriteAction::Update {
             resource: engine::prepare_resource(body.as_bytes()).unwrap(),
-            if_match: if_match.map(engine::VersionId::from_stored),
+            precondition: if_match.map(|version| {
+                storage::model::Precondition::Version(engine::VersionId::from_stored(version))
+            }),
         },
     }
 }

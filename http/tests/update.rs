@@ -174,6 +174,45 @@ async fn update_with_if_match_of_the_version_written_with_a_leading_zero_changes
     assert_eq!(current_version(&app, &id).await, "1");
 }
 
+// RFC 9110, section 13.1.2: with `If-None-Match: *` the method is performed only when no
+// current representation exists, so the PUT creates and never overwrites.
+#[tokio::test]
+async fn update_with_if_none_match_star_creates_but_never_overwrites() {
+    let app = TestApp::start().await;
+    let star = [("if-none-match", "*")];
+
+    let created = check(&app, "fresh1", &patient("fresh1", true), &star).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+
+    let again = check(&app, "fresh1", &patient("fresh1", false), &star).await;
+    again.outcome(StatusCode::PRECONDITION_FAILED);
+    assert_eq!(current_version(&app, "fresh1").await, "1");
+}
+
+// RFC 9110, section 13.1.1: `If-Match: *` holds when a current representation exists.
+#[tokio::test]
+async fn update_and_delete_with_if_match_star_need_the_resource_to_exist() {
+    let app = TestApp::start().await;
+    let star = [("if-match", "*")];
+
+    let missing = check(&app, "absent1", &patient("absent1", true), &star).await;
+    missing.outcome(StatusCode::PRECONDITION_FAILED);
+    assert_eq!(
+        app.get("/fhir/Patient/absent1").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let id = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let updated = check(&app, &id, &patient(&id, true), &star).await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.text());
+    let deleted = app
+        .request(Method::DELETE, &format!("/fhir/Patient/{id}"))
+        .header("if-match", "*")
+        .send()
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text());
+}
+
 #[tokio::test]
 async fn update_with_prefer_return_minimal_has_empty_body_and_all_headers() {
     let app = TestApp::start().await;

@@ -35,10 +35,10 @@ pub enum Error {
     Pool(String),
 
     /// An `If-Match` (or similar) precondition did not hold when the write was applied.
-    #[error("{id} is at version {}, not the expected version {expected}", current.map_or_else(|| "none (it does not exist or is deleted)".to_string(), |v| v.to_string()))]
+    #[error("{id} is at version {}, not at {expected} as the request requires", current.map_or_else(|| "none (it does not exist or is deleted)".to_string(), |v| v.to_string()))]
     PreconditionFailed {
         id: engine::Id,
-        expected: engine::VersionId,
+        expected: crate::model::Precondition,
         current: Option<engine::VersionId>,
     },
 

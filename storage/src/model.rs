@@ -28,8 +28,8 @@ pub enum WriteAction {
     /// A new version of `id`, or its first version (update-as-create).
     Update {
         resource: PreparedResource,
-        /// From `If-Match`: the write succeeds only while this is the current version.
-        if_match: Option<VersionId>,
+        /// From `If-Match` or `If-None-Match: *`: what must hold for the write to happen.
+        precondition: Option<Precondition>,
     },
     /// A new version of `id` made by PATCH from its version `patched`, which must still be
     /// current; history shows it as PATCH.
@@ -39,10 +39,44 @@ pub enum WriteAction {
     },
     /// A deletion version, if the resource exists and is not already deleted.
     Delete {
-        /// From `If-Match`: the deletion happens only while this is the current version;
-        /// a resource at another version, or none, fails it (RFC 9110, If-Match).
-        if_match: Option<VersionId>,
+        /// From `If-Match`: the deletion happens only while it holds; a resource at another
+        /// version, or none, fails it (RFC 9110, If-Match).
+        precondition: Option<Precondition>,
     },
+}
+
+/// What must hold of a resource when a write to it is applied, or the write fails with
+/// 412 (http.html#concurrency; RFC 9110, sections 13.1.1 and 13.1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    /// `If-Match: W/"n"`: version n is the live version.
+    Version(VersionId),
+    /// `If-Match: *`: some version is live.
+    Exists,
+    /// `If-None-Match: *`: no version is live (a create that never overwrites).
+    Absent,
+}
+
+impl Precondition {
+    /// Whether it holds of a resource whose live version is `live` (`None`: it does not
+    /// exist, or is deleted).
+    pub fn holds(self, live: Option<VersionId>) -> bool {
+        match self {
+            Precondition::Version(version) => live == Some(version),
+            Precondition::Exists => live.is_some(),
+            Precondition::Absent => live.is_none(),
+        }
+    }
+}
+
+impl std::fmt::Display for Precondition {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Precondition::Version(version) => write!(formatter, "version {version}"),
+            Precondition::Exists => formatter.write_str("an existing version (If-Match: *)"),
+            Precondition::Absent => formatter.write_str("no version (If-None-Match: *)"),
+        }
+    }
 }
 
 /// How a write that succeeded changed the database.

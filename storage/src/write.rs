@@ -15,7 +15,7 @@ use tokio_postgres::types::ToSql;
 use tracing::warn;
 
 use crate::index_rows::IndexRows;
-use crate::model::{WriteAction, WriteOutcome, WriteRequest, Written};
+use crate::model::{Precondition, WriteAction, WriteOutcome, WriteRequest, Written};
 use crate::pool::{Planning, Pool};
 use crate::write_statement::{WRITE_NEW, WRITE_REPLACING};
 use crate::{Error, TenantKey};
@@ -273,16 +273,15 @@ fn apply(
         last_updated: now,
         body,
     };
-    // `If-Match`, or the version a patch was made from: the write happens only while that
-    // is the live version (none live, or another, fails it).
-    let require = |expected: Option<VersionId>| match expected {
-        Some(expected) if live.map(|state| state.version_id) != Some(expected) => {
-            Err(Error::PreconditionFailed {
-                id: request.id.clone(),
-                expected,
-                current: live.map(|state| state.version_id),
-            })
-        }
+    // `If-Match`, `If-None-Match: *`, or the version a patch was made from: the write
+    // happens only while it holds of the live version (or of there being none).
+    let live_version = live.map(|state| state.version_id);
+    let require = |expected: Option<Precondition>| match expected {
+        Some(expected) if !expected.holds(live_version) => Err(Error::PreconditionFailed {
+            id: request.id.clone(),
+            expected,
+            current: live_version,
+        }),
         _ => Ok(()),
     };
     match &request.action {
@@ -293,8 +292,11 @@ fn apply(
                 "POST",
             ))
         }
-        WriteAction::Update { resource, if_match } => {
-            require(*if_match)?;
+        WriteAction::Update {
+            resource,
+            precondition,
+        } => {
+            require(*precondition)?;
             let version_id = state.map_or(VersionId::FIRST, |state| state.version_id.next());
             let body = Bytes::from(resource.finalize(&request.id, version_id, now));
             let written = written(version_id, Some(body));
@@ -304,7 +306,7 @@ fn apply(
             }
         }
         WriteAction::Patch { resource, patched } => {
-            require(Some(*patched))?;
+            require(Some(Precondition::Version(*patched)))?;
             let version_id = patched.next();
             let body = Bytes::from(resource.finalize(&request.id, version_id, now));
             Ok((
@@ -312,8 +314,8 @@ fn apply(
                 "PATCH",
             ))
         }
-        WriteAction::Delete { if_match } => {
-            require(*if_match)?;
+        WriteAction::Delete { precondition } => {
+            require(*precondition)?;
             match live {
                 Some(state) => Ok((
                     WriteOutcome::Deleted(written(state.version_id.next(), None)),
@@ -347,14 +349,44 @@ mod tests {
     }
 
     fn update(if_match: Option<i64>) -> WriteRequest {
+        let version =
+            if_match.map(|version| Precondition::Version(VersionId::from_stored(version)));
+        update_if(version)
+    }
+
+    fn update_if(precondition: Option<Precondition>) -> WriteRequest {
         WriteRequest {
             id: Id::parse("p1").unwrap(),
             action: WriteAction::Update {
                 resource: engine::prepare_resource(br#"{"resourceType":"Patient","id":"p1"}"#)
                     .unwrap(),
-                if_match: if_match.map(VersionId::from_stored),
+                precondition,
             },
         }
+    }
+
+    #[test]
+    fn update_with_if_none_match_star_creates_but_never_overwrites() {
+        let absent = update_if(Some(Precondition::Absent));
+        assert!(apply(&absent, None, now()).is_ok());
+        assert!(
+            apply(&absent, state(2, true), now()).is_ok(),
+            "deleted counts as absent"
+        );
+        assert!(matches!(
+            apply(&absent, state(2, false), now()),
+            Err(Error::PreconditionFailed { .. })
+        ));
+    }
+
+    #[test]
+    fn update_with_if_match_star_needs_a_live_version() {
+        let exists = update_if(Some(Precondition::Exists));
+        assert!(apply(&exists, state(2, false), now()).is_ok());
+        assert!(matches!(
+            apply(&exists, None, now()),
+            Err(Error::PreconditionFailed { .. })
+        ));
     }
 
     fn state(version: i64, deleted: bool) -> Option<CurrentState> {
@@ -401,7 +433,7 @@ mod tests {
     fn deleting_a_deleted_resource_writes_nothing() {
         let request = WriteRequest {
             id: Id::parse("p1").unwrap(),
-            action: WriteAction::Delete { if_match: None },
+            action: WriteAction::Delete { precondition: None },
         };
         assert!(matches!(
             apply(&request, state(2, true), now()).unwrap().0,
@@ -441,7 +473,7 @@ mod tests {
         let delete_at = |version: i64| WriteRequest {
             id: Id::parse("p1").unwrap(),
             action: WriteAction::Delete {
-                if_match: Some(VersionId::from_stored(version)),
+                precondition: Some(Precondition::Version(VersionId::from_stored(version))),
             },
         };
         assert!(matches!(

@@ -33,7 +33,7 @@ fn write_request(id: &str, body: &str, create: bool) -> WriteRequest {
         } else {
             WriteAction::Update {
                 resource,
-                if_match: None,
+                precondition: None,
             }
         },
     }
@@ -127,7 +127,7 @@ async fn an_update_replaces_only_the_changed_value_and_a_delete_removes_every_ro
     let patient = ResourceType::parse("Patient").unwrap();
     let delete = WriteRequest {
         id: Id::parse("p1").unwrap(),
-        action: WriteAction::Delete { if_match: None },
+        action: WriteAction::Delete { precondition: None },
     };
     for result in store
         .write_batch(TenantKey::DEFAULT, patient, &[delete])

@@ -25,7 +25,7 @@ async fn put(store: &Store, type_name: &str, id: &str, body: &str) {
         id: Id::parse(id).unwrap(),
         action: WriteAction::Update {
             resource,
-            if_match: None,
+            precondition: None,
         },
     };
     for result in store
@@ -39,7 +39,7 @@ async fn put(store: &Store, type_name: &str, id: &str, body: &str) {
 async fn delete(store: &Store, type_name: &str, id: &str) {
     let request = WriteRequest {
         id: Id::parse(id).unwrap(),
-        action: WriteAction::Delete { if_match: None },
+        action: WriteAction::Delete { precondition: None },
     };
     for result in store
         .write_batch(TenantKey::DEFAULT, resource_type(type_name), &[request])

@@ -6,8 +6,8 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use engine::{Category, Id, ResourceType, VersionId};
-use storage::model::{WriteAction, WriteOutcome, WriteRequest, Written};
+use engine::{Category, Id, ResourceType};
+use storage::model::{Precondition, WriteAction, WriteOutcome, WriteRequest, Written};
 use storage::{TenantKey, Transaction};
 
 use super::conditional::{exclusively, primary, Condition};
@@ -27,10 +27,10 @@ pub(crate) async fn delete(
     let resource_type = resource_type_from_path(&type_name)?;
     let id = id_from_path(&id)?;
     let format = response_format(&headers, &query)?;
-    let if_match = super::update::if_match(&headers)?;
+    let precondition = super::update::if_match(&headers)?;
     let request = WriteRequest {
         id: id.clone(),
-        action: WriteAction::Delete { if_match },
+        action: WriteAction::Delete { precondition },
     };
     let outcome = state
         .ember()
@@ -94,7 +94,7 @@ pub(crate) async fn conditional_delete(
 async fn delete_every_match(
     state: &AppState,
     condition: &Condition,
-    if_match: Option<VersionId>,
+    if_match: Option<Precondition>,
 ) -> Result<Vec<Written>, ApiError> {
     let mut transaction = primary(state)
         .begin_transaction(TenantKey::DEFAULT, state.settings().search_time_limit())
@@ -109,7 +109,9 @@ async fn delete_every_match(
     let deletions = targets
         .into_iter()
         .map(|(resource_type, id)| {
-            let action = WriteAction::Delete { if_match };
+            let action = WriteAction::Delete {
+                precondition: if_match,
+            };
             (resource_type, WriteRequest { id, action })
         })
         .collect();

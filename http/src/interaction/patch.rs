@@ -13,8 +13,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 use engine::patch::{apply_patch, PatchFormat};
-use engine::{Category, Id, ResourceType, VersionId};
-use storage::model::{WriteAction, WriteOutcome, WriteRequest, Written};
+use engine::{Category, Id, ResourceType};
+use storage::model::{Precondition, WriteAction, WriteOutcome, WriteRequest, Written};
 use storage::TenantKey;
 
 use super::conditional::{exclusively, primary, too_many_matches, Condition};
@@ -97,8 +97,8 @@ const PATCH_ATTEMPTS: usize = 16;
 struct PatchRequest {
     format: PatchFormat,
     body: Bytes,
-    /// The version the client's `If-Match` names, if it sent one.
-    expected: Option<VersionId>,
+    /// What the client's `If-Match` requires, if it sent one.
+    expected: Option<Precondition>,
     /// The base the client reached, under which absolute references are local.
     base: String,
 }
@@ -169,7 +169,7 @@ impl PatchRequest {
         };
         if let Some(expected) = self
             .expected
-            .filter(|expected| *expected != current.version_id)
+            .filter(|expected| !expected.holds(Some(current.version_id)))
         {
             return Err(ApiError::new(
                 Category::PreconditionFailed,

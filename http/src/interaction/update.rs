@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use engine::{Category, Id, ResourceType, VersionId};
-use storage::model::{WriteAction, WriteOutcome, WriteRequest, Written};
+use storage::model::{Precondition, WriteAction, WriteOutcome, WriteRequest, Written};
 use storage::TenantKey;
 
 use super::conditional::{exclusively, primary, too_many_matches, Condition};
@@ -32,7 +32,7 @@ pub(crate) async fn update(
     let id = id_from_path(&id)?;
     let format = response_format(&headers, &query)?;
     check_request_content_type(&headers)?;
-    let if_match = if_match(&headers)?;
+    let precondition = update_precondition(&headers)?;
     let resource = read_resource(body, &headers, state.settings(), resource_type).await?;
     match resource.claimed_id() {
         None => {
@@ -49,7 +49,10 @@ pub(crate) async fn update(
     }
     let request = WriteRequest {
         id,
-        action: WriteAction::Update { resource, if_match },
+        action: WriteAction::Update {
+            resource,
+            precondition,
+        },
     };
     let (status, written) = write(&state, resource_type, request).await?;
     written_response(
@@ -107,7 +110,7 @@ pub(crate) async fn conditional_update(
                     id,
                     action: WriteAction::Update {
                         resource,
-                        if_match: None,
+                        precondition: None,
                     },
                 }
             }
@@ -123,7 +126,7 @@ pub(crate) async fn conditional_update(
                     .read(TenantKey::DEFAULT, resource_type, &id)
                     .await?
                     .ok_or_else(|| ApiError::new(Category::Conflict, format!("{resource_type}/{id} vanished during the update")))?;
-                if expected.is_some_and(|expected| expected != current.version_id) {
+                if expected.is_some_and(|expected| !expected.holds(Some(current.version_id))) {
                     return Err(ApiError::new(
                         Category::PreconditionFailed,
                         format!("{resource_type}/{id} is at version {}, not the one If-Match names", current.version_id),
@@ -134,7 +137,7 @@ pub(crate) async fn conditional_update(
                     id,
                     action: WriteAction::Update {
                         resource,
-                        if_match: Some(current.version_id),
+                        precondition: Some(Precondition::Version(current.version_id)),
                     },
                 }
             }
@@ -153,15 +156,42 @@ pub(crate) async fn conditional_update(
     )
 }
 
-/// `If-Match: W/"n"`, if sent.
-pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<VersionId>, ApiError> {
+/// `If-Match: W/"n"` or `If-Match: *`, if sent.
+pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<Precondition>, ApiError> {
     match headers.get(header::IF_MATCH) {
         None => Ok(None),
         Some(value) => value
             .to_str()
             .map_err(|_| ApiError::invalid("If-Match is not a valid header value"))
-            .and_then(|text| VersionId::parse_etag(text).map_err(ApiError::from))
+            .and_then(if_match_text)
             .map(Some),
+    }
+}
+
+/// The precondition an `If-Match` value states: `*` (some version exists) or one entity tag.
+pub(crate) fn if_match_text(text: &str) -> Result<Precondition, ApiError> {
+    if text.trim() == "*" {
+        return Ok(Precondition::Exists);
+    }
+    Ok(Precondition::Version(VersionId::parse_etag(text)?))
+}
+
+/// An update's precondition: `If-Match`, or `If-None-Match: *`, which makes the PUT a create
+/// that never overwrites (RFC 9110, section 13.1.2: with `*` the method is performed only
+/// when no current representation exists).
+fn update_precondition(headers: &HeaderMap) -> Result<Option<Precondition>, ApiError> {
+    let none_match = headers
+        .get(header::IF_NONE_MATCH)
+        .map(|value| value.to_str().map(str::trim));
+    match (if_match(headers)?, none_match) {
+        (precondition, None) => Ok(precondition),
+        (None, Some(Ok("*"))) => Ok(Some(Precondition::Absent)),
+        (Some(_), Some(_)) => Err(ApiError::invalid(
+            "If-Match and If-None-Match together state contradictory preconditions",
+        )),
+        (None, Some(_)) => Err(ApiError::invalid(
+            "On an update, If-None-Match may only be '*' (create unless it exists)",
+        )),
     }
 }
 

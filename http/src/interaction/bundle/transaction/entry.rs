@@ -7,11 +7,13 @@ use std::collections::HashMap;
 
 use engine::bundle::{Method, RequestEntry};
 use engine::patch::PatchFormat;
-use engine::{Id, ResourceType, VersionId};
+use engine::{Id, ResourceType};
+use storage::model::Precondition;
 
 use crate::error::ApiError;
 use crate::interaction::bundle::dispatch::local_path;
 use crate::interaction::conditional::Condition;
+use crate::interaction::update::if_match_text;
 
 /// Which resource an update, patch or delete acts on.
 pub(super) enum Target {
@@ -30,17 +32,17 @@ pub(super) enum Interaction<'a> {
     Update {
         target: Target,
         resource: Cow<'a, str>,
-        if_match: Option<VersionId>,
+        if_match: Option<Precondition>,
     },
     Patch {
         target: Target,
         format: PatchFormat,
         document: Vec<u8>,
-        if_match: Option<VersionId>,
+        if_match: Option<Precondition>,
     },
     Delete {
         target: Target,
-        if_match: Option<VersionId>,
+        if_match: Option<Precondition>,
     },
 }
 
@@ -106,11 +108,7 @@ pub(super) fn read_entry<'a>(
             )))
         }
     };
-    let if_match = request
-        .if_match
-        .as_deref()
-        .map(VersionId::parse_etag)
-        .transpose()?;
+    let if_match = request.if_match.as_deref().map(if_match_text).transpose()?;
     let resource = || {
         entry
             .resource

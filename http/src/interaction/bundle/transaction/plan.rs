@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use engine::bundle::{rewrite_references, unresolved_urns};
 use engine::patch::apply_patch;
 use engine::{Category, Id, PreparedResource, ResourceType, VersionId};
-use storage::model::{WriteAction, WriteRequest, Written};
+use storage::model::{Precondition, WriteAction, WriteRequest, Written};
 use storage::LockedResource;
 
 use crate::error::ApiError;
@@ -104,7 +104,7 @@ pub(super) fn plan_entry(
                 id,
                 action: WriteAction::Update {
                     resource: prepared,
-                    if_match: *if_match,
+                    precondition: *if_match,
                 },
             }
         }
@@ -139,12 +139,10 @@ pub(super) fn plan_entry(
             for id in ids {
                 if let Some(expected) = if_match {
                     let current = live(&id).map(|version| version.version_id);
-                    if current != Some(*expected) {
+                    if !expected.holds(current) {
                         return Err(ApiError::new(
                             Category::PreconditionFailed,
-                            format!(
-                                "{resource_type}/{id} is not at the expected version {expected}"
-                            ),
+                            format!("{resource_type}/{id} is not at {expected}"),
                         ));
                     }
                 }
@@ -152,7 +150,7 @@ pub(super) fn plan_entry(
                     resource_type,
                     WriteRequest {
                         id,
-                        action: WriteAction::Delete { if_match: None },
+                        action: WriteAction::Delete { precondition: None },
                     },
                 ));
             }
@@ -172,15 +170,13 @@ pub(super) fn plan_entry(
 pub(super) fn check_if_match(
     resource_type: ResourceType,
     id: &Id,
-    expected: Option<VersionId>,
+    expected: Option<Precondition>,
     current: VersionId,
 ) -> Result<(), ApiError> {
     match expected {
-        Some(expected) if expected != current => Err(ApiError::new(
+        Some(expected) if !expected.holds(Some(current)) => Err(ApiError::new(
             Category::PreconditionFailed,
-            format!(
-                "{resource_type}/{id} is at version {current}, not the expected version {expected}"
-            ),
+            format!("{resource_type}/{id} is at version {current}, not at {expected}"),
         )),
         _ => Ok(()),
     }
