@@ -25,4 +25,6 @@ pub use json::{
     is_valid_instant, prepare_resource, pretty_print, stored_last_updated, PreparedResource,
 };
 pub use operation_parameters::operation_parameters;
-pub use outcome::{json_string, operation_outcome, write_json_string, Issue, Severity};
+pub use outcome::{
+    json_string, operation_outcome, outcome_diagnostics, write_json_string, Issue, Severity,
+};

@@ -81,6 +81,22 @@ pub fn operation_outcome(issues: &[Issue]) -> Vec<u8> {
     json.into_bytes()
 }
 
+/// The diagnostics of the first issue of an OperationOutcome's JSON, if it has any: what an
+/// error answered inside the server (a Bundle entry's) said, to be said again.
+///
+/// ```
+/// use engine::{operation_outcome, outcome_diagnostics, Issue};
+/// let json = operation_outcome(&[Issue::error("not-found", "Patient/1 is not known")]);
+/// assert_eq!(outcome_diagnostics(&json).as_deref(), Some("Patient/1 is not known"));
+/// ```
+pub fn outcome_diagnostics(json: &[u8]) -> Option<String> {
+    use sonic_rs::JsonValueTrait;
+    let outcome: sonic_rs::Value = sonic_rs::from_slice(json).ok()?;
+    outcome["issue"][0]["diagnostics"]
+        .as_str()
+        .map(str::to_owned)
+}
+
 /// Quotes and escapes `text` as a JSON string.
 pub fn json_string(text: &str) -> String {
     sonic_rs::to_string(text).unwrap_or_else(|_| String::from("\"\""))

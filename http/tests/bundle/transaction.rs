@@ -644,6 +644,71 @@ async fn read_entries_see_the_writes_of_their_transaction() {
     assert_eq!(entries(searchset).len(), 1);
 }
 
+// http.html#trules: "servers SHALL either accept all actions … or reject all resources": a
+// read entry that would fail (404, 410, 400) fails the transaction, and nothing is written.
+#[tokio::test]
+async fn a_read_entry_that_would_fail_fails_the_whole_transaction() {
+    let app = TestApp::start().await;
+    let gone = app.create(r#"{"resourceType":"Patient"}"#).await;
+    assert_eq!(
+        app.delete(&format!("/fhir/Patient/{gone}")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let written_before = app.versions_written().await;
+    for (read, status) in [
+        ("Patient/nobody".to_owned(), StatusCode::NOT_FOUND),
+        (format!("Patient/{gone}"), StatusCode::GONE),
+        ("Patient/nobody/_history/1".to_owned(), StatusCode::NOT_FOUND),
+        ("Patient?birthdate=not-a-date".to_owned(), StatusCode::BAD_REQUEST),
+    ] {
+        let body = bundle(
+            "transaction",
+            &[
+                write_entry(PATIENT_URN, "POST", "Patient", &patient("kept-out")),
+                bare_entry("GET", &read),
+            ],
+        );
+
+        let reply = post_bundle(&app, &body).await;
+
+        let issue = reply.outcome(status);
+        assert!(
+            diagnostics(&issue).starts_with("Bundle.entry[1]"),
+            "{read}: {}",
+            diagnostics(&issue)
+        );
+        assert_eq!(app.versions_written().await, written_before, "{read}");
+    }
+}
+
+// The check before the commit sees the transaction's own writes: a resource it creates
+// under a client id can be read in it.
+#[tokio::test]
+async fn a_read_entry_of_a_resource_the_transaction_writes_succeeds() {
+    let app = TestApp::start().await;
+    let body = bundle(
+        "transaction",
+        &[
+            bare_entry("GET", "Patient/made-here"),
+            write_entry(
+                "http://example.org/fhir/Patient/made-here",
+                "PUT",
+                "Patient/made-here",
+                r#"{"resourceType":"Patient","id":"made-here"}"#,
+            ),
+        ],
+    );
+
+    let reply = post_bundle(&app, &body).await;
+
+    assert_eq!(
+        statuses(&reply),
+        ["200 OK", "201 Created"],
+        "{}",
+        reply.text()
+    );
+}
+
 // http.html#return: Prefer applies to each entry.
 #[tokio::test]
 async fn prefer_return_minimal_leaves_resources_out_of_the_entries() {

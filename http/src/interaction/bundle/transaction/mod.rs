@@ -14,13 +14,15 @@
 //! 6. lock the current rows of everything updated, patched or deleted, rewrite references
 //!    in every resource, prepare it (validation and index extraction, as for a single
 //!    write), and write everything with the single-write rules (If-Match, versions);
-//! 7. commit, then run the read entries, which see the transaction's writes.
+//! 7. check that every read entry would succeed (`reads.rs`), commit, then run the read
+//!    entries, which see the transaction's writes.
 //!
 //! Any failure before the commit rolls everything back and answers with the failing
 //! entry's status and an OperationOutcome naming its index.
 
 mod entry;
 mod plan;
+mod reads;
 mod resolve;
 
 use std::collections::HashMap;
@@ -63,6 +65,14 @@ pub(crate) async fn run(
         .begin_transaction(TenantKey::DEFAULT, state.settings().search_time_limit())
         .await?;
     let written = write_entries(&mut transaction, &entries, base).await?;
+    reads::check_reads(
+        &mut transaction,
+        dispatcher,
+        base,
+        request_entries,
+        &written,
+    )
+    .await?;
     transaction.commit().await?;
 
     let preference = PreferReturn::from_headers(headers);
