@@ -32,7 +32,8 @@ impl PreferReturn {
             .filter_map(|value| value.to_str().ok())
         {
             for token in value.split([',', ';']) {
-                match token.trim().replace(' ', "").as_str() {
+                // RFC 7240 allows the value quoted: `return="minimal"`.
+                match token.trim().replace([' ', '"'], "").as_str() {
                     "return=minimal" => preference = PreferReturn::Minimal,
                     "return=representation" => preference = PreferReturn::Representation,
                     "return=OperationOutcome" => preference = PreferReturn::OperationOutcome,

@@ -274,7 +274,7 @@ impl<'a> Walk<'a, '_> {
             (Kind::String, JsonType::String) => {
                 let text = value.as_str().unwrap_or_default();
                 self.check_string(text);
-                self.check_temporal(member.type_name, text);
+                self.check_syntax(member.type_name, text);
             }
             (Kind::Object, JsonType::Object) => {
                 self.check_non_empty_object(value, Scope::Element(member.children()));
@@ -346,6 +346,13 @@ impl<'a> Walk<'a, '_> {
             );
             return self.check_object(object, Scope::Unchecked);
         };
+        // R4 types `Resource.id` as a plain string; its syntax is the `id` type's
+        // (resource.html#id). The outermost resource's id is checked against its URL.
+        if let Some(id) = object.get(&"id").and_then(|id| id.as_str()) {
+            self.path.push(Segment::Key("id"));
+            self.check_syntax("id", id);
+            self.path.pop();
+        }
         match name.as_str().and_then(ResourceType::parse) {
             Some(kind) => self.check_object(object, Scope::Resource(kind.as_str())),
             None => {
@@ -409,12 +416,17 @@ impl<'a> Walk<'a, '_> {
     /// lacks (2023-02-29), hour 24, year 0000 (datatypes.html: years from 0001), `time`
     /// 25:00:00, a time of day with no zone. Such a value would be indexed as nothing, or as
     /// a moment its writer did not mean, and found by the wrong date searches.
-    fn check_temporal(&mut self, type_name: &str, text: &str) {
+    ///
+    /// So is an `id` or a `base64Binary` outside its alphabet (datatypes.html#id,
+    /// #base64Binary): a contained resource named `bad id!` could never be referenced.
+    fn check_syntax(&mut self, type_name: &str, text: &str) {
         let valid = match type_name {
             "date" => text.len() <= 10 && valid_date_time(text),
             "dateTime" => valid_date_time(text) && zoned_when_timed(text),
             "instant" => is_valid_instant(text),
             "time" => valid_time(text),
+            "id" => crate::Id::parse(text).is_ok(),
+            "base64Binary" => valid_base64(text),
             _ => return,
         };
         if !valid {
@@ -543,6 +555,18 @@ fn zoned_when_timed(text: &str) -> bool {
         && bytes.len() == 6
         && bytes[3] == b':'
         && matches!((number(1), number(4)), (Some(hours), Some(minutes)) if minutes < 60 && hours * 60 + minutes <= 14 * 60)
+}
+
+/// Base64 as RFC 4648 writes it (whitespace between groups allowed, as XML's base64Binary
+/// does): groups of four from `A-Z a-z 0-9 + /`, padded with at most two `=` at the end.
+fn valid_base64(text: &str) -> bool {
+    let symbols: Vec<u8> = text.bytes().filter(|byte| !byte.is_ascii_whitespace()).collect();
+    let padding = symbols.iter().rev().take_while(|&&byte| byte == b'=').count();
+    symbols.len() % 4 == 0
+        && padding <= 2
+        && symbols[..symbols.len() - padding]
+            .iter()
+            .all(|&byte| byte.is_ascii_alphanumeric() || byte == b'+' || byte == b'/')
 }
 
 /// A FHIR `time`: `hh:mm:ss` with an optional fraction, hours below 24.
@@ -674,6 +698,27 @@ mod tests {
         );
         assert!(with(r"a\u0001b").is_err());
         assert!(with(r"a\tb\nc\rd").is_ok());
+    }
+
+    #[test]
+    fn contained_ids_and_base64_outside_their_alphabet_are_reported() {
+        let patient = |member: &str| {
+            prepare_resource(format!(r#"{{"resourceType":"Patient",{member}}}"#).as_bytes())
+        };
+        for bad in [
+            r#""contained":[{"resourceType":"Organization","id":"bad id!"}]"#,
+            r#""photo":[{"data":"!!!notbase64"}]"#,
+            r#""photo":[{"data":"abc"}]"#,
+        ] {
+            assert!(patient(bad).is_err(), "{bad}");
+        }
+        for good in [
+            r#""contained":[{"resourceType":"Organization","id":"org-1.a"}]"#,
+            r#""photo":[{"data":"aGVsbG8="}]"#,
+            r#""photo":[{"data":"aGVs bG8h"}]"#,
+        ] {
+            assert!(patient(good).is_ok(), "{good}");
+        }
     }
 
     #[test]
