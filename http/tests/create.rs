@@ -112,6 +112,21 @@ async fn create_with_prefer_return_minimal_has_empty_body_and_all_headers() {
     assert!(reply.header("last-modified").is_some());
 }
 
+// RFC 7240, section 2: a preference's value may be a quoted string.
+#[tokio::test]
+async fn create_with_prefer_return_minimal_quoted_has_empty_body() {
+    let app = TestApp::start().await;
+    let reply = check(
+        &app,
+        r#"{"resourceType":"Patient"}"#,
+        Some(r#"return="minimal""#),
+    )
+    .await;
+
+    assert_eq!(reply.status, StatusCode::CREATED);
+    assert!(reply.body.is_empty(), "{}", reply.text());
+}
+
 #[tokio::test]
 async fn create_with_prefer_return_operation_outcome_answers_an_outcome() {
     let app = TestApp::start().await;
