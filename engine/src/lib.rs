@@ -5,6 +5,7 @@
 //! `tokio_postgres`, `ractor` or `axum` type, so everything here is testable without a
 //! database and cheap to benchmark.
 
+mod binary;
 pub mod bundle;
 pub mod definitions;
 mod error;
@@ -18,6 +19,7 @@ mod outcome;
 pub mod patch;
 pub mod search;
 
+pub use binary::{binary_content, binary_json};
 pub use error::{Category, Error};
 pub use ids::{Id, ResourceType, VersionId};
 pub use instant::Instant;

@@ -6,6 +6,7 @@ mod support;
 // Not about HTTP, but here because http is the crate at the top of the graph.
 mod architecture;
 mod binary;
+mod binary_content;
 mod bundle;
 mod capabilities;
 mod conditional;

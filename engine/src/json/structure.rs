@@ -560,9 +560,16 @@ fn zoned_when_timed(text: &str) -> bool {
 /// Base64 as RFC 4648 writes it (whitespace between groups allowed, as XML's base64Binary
 /// does): groups of four from `A-Z a-z 0-9 + /`, padded with at most two `=` at the end.
 fn valid_base64(text: &str) -> bool {
-    let symbols: Vec<u8> = text.bytes().filter(|byte| !byte.is_ascii_whitespace()).collect();
-    let padding = symbols.iter().rev().take_while(|&&byte| byte == b'=').count();
-    symbols.len() % 4 == 0
+    let symbols: Vec<u8> = text
+        .bytes()
+        .filter(|byte| !byte.is_ascii_whitespace())
+        .collect();
+    let padding = symbols
+        .iter()
+        .rev()
+        .take_while(|&&byte| byte == b'=')
+        .count();
+    symbols.len().is_multiple_of(4)
         && padding <= 2
         && symbols[..symbols.len() - padding]
             .iter()

@@ -12,7 +12,7 @@ use storage::model::{StoredVersion, WriteAction, WriteOutcome, WriteRequest, Wri
 use storage::TenantKey;
 
 use super::conditional::{exclusively, primary, too_many_matches, Condition};
-use super::resource_type_from_path;
+use super::{binary, resource_type_from_path};
 use crate::body::read_resource;
 use crate::error::ApiError;
 use crate::negotiation::{check_request_content_type, response_format};
@@ -29,7 +29,10 @@ pub(crate) async fn create(
 ) -> Result<Response, ApiError> {
     let resource_type = resource_type_from_path(&type_name)?;
     let format = response_format(&headers, &query)?;
-    check_request_content_type(&headers)?;
+    let native = binary::is_native_body(resource_type, &headers);
+    if !native {
+        check_request_content_type(&headers)?;
+    }
     refuse_criteria_in_url(&query)?;
     let condition = match headers.get("if-none-exist") {
         Some(header) => {
@@ -38,7 +41,11 @@ pub(crate) async fn create(
         }
         None => None,
     };
-    let resource = read_resource(body, &headers, state.settings(), resource_type).await?;
+    let resource = if native {
+        binary::read_native(body, &headers, state.settings(), None).await?
+    } else {
+        read_resource(body, &headers, state.settings(), resource_type).await?
+    };
     let Some(condition) = condition else {
         let written = write(&state, resource_type, resource).await?;
         return written_response(

@@ -1,6 +1,7 @@
 //! The FHIR RESTful interactions, one module each.
 //! Spec: https://hl7.org/fhir/R4/http.html
 
+pub(crate) mod binary;
 pub(crate) mod bundle;
 pub(crate) mod capabilities;
 mod conditional;

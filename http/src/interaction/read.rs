@@ -24,7 +24,11 @@ pub(crate) async fn read(
 ) -> Result<Response, ApiError> {
     let resource_type = resource_type_from_path(&type_name)?;
     let id = id_from_path(&id)?;
-    let format = response_format(&headers, &query)?;
+    // A Binary may be asked for as its own content (binary.html#rest), known only once read.
+    let format = match response_format(&headers, &query) {
+        Err(refusal) if resource_type.as_str() != "Binary" => return Err(refusal),
+        negotiated => negotiated,
+    };
     let stored = state
         .ember()
         .routing()
@@ -44,6 +48,12 @@ pub(crate) async fn read(
     if let Some(response) = not_modified(&headers, &stored) {
         return Ok(response);
     }
+    let format = match format {
+        Ok(format) => format,
+        Err(refusal) => {
+            return super::binary::native_read(&headers, &query, &stored, &body).ok_or(refusal)
+        }
+    };
     let body = super::subset::subset_for_read(&query, resource_type, body)?;
     version_response(format, body, stored.version_id, stored.last_updated)
 }

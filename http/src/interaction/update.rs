@@ -31,9 +31,16 @@ pub(crate) async fn update(
     let resource_type = resource_type_from_path(&type_name)?;
     let id = id_from_path(&id)?;
     let format = response_format(&headers, &query)?;
-    check_request_content_type(&headers)?;
+    let native = super::binary::is_native_body(resource_type, &headers);
+    if !native {
+        check_request_content_type(&headers)?;
+    }
     let precondition = update_precondition(&headers)?;
-    let resource = read_resource(body, &headers, state.settings(), resource_type).await?;
+    let resource = if native {
+        super::binary::read_native(body, &headers, state.settings(), Some(&id)).await?
+    } else {
+        read_resource(body, &headers, state.settings(), resource_type).await?
+    };
     match resource.claimed_id() {
         None => {
             return Err(ApiError::invalid(format!(

@@ -658,8 +658,14 @@ async fn a_read_entry_that_would_fail_fails_the_whole_transaction() {
     for (read, status) in [
         ("Patient/nobody".to_owned(), StatusCode::NOT_FOUND),
         (format!("Patient/{gone}"), StatusCode::GONE),
-        ("Patient/nobody/_history/1".to_owned(), StatusCode::NOT_FOUND),
-        ("Patient?birthdate=not-a-date".to_owned(), StatusCode::BAD_REQUEST),
+        (
+            "Patient/nobody/_history/1".to_owned(),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "Patient?birthdate=not-a-date".to_owned(),
+            StatusCode::BAD_REQUEST,
+        ),
     ] {
         let body = bundle(
             "transaction",

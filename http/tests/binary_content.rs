@@ -1,0 +1,83 @@
+//! Binary resources as their own content: written in their own media type, read back in it
+//! when the client asks for it rather than for FHIR.
+//! Spec: https://hl7.org/fhir/R4/binary.html#rest
+
+use axum::http::{Method, StatusCode};
+use sonic_rs::JsonValueTrait;
+
+use crate::support::{Reply, TestApp};
+
+async fn read_as(app: &TestApp, uri: &str, accept: &str) -> Reply {
+    app.request(Method::GET, uri)
+        .header("accept", accept)
+        .send()
+        .await
+}
+
+// binary.html#rest: "When binary data is written to the server (create/update - POST or PUT),
+// the data is accepted as is and treated as the binary data in the Binary resource", and
+// "when a read request is made for the binary resource that doesn't explicitly specify the
+// FHIR content types … then the content should be returned using the native content type".
+#[tokio::test]
+async fn a_binary_posted_in_its_own_media_type_reads_back_as_such_or_as_fhir() {
+    let app = TestApp::start().await;
+    let created = app
+        .request(Method::POST, "/fhir/Binary")
+        .header("content-type", "text/plain")
+        .body("hello")
+        .send()
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+
+    let native = read_as(&app, &format!("/fhir/Binary/{id}"), "text/plain").await;
+    assert_eq!(native.status, StatusCode::OK);
+    assert_eq!(native.header("content-type"), Some("text/plain"));
+    assert_eq!(native.text(), "hello");
+    assert_eq!(native.etag(), r#"W/"1""#);
+
+    let resource = read_as(&app, &format!("/fhir/Binary/{id}"), "application/fhir+json").await;
+    assert_eq!(resource.status, StatusCode::OK);
+    let json = resource.json();
+    assert_eq!(json["contentType"].as_str(), Some("text/plain"));
+    assert_eq!(json["data"].as_str(), Some("aGVsbG8="));
+}
+
+#[tokio::test]
+async fn a_binary_put_in_its_own_media_type_keeps_the_url_id_and_bytes() {
+    let app = TestApp::start().await;
+    let png = [0x89_u8, b'P', b'N', b'G', 0, 1, 2, 255];
+    let written = app
+        .request(Method::PUT, "/fhir/Binary/picture1")
+        .header("content-type", "image/png")
+        .body(png.to_vec())
+        .send()
+        .await;
+    assert_eq!(written.status, StatusCode::CREATED, "{}", written.text());
+
+    let native = read_as(&app, "/fhir/Binary/picture1", "image/*").await;
+    assert_eq!(native.status, StatusCode::OK);
+    assert_eq!(native.header("content-type"), Some("image/png"));
+    assert_eq!(native.body.as_ref(), png);
+}
+
+// Neither a FHIR format nor the Binary's own type: nothing acceptable to answer with.
+#[tokio::test]
+async fn a_binary_read_as_another_media_type_is_406() {
+    let app = TestApp::start().await;
+    let created = app
+        .request(Method::POST, "/fhir/Binary")
+        .header("content-type", "text/plain")
+        .body("hello")
+        .send()
+        .await;
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+
+    read_as(&app, &format!("/fhir/Binary/{id}"), "image/png")
+        .await
+        .outcome(StatusCode::NOT_ACCEPTABLE);
+    // Other types keep answering 406 to a non-FHIR Accept.
+    read_as(&app, "/fhir/Patient/nobody", "text/plain")
+        .await
+        .outcome(StatusCode::NOT_ACCEPTABLE);
+}
