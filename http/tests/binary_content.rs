@@ -7,6 +7,18 @@ use sonic_rs::JsonValueTrait;
 
 use crate::support::{Reply, TestApp};
 
+/// POSTs `text` as a `text/plain` body to the Binary endpoint; returns the new id.
+async fn post_text(app: &TestApp, text: &str) -> String {
+    let created = app
+        .request(Method::POST, "/fhir/Binary")
+        .header("content-type", "text/plain")
+        .body(text.to_owned())
+        .send()
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    created.json()["id"].as_str().unwrap().to_owned()
+}
+
 async fn read_as(app: &TestApp, uri: &str, accept: &str) -> Reply {
     app.request(Method::GET, uri)
         .header("accept", accept)
@@ -21,14 +33,7 @@ async fn read_as(app: &TestApp, uri: &str, accept: &str) -> Reply {
 #[tokio::test]
 async fn a_binary_posted_in_its_own_media_type_reads_back_as_such_or_as_fhir() {
     let app = TestApp::start().await;
-    let created = app
-        .request(Method::POST, "/fhir/Binary")
-        .header("content-type", "text/plain")
-        .body("hello")
-        .send()
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
-    let id = created.json()["id"].as_str().unwrap().to_owned();
+    let id = post_text(&app, "hello").await;
 
     let native = read_as(&app, &format!("/fhir/Binary/{id}"), "text/plain").await;
     assert_eq!(native.status, StatusCode::OK);
@@ -65,13 +70,7 @@ async fn a_binary_put_in_its_own_media_type_keeps_the_url_id_and_bytes() {
 #[tokio::test]
 async fn a_binary_read_as_another_media_type_is_406() {
     let app = TestApp::start().await;
-    let created = app
-        .request(Method::POST, "/fhir/Binary")
-        .header("content-type", "text/plain")
-        .body("hello")
-        .send()
-        .await;
-    let id = created.json()["id"].as_str().unwrap().to_owned();
+    let id = post_text(&app, "hello").await;
 
     read_as(&app, &format!("/fhir/Binary/{id}"), "image/png")
         .await
