@@ -221,6 +221,17 @@ fn parse_include(value: &str, iterate: bool) -> Result<Include, String> {
             "'{value}' has too many parts; use Type:param[:TargetType]"
         ));
     }
+    // A target the parameter can never point to would include nothing, silently.
+    if let (Some(param), Some(target)) = (&param, target_type) {
+        let targets = &param.definition.target;
+        if !targets.is_empty() && !targets.iter().any(|name| name == target.as_str()) {
+            return Err(format!(
+                "{source}:{} never refers to a {target} (it refers to {})",
+                param.code(),
+                targets.join(", ")
+            ));
+        }
+    }
     Ok(Include {
         source_type,
         param,
@@ -260,6 +271,12 @@ mod tests {
         assert_eq!(query.includes[0].source_type.as_str(), "Observation");
         assert_eq!(query.includes[0].param, None);
         assert!(parse(&[("_revinclude", "*")]).is_err());
+    }
+
+    #[test]
+    fn include_with_a_target_its_parameter_never_refers_to_is_an_error() {
+        assert!(parse(&[("_include", "Observation:subject:Patient")]).is_ok());
+        assert!(parse(&[("_include", "Observation:subject:Medication")]).is_err());
     }
 
     #[test]

@@ -65,7 +65,10 @@ async fn include_and_revinclude_add_the_linked_resources_once() {
     );
 
     let everything = searchset(&app, "/fhir/Observation?_include=Observation:*").await;
-    assert_eq!(ids_of(&everything, "include"), std::slice::from_ref(&patient));
+    assert_eq!(
+        ids_of(&everything, "include"),
+        std::slice::from_ref(&patient)
+    );
 
     // `*` iterated follows every reference of the included resources too, whatever their
     // type: the Patient's organization.
