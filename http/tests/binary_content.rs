@@ -80,3 +80,31 @@ async fn a_binary_read_as_another_media_type_is_406() {
         .await
         .outcome(StatusCode::NOT_ACCEPTABLE);
 }
+
+// A megabyte of content is an ordinary file: its base64 is not words, and is not put in
+// the `_content` full-text document (which PostgreSQL would refuse at that size).
+#[tokio::test]
+async fn a_binary_of_a_megabyte_of_random_bytes_is_stored_and_read_back() {
+    let app = TestApp::start().await;
+    let mut state: u32 = 12_345;
+    let bytes: Vec<u8> = (0..1_000_000)
+        .map(|_| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (state >> 16) as u8
+        })
+        .collect();
+    let written = app
+        .request(Method::PUT, "/fhir/Binary/large1")
+        .header("content-type", "application/octet-stream")
+        .body(bytes.clone())
+        .send()
+        .await;
+    assert_eq!(written.status, StatusCode::CREATED, "{}", written.text());
+
+    let native = read_as(&app, "/fhir/Binary/large1", "application/octet-stream").await;
+    assert_eq!(native.status, StatusCode::OK);
+    assert!(
+        native.body.as_ref() == bytes.as_slice(),
+        "the bytes read back differ"
+    );
+}

@@ -218,6 +218,23 @@ pub(crate) fn uri_member_names() -> &'static HashSet<&'static str> {
     &NAMES
 }
 
+/// The JSON member names under which some R4 element holds a `base64Binary` (`data` of an
+/// Attachment, a Binary or a Signature, `hash`, `query`, `carrierAIDC`): encoded bytes, not
+/// words, which `_content` leaves out (a 1 MB attachment made a full-text document too
+/// large to index, and its base64 matched nothing anyone searches for).
+pub(crate) fn base64_member_names() -> &'static HashSet<&'static str> {
+    static NAMES: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+        TABLES
+            .elements
+            .values()
+            .flat_map(|children| children.0.values())
+            .filter(|element| element.types.iter().any(|kind| *kind == "base64Binary"))
+            .map(|element| element.name)
+            .collect()
+    });
+    &NAMES
+}
+
 /// The R4 type called `name` (case-sensitive: `Patient`, `HumanName`, `dateTime`), if any.
 pub fn type_definition(name: &str) -> Option<&'static TypeDefinition> {
     TABLES.types.get(name)

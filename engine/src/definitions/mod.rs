@@ -15,11 +15,11 @@ use std::io::Read;
 pub use compartments::{compartment, compartments, CompartmentDefinition, CompartmentResource};
 #[cfg(test)]
 pub(crate) use elements::type_definitions;
+pub(crate) use elements::{base64_member_names, children, uri_member_names, Children};
 pub use elements::{
     child_element, element, element_types, type_definition, ElementDefinition, TypeDefinition,
     TypeKind,
 };
-pub(crate) use elements::{children, uri_member_names, Children};
 pub(crate) use resource_types::NOT_DOMAIN_RESOURCES;
 pub use resource_types::{is_resource_type, resource_types};
 pub use search_parameters::{

@@ -104,8 +104,9 @@ fn narrative_text(resource: &Value) -> String {
     super::fold(&words)
 }
 
-/// Every string value in the resource but the narrative (searched by `_text`) and ids and
-/// URLs of extensions, folded and joined: what `_content` searches.
+/// Every string value in the resource but the narrative (searched by `_text`), ids, URLs of
+/// extensions and base64-encoded bytes, folded and joined: what `_content` searches. Cut at
+/// `CONTENT_LIMIT` bytes, so that a long document is stored, searchable by its beginning.
 fn content_text(resource: &Value) -> String {
     fn collect(value: &Value, out: &mut String) {
         if let Some(text) = value.as_str() {
@@ -121,7 +122,7 @@ fn content_text(resource: &Value) -> String {
                     "id" | "url" | "resourceType" | "meta" => true,
                     // The narrative; a `text` string (CodeableConcept.text, …) is content.
                     "text" => member.is_object(),
-                    _ => false,
+                    _ => crate::definitions::base64_member_names().contains(key),
                 };
                 if !skipped {
                     collect(member, out);
@@ -131,8 +132,20 @@ fn content_text(resource: &Value) -> String {
     }
     let mut out = String::new();
     collect(resource, &mut out);
+    if out.len() > CONTENT_LIMIT {
+        let mut end = CONTENT_LIMIT;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+    }
     super::fold(&out)
 }
+
+/// The text of a resource `_content` indexes at most: PostgreSQL refuses a full-text document
+/// over 1 MB (`string is too long for tsvector`), which would refuse the resource; a quarter
+/// of that keeps any text's document under it.
+const CONTENT_LIMIT: usize = 256 * 1024;
 
 /// `Location.position` for `near`, the one special parameter: its latitude and longitude
 /// as the two parts of one element, number rows paired like a composite's, so a distance
@@ -261,6 +274,24 @@ mod tests {
         assert!(
             matches!(content[..], [IndexValue::Text(words)] if words.contains("windsor") && !words.contains("chalmers"))
         );
+    }
+
+    #[test]
+    fn content_leaves_out_base64_and_stops_at_its_limit() {
+        let found = entries(
+            r#"{"resourceType":"DocumentReference","status":"current","description":"discharge letter","content":[{"attachment":{"contentType":"text/plain","data":"aGVsbG8gd29ybGQ="}}]}"#,
+        );
+        let content = of(&found, "_content");
+        assert!(
+            matches!(content[..], [IndexValue::Text(words)] if words.contains("discharge") && !words.contains("aghlbg8"))
+        );
+
+        let long = "word ".repeat(CONTENT_LIMIT / 5 + 1000);
+        let found = entries(&format!(
+            r#"{{"resourceType":"Basic","code":{{"text":"{long}"}}}}"#
+        ));
+        let content = of(&found, "_content");
+        assert!(matches!(content[..], [IndexValue::Text(words)] if words.len() <= CONTENT_LIMIT));
     }
 
     #[test]
