@@ -213,6 +213,59 @@ async fn update_and_delete_with_if_match_star_need_the_resource_to_exist() {
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text());
 }
 
+/// `call` with `If-None-Match: *`.
+fn star(call: crate::support::Call<'_>) -> crate::support::Call<'_> {
+    call.header("if-none-match", "*")
+}
+
+// RFC 9110, section 13.1.2: `If-None-Match: *` on any write is false while the resource
+// exists, and the method is then not performed: conditional update, delete, patch, and a
+// transaction's PUT entry all answer 412 and change nothing.
+#[tokio::test]
+async fn every_write_with_if_none_match_star_leaves_an_existing_resource_alone() {
+    let app = TestApp::start().await;
+    let id = app
+        .create(r#"{"resourceType":"Patient","identifier":[{"system":"urn:s","value":"inm"}]}"#)
+        .await;
+
+    star(
+        app.request(Method::PUT, "/fhir/Patient?identifier=urn:s|inm")
+            .json(r#"{"resourceType":"Patient"}"#),
+    )
+    .send()
+    .await
+    .outcome(StatusCode::PRECONDITION_FAILED);
+    star(app.request(Method::DELETE, &format!("/fhir/Patient/{id}")))
+        .send()
+        .await
+        .outcome(StatusCode::PRECONDITION_FAILED);
+    star(app.request(Method::DELETE, "/fhir/Patient?identifier=urn:s|inm"))
+        .send()
+        .await
+        .outcome(StatusCode::PRECONDITION_FAILED);
+    star(
+        app.request(Method::PATCH, &format!("/fhir/Patient/{id}"))
+            .header("content-type", "application/json-patch+json")
+            .body(r#"[{"op":"add","path":"/active","value":true}]"#),
+    )
+    .send()
+    .await
+    .outcome(StatusCode::PRECONDITION_FAILED);
+    let transaction = format!(
+        r#"{{"resourceType":"Bundle","type":"transaction","entry":[{{"resource":{{"resourceType":"Patient","id":"{id}"}},"request":{{"method":"PUT","url":"Patient/{id}","ifNoneMatch":"*"}}}}]}}"#
+    );
+    app.post("/fhir", &transaction)
+        .await
+        .outcome(StatusCode::PRECONDITION_FAILED);
+
+    assert_eq!(current_version(&app, &id).await, "1");
+    // Nothing there, a delete under `*` holds and deletes nothing.
+    let absent = star(app.request(Method::DELETE, "/fhir/Patient/never-was"))
+        .send()
+        .await;
+    assert_eq!(absent.status, StatusCode::NO_CONTENT);
+}
+
 #[tokio::test]
 async fn update_with_prefer_return_minimal_has_empty_body_and_all_headers() {
     let app = TestApp::start().await;

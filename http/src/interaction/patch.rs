@@ -18,7 +18,7 @@ use storage::model::{Precondition, WriteAction, WriteOutcome, WriteRequest, Writ
 use storage::TenantKey;
 
 use super::conditional::{exclusively, primary, too_many_matches, Condition};
-use super::update::if_match;
+use super::update::precondition;
 use super::{id_from_path, resource_type_from_path};
 use crate::body::read_body;
 use crate::error::ApiError;
@@ -110,7 +110,7 @@ impl PatchRequest {
         body: Body,
     ) -> Result<PatchRequest, ApiError> {
         let format = patch_format(headers)?;
-        let expected = if_match(headers)?;
+        let expected = precondition(headers)?;
         let body = read_body(body, headers, state.settings().max_body_bytes).await?;
         Ok(PatchRequest {
             format,

@@ -35,7 +35,7 @@ pub(crate) async fn update(
     if !native {
         check_request_content_type(&headers)?;
     }
-    let precondition = update_precondition(&headers)?;
+    let precondition = precondition(&headers)?;
     let resource = if native {
         super::binary::read_native(body, &headers, state.settings(), Some(&id)).await?
     } else {
@@ -86,7 +86,7 @@ pub(crate) async fn conditional_update(
     check_request_content_type(&headers)?;
     let base = base_url(state.settings().base_url.as_deref(), &headers);
     let condition = Condition::parse(resource_type, query.into_pairs(), &base)?;
-    let expected = if_match(&headers)?;
+    let expected = precondition(&headers)?;
     let resource = read_resource(body, &headers, state.settings(), resource_type).await?;
     let work_state = state.clone();
     let (status, written) = exclusively(&state, condition, move |condition| async move {
@@ -163,43 +163,50 @@ pub(crate) async fn conditional_update(
     )
 }
 
-/// `If-Match: W/"n"` or `If-Match: *`, if sent.
-pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<Precondition>, ApiError> {
-    match headers.get(header::IF_MATCH) {
-        None => Ok(None),
-        Some(value) => value
-            .to_str()
-            .map_err(|_| ApiError::invalid("If-Match is not a valid header value"))
-            .and_then(if_match_text)
-            .map(Some),
-    }
+/// A write's precondition from its `If-Match` and `If-None-Match` headers (see
+/// [`write_precondition`]).
+pub(crate) fn precondition(headers: &HeaderMap) -> Result<Option<Precondition>, ApiError> {
+    let text = |name: header::HeaderName| {
+        headers
+            .get(&name)
+            .map(|value| {
+                value
+                    .to_str()
+                    .map_err(|_| ApiError::invalid(format!("{name} is not a valid header value")))
+            })
+            .transpose()
+    };
+    write_precondition(text(header::IF_MATCH)?, text(header::IF_NONE_MATCH)?)
 }
 
-/// The precondition an `If-Match` value states: `*` (some version exists) or one entity tag.
-pub(crate) fn if_match_text(text: &str) -> Result<Precondition, ApiError> {
-    if text.trim() == "*" {
-        return Ok(Precondition::Exists);
-    }
-    Ok(Precondition::Version(VersionId::parse_etag(text)?))
-}
-
-/// An update's precondition: `If-Match`, or `If-None-Match: *`, which makes the PUT a create
-/// that never overwrites (RFC 9110, section 13.1.2: with `*` the method is performed only
-/// when no current representation exists).
-fn update_precondition(headers: &HeaderMap) -> Result<Option<Precondition>, ApiError> {
-    let none_match = headers
-        .get(header::IF_NONE_MATCH)
-        .map(|value| value.to_str().map(str::trim));
-    match (if_match(headers)?, none_match) {
-        (precondition, None) => Ok(precondition),
-        (None, Some(Ok("*"))) => Ok(Some(Precondition::Absent)),
+/// A write's precondition (update, patch, delete; single, conditional or a Bundle entry's):
+/// `If-Match` names a version or `*` (it exists); `If-None-Match: *` requires that it does
+/// not, so a PUT creates and never overwrites, and a DELETE or PATCH of an existing resource
+/// is refused (RFC 9110, section 13.1.2: with `*` the method is performed only when no
+/// current representation exists). Both at once, or `If-None-Match` with a tag, is a 400.
+pub(crate) fn write_precondition(
+    if_match: Option<&str>,
+    if_none_match: Option<&str>,
+) -> Result<Option<Precondition>, ApiError> {
+    match (if_match, if_none_match.map(str::trim)) {
+        (None, None) => Ok(None),
+        (Some(if_match), None) => if_match_text(if_match).map(Some),
+        (None, Some("*")) => Ok(Some(Precondition::Absent)),
         (Some(_), Some(_)) => Err(ApiError::invalid(
             "If-Match and If-None-Match together state contradictory preconditions",
         )),
         (None, Some(_)) => Err(ApiError::invalid(
-            "On an update, If-None-Match may only be '*' (create unless it exists)",
+            "On a write, If-None-Match may only be '*' (only if the resource does not exist)",
         )),
     }
+}
+
+/// The precondition an `If-Match` value states: `*` (some version exists) or one entity tag.
+fn if_match_text(text: &str) -> Result<Precondition, ApiError> {
+    if text.trim() == "*" {
+        return Ok(Precondition::Exists);
+    }
+    Ok(Precondition::Version(VersionId::parse_etag(text)?))
 }
 
 /// Sends an update or create through the type's writer; 201 for a first version, else 200.

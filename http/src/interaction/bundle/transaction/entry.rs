@@ -13,7 +13,7 @@ use storage::model::Precondition;
 use crate::error::ApiError;
 use crate::interaction::bundle::dispatch::local_path;
 use crate::interaction::conditional::Condition;
-use crate::interaction::update::if_match_text;
+use crate::interaction::update::write_precondition;
 
 /// Which resource an update, patch or delete acts on.
 pub(super) enum Target {
@@ -108,7 +108,12 @@ pub(super) fn read_entry<'a>(
             )))
         }
     };
-    let if_match = request.if_match.as_deref().map(if_match_text).transpose()?;
+    // Only the writes' conditions: a read entry's `ifNoneMatch` is a conditional read,
+    // answered by the read itself (`dispatch.rs`), and read entries returned above.
+    let if_match = write_precondition(
+        request.if_match.as_deref(),
+        request.if_none_match.as_deref(),
+    )?;
     let resource = || {
         entry
             .resource
