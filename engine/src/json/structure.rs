@@ -531,13 +531,17 @@ pub fn is_valid_instant(text: &str) -> bool {
     text.len() > 10 && valid_date_time(text) && zoned_when_timed(text)
 }
 
-/// Whether a `dateTime` or `instant` with a time of day has its zone (datatypes.html#dateTime:
-/// "If hours and minutes are specified, a time zone SHALL be populated"): `Z`, or an offset
-/// from -14:00 to +14:00, after an upper-case `T`.
+/// Whether a `dateTime` or `instant` with a time of day has its seconds and its zone
+/// (datatypes.html#dateTime: "If hours and minutes are specified, a time zone SHALL be
+/// populated"): `Z`, or an offset from -14:00 to +14:00, after an upper-case `T`.
 fn zoned_when_timed(text: &str) -> bool {
     let Some((_, time)) = text.split_once('T') else {
         return text.len() <= 10;
     };
+    // The regex of dateTime and instant requires the seconds: `10:00Z` is not a time.
+    if time.len() < 9 || time.as_bytes()[5] != b':' {
+        return false;
+    }
     if time.ends_with('Z') {
         return true;
     }
@@ -741,6 +745,7 @@ mod tests {
             r#""deceasedDateTime":"2020-01-01T10:00:00""#,
             r#""deceasedDateTime":"2020-01-01t10:00:00Z""#,
             r#""deceasedDateTime":"2020-01-01T10:00:00-14:30""#,
+            r#""deceasedDateTime":"2020-01-01T10:00Z""#,
         ] {
             assert!(patient(bad).is_err(), "{bad}");
         }
