@@ -654,13 +654,27 @@ async fn a_read_entry_that_would_fail_fails_the_whole_transaction() {
         app.delete(&format!("/fhir/Patient/{gone}")).await.status,
         StatusCode::NO_CONTENT
     );
+    let live = app.create(r#"{"resourceType":"Patient"}"#).await;
     let written_before = app.versions_written().await;
     for (read, status) in [
         ("Patient/nobody".to_owned(), StatusCode::NOT_FOUND),
         (format!("Patient/{gone}"), StatusCode::GONE),
+        (format!("Patient/{gone}/_history/2"), StatusCode::GONE),
         (
             "Patient/nobody/_history/1".to_owned(),
             StatusCode::NOT_FOUND,
+        ),
+        (
+            "Patient/nobody/$everything".to_owned(),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            format!("Patient/{live}?_summary=bogus"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("Patient/{live}/_history?_count=abc"),
+            StatusCode::BAD_REQUEST,
         ),
         (
             "Patient?birthdate=not-a-date".to_owned(),

@@ -40,7 +40,8 @@ enum ReadTarget {
     Resource(ResourceType, Id),
     /// `Type/id/_history/vid`: a version, which must have been written.
     Version(ResourceType, Id, String),
-    /// `Type/id/_history`: the resource's history, which must exist (a deleted one has one).
+    /// `Type/id/_history`: the resource's history, which must exist (a deleted one has one);
+    /// `Type/id/$everything` likewise.
     History(ResourceType, Id),
     /// Anything else under one resource (`$everything`, a compartment search): whether it
     /// succeeds may depend on the transaction's writes and is not checked here.
@@ -56,7 +57,7 @@ async fn check_read(
     entry: &RequestEntry<'_>,
 ) -> Result<(), ApiError> {
     let path = local_path(base, &entry.request.url)?;
-    let (path, _query) = path.split_once('?').unwrap_or((&path, ""));
+    let (path, query) = path.split_once('?').unwrap_or((&path, ""));
     let target = read_target(path.trim_start_matches("/fhir").trim_start_matches('/'));
     let (resource_type, id) = match &target {
         ReadTarget::Resource(resource_type, id)
@@ -72,18 +73,38 @@ async fn check_read(
             "{resource_type}/{id} is not known, so the transaction's read of it fails"
         )));
     };
+    let deleted = current.body.is_none();
     match target {
-        ReadTarget::Resource(..) if current.body.is_none() => Err(ApiError::new(
-            Category::Gone,
-            format!("{resource_type}/{id} is deleted, so the transaction's read of it fails"),
-        )),
-        ReadTarget::Version(.., version)
-            if VersionId::parse(&version).map_or(true, |version| version > current.version_id) =>
-        {
-            Err(ApiError::not_found(format!(
-                "{resource_type}/{id} has no version '{version}'"
-            )))
+        ReadTarget::Resource(..) if deleted => {
+            return Err(ApiError::new(
+                Category::Gone,
+                format!("{resource_type}/{id} is deleted, so the transaction's read of it fails"),
+            ))
         }
+        ReadTarget::Version(.., version) => match VersionId::parse(&version) {
+            Ok(version) if version == current.version_id && deleted => {
+                return Err(ApiError::new(
+                    Category::Gone,
+                    format!("version {version} of {resource_type}/{id} is its deletion"),
+                ))
+            }
+            Ok(version) if version <= current.version_id => {}
+            _ => {
+                return Err(ApiError::not_found(format!(
+                    "{resource_type}/{id} has no version '{version}'"
+                )))
+            }
+        },
+        _ => {}
+    }
+    // Its parameters (`_summary`, `_since`, `_count`) are refused or not whatever the
+    // resource holds; a 404 or 410 of this early run is the state before the transaction's
+    // writes, which the lookup above has judged instead.
+    if query.is_empty() {
+        return Ok(());
+    }
+    match accepted(dispatcher, entry).await {
+        Err(refusal) if refusal.status() == StatusCode::BAD_REQUEST => Err(refusal),
         _ => Ok(()),
     }
 }
@@ -99,7 +120,7 @@ fn read_target(path: &str) -> ReadTarget {
         [type_name, id] => resource(type_name, id).map_or(ReadTarget::Other, |(kind, id)| {
             ReadTarget::Resource(kind, id)
         }),
-        [type_name, id, "_history"] => resource(type_name, id)
+        [type_name, id, "_history" | "$everything"] => resource(type_name, id)
             .map_or(ReadTarget::Other, |(kind, id)| {
                 ReadTarget::History(kind, id)
             }),
