@@ -680,6 +680,10 @@ async fn a_read_entry_that_would_fail_fails_the_whole_transaction() {
             "Patient?birthdate=not-a-date".to_owned(),
             StatusCode::BAD_REQUEST,
         ),
+        (
+            format!("Patient/{live}/Observation?date=not-a-date"),
+            StatusCode::BAD_REQUEST,
+        ),
     ] {
         let body = bundle(
             "transaction",

@@ -63,7 +63,8 @@ async fn check_read(
         ReadTarget::Resource(resource_type, id)
         | ReadTarget::Version(resource_type, id, _)
         | ReadTarget::History(resource_type, id) => (*resource_type, id.clone()),
-        ReadTarget::UnderResource => return Ok(()),
+        ReadTarget::UnderResource if query.is_empty() => return Ok(()),
+        ReadTarget::UnderResource => return parameters_accepted(dispatcher, entry).await,
         ReadTarget::Other => return accepted(dispatcher, entry).await,
     };
     let locked = transaction.lock(&[(resource_type, id.clone())]).await?;
@@ -98,11 +99,19 @@ async fn check_read(
         _ => {}
     }
     // Its parameters (`_summary`, `_since`, `_count`) are refused or not whatever the
-    // resource holds; a 404 or 410 of this early run is the state before the transaction's
-    // writes, which the lookup above has judged instead.
+    // resource holds.
     if query.is_empty() {
         return Ok(());
     }
+    parameters_accepted(dispatcher, entry).await
+}
+
+/// Runs the read once and fails only if its parameters are refused (400): under one
+/// resource, a 404 or 410 of this early run is the state before the transaction's writes.
+async fn parameters_accepted(
+    dispatcher: &Dispatcher,
+    entry: &RequestEntry<'_>,
+) -> Result<(), ApiError> {
     match accepted(dispatcher, entry).await {
         Err(refusal) if refusal.status() == StatusCode::BAD_REQUEST => Err(refusal),
         _ => Ok(()),
