@@ -65,13 +65,34 @@ async fn token_text_finds_a_concept_text_beside_a_coding_display() {
     let fever = app
         .create(r#"{"resourceType":"Condition","subject":{"reference":"Patient/p"},"code":{"coding":[{"system":"http://snomed.info/sct","code":"386661006","display":"Fever"}],"text":"Pyrexia"}}"#)
         .await;
-    for text in ["pyrexia", "fever"] {
+    for text in ["pyrexia", "fever", "pyr"] {
         assert_eq!(
             matches(&app, &format!("/fhir/Condition?code:text={text}")).await,
             sorted(&[&fever]),
             "{text}"
         );
     }
+    // "A normal string search" matches from the start of a word, not inside one.
+    assert!(matches(&app, "/fhir/Condition?code:text=rexia")
+        .await
+        .is_empty());
+}
+
+// search.html#uri: "the :above and :below modifiers only apply to URLs, and not URNS such
+// as OIDs": on a URN they match it exactly.
+#[tokio::test]
+async fn uri_below_and_above_match_a_urn_exactly() {
+    let app = TestApp::start().await;
+    let oid = app
+        .create(r#"{"resourceType":"ValueSet","status":"active","url":"urn:oid:1.2.3"}"#)
+        .await;
+    assert!(matches(&app, "/fhir/ValueSet?url:below=urn:oid:1.2")
+        .await
+        .is_empty());
+    assert_eq!(
+        matches(&app, "/fhir/ValueSet?url:below=urn:oid:1.2.3").await,
+        sorted(&[&oid])
+    );
 }
 
 // search.html#missing: `:missing=true` is for resources that "don't have a value"; a

@@ -44,10 +44,15 @@ pub(crate) fn condition(
                 parts.join(" AND ")
             }
         }
+        // search.html#token: ":text … the search functions as a normal string search", one
+        // that matches from the start: here of any word of the text (`gluc` finds "Fasting
+        // glucose", `ucose` finds nothing).
         SearchValue::TokenText(text) => {
+            let escaped = like_escape(text);
             format!(
-                "{row}.display LIKE {}",
-                sql.bind(format!("%{}%", like_escape(text)))
+                "({row}.display LIKE {} OR {row}.display LIKE {})",
+                sql.bind(format!("{escaped}%")),
+                sql.bind(format!("% {escaped}%"))
             )
         }
         SearchValue::OfType {
@@ -144,6 +149,11 @@ pub(crate) fn condition(
             condition
         }
         SearchValue::Uri(uri) => match modifier {
+            // search.html#uri: ":above and :below … only apply to URLs, and not URNs such as
+            // OIDs": a URN is matched exactly.
+            Modifier::Above | Modifier::Below if uri.starts_with("urn:") => {
+                format!("{row}.value = {}", sql.bind(uri.clone()))
+            }
             // The stored URI is a prefix of the one searched: it is "above" it.
             Modifier::Above => format!("{} LIKE {row}.value || '%'", sql.bind(uri.clone())),
             Modifier::Below => format!(
