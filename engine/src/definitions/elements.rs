@@ -228,7 +228,7 @@ pub(crate) fn base64_member_names() -> &'static HashSet<&'static str> {
             .elements
             .values()
             .flat_map(|children| children.0.values())
-            .filter(|element| element.types.iter().any(|kind| *kind == "base64Binary"))
+            .filter(|element| element.types.contains(&"base64Binary"))
             .map(|element| element.name)
             .collect()
     });
