@@ -60,6 +60,20 @@ impl ApiError {
         }
     }
 
+    /// The error an interaction run inside the server answered (a transaction's read entry,
+    /// run before the commit), raised again with its status and diagnostics.
+    #[cold]
+    pub(crate) fn relayed(status: u16, diagnostics: impl Into<String>) -> ApiError {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+        let code = match status {
+            StatusCode::BAD_REQUEST => "invalid",
+            StatusCode::NOT_FOUND => "not-found",
+            StatusCode::GONE => "deleted",
+            _ => "processing",
+        };
+        ApiError::http(status, code, diagnostics)
+    }
+
     #[cold]
     fn with_issues(category: Category, issues: Vec<Issue>) -> ApiError {
         let (status, _, retry_after) = classify(category);

@@ -153,12 +153,5 @@ async fn accepted(dispatcher: &Dispatcher, entry: &RequestEntry<'_>) -> Result<(
         .as_deref()
         .and_then(engine::outcome_diagnostics)
         .unwrap_or_else(|| "the read failed".to_owned());
-    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let code = match status {
-        StatusCode::BAD_REQUEST => "invalid",
-        StatusCode::NOT_FOUND => "not-found",
-        StatusCode::GONE => "deleted",
-        _ => "processing",
-    };
-    Err(ApiError::http(status, code, diagnostics))
+    Err(ApiError::relayed(response.status, diagnostics))
 }
