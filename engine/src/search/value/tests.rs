@@ -61,6 +61,7 @@ fn date_prefixes_are_read_and_bad_dates_rejected() {
     ));
     assert!(value("Patient", "birthdate", Modifier::None, "2020-13-01").is_err());
     assert!(value("Patient", "birthdate", Modifier::None, "xx2020").is_err());
+    assert!(value("Patient", "birthdate", Modifier::None, "0000").is_err());
 }
 
 #[test]
