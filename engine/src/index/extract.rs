@@ -190,7 +190,7 @@ fn push_all(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::Decimal;
+    use crate::index::{DateRange, Decimal};
 
     fn entries(json: &str) -> Vec<IndexEntry> {
         let value: Value = sonic_rs::from_str(json).unwrap();
@@ -227,6 +227,26 @@ mod tests {
             of(&found, "gender")[..],
             [IndexValue::Token { .. }]
         ));
+    }
+
+    // search.html#date: for a Timing "only the outer limits matter".
+    #[test]
+    fn a_timing_is_indexed_as_one_range_from_its_first_to_its_last_limit() {
+        let found = entries(
+            r#"{"resourceType":"ServiceRequest","status":"active","intent":"order","subject":{"reference":"Patient/p"},"occurrenceTiming":{"event":["2022-03-01T10:00:00Z","2022-06-01"],"repeat":{"boundsPeriod":{"start":"2022-01-01","end":"2022-12-31"}}}}"#,
+        );
+        let occurrence = of(&found, "occurrence");
+        let [IndexValue::Date(range)] = occurrence[..] else {
+            panic!("one range, not {occurrence:?}");
+        };
+        assert_eq!(
+            Some(range.low),
+            DateRange::parse("2022-01-01").map(|day| day.low)
+        );
+        assert_eq!(
+            Some(range.high),
+            DateRange::parse("2022-12-31").map(|day| day.high)
+        );
     }
 
     #[test]

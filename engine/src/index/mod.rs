@@ -146,18 +146,32 @@ fn dates_of(value: &Value, fhir_type: &str, out: &mut Vec<IndexValue>) {
                 }));
             }
         }
+        // search.html#date: for a Timing "the specified scheduling details are ignored and
+        // only the outer limits matter": one range from its first event or bound to its last.
         "Timing" => {
+            let mut parts = Vec::new();
             if let Some(events) = value.get("event").and_then(|events| events.as_array()) {
                 for event in events.iter() {
-                    dates_of(event, "dateTime", out);
+                    dates_of(event, "dateTime", &mut parts);
                 }
             }
             if let Some(bounds) = value
                 .get("repeat")
                 .and_then(|repeat| repeat.get("boundsPeriod"))
             {
-                dates_of(bounds, "Period", out);
+                dates_of(bounds, "Period", &mut parts);
             }
+            let outer = parts
+                .into_iter()
+                .filter_map(|part| match part {
+                    IndexValue::Date(range) => Some(range),
+                    _ => None,
+                })
+                .reduce(|first, second| DateRange {
+                    low: first.low.min(second.low),
+                    high: first.high.max(second.high),
+                });
+            out.extend(outer.map(IndexValue::Date));
         }
         _ => {
             if let Some(range) = value.as_str().and_then(DateRange::parse) {
