@@ -356,7 +356,12 @@ async fn search_quantity_uses_implicit_precision_and_units() {
     );
     assert_eq!(
         matches(&app, "/fhir/Observation?value-quantity=ap101").await,
-        [weight]
+        [weight.clone()]
+    );
+    // `ap` is never narrower than the value's own precision: `1e1` is 10 give or take 5.
+    assert_eq!(
+        matches(&app, "/fhir/Observation?value-quantity=ap1e1").await,
+        [light]
     );
 }
 

@@ -288,10 +288,12 @@ fn amount_condition(row: &str, prefix: Prefix, number: &str, exponent: &str) -> 
         Prefix::Le => format!("{value_low} <= {searched}"),
         Prefix::StartsAfter => format!("{value_low} > {searched}"),
         Prefix::EndsBefore => format!("{value_high} < {searched}"),
-        // Within 10% of the searched value, as the spec suggests.
-        Prefix::Approximately => format!(
-            "({value_low} <= {searched} + abs({searched}) * 0.1 AND {value_high} >= {searched} - abs({searched}) * 0.1)"
-        ),
+        // Within 10% of the searched value, as the spec suggests, and never narrower than
+        // the value's own precision: `ap0` is [-0.5, 0.5], as wide as `0`, not only zero.
+        Prefix::Approximately => {
+            let margin = format!("greatest(abs({searched}) * 0.1, {half_step})");
+            format!("({value_low} <= {searched} + {margin} AND {value_high} >= {searched} - {margin})")
+        }
     }
 }
 
