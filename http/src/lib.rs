@@ -16,12 +16,14 @@ mod health;
 mod interaction;
 mod negotiation;
 pub mod observability;
+mod protocol_errors;
 mod query;
 mod respond;
 mod server;
 mod state;
 
 pub use app::app;
+pub use protocol_errors::{OutcomeListener, WithOutcomeBodies};
 pub use server::{run, shutdown_signal};
 pub use state::AppState;
 

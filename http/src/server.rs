@@ -13,6 +13,7 @@ use tracing::info;
 
 use crate::app::app;
 use crate::config::Settings;
+use crate::protocol_errors::OutcomeListener;
 use crate::state::AppState;
 use crate::Error;
 
@@ -77,11 +78,11 @@ pub async fn run(
     );
     // Responses are written whole; Nagle's algorithm would only hold back the last segment
     // of a large one until the client acknowledges the previous.
-    let listener = listener.tap_io(|stream| {
+    let listener = OutcomeListener(listener.tap_io(|stream| {
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
-    });
+    }));
     let served = axum::serve(listener, app(state.clone()))
         .with_graceful_shutdown(shutdown)
         .await

@@ -1,5 +1,6 @@
-//! The app over a real TCP socket with an HTTP client: create then read, and concurrent
-//! creates that each get their own id.
+//! The app over a real TCP socket with an HTTP client: create then read, concurrent creates
+//! that each get their own id, and the requests HTTP itself refuses answered with an
+//! OperationOutcome.
 //! Spec: https://hl7.org/fhir/R4/http.html#create, http.html#read
 
 use std::collections::HashSet;
@@ -73,4 +74,53 @@ async fn concurrent_creates_all_succeed_with_distinct_ids() {
 
     assert_eq!(ids.len(), 32);
     assert_eq!(app.versions_written().await, 32);
+}
+
+/// Sends `request` as raw bytes and reads the answer until the server closes.
+async fn raw(address: std::net::SocketAddr, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("a connection");
+    stream
+        .write_all(request)
+        .await
+        .expect("the request is sent");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("an answer");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+// http.html: an error answer carries an OperationOutcome, also when HTTP itself refuses the
+// request before any handler runs (a URL over 64 KB, 200 headers, an unreadable request line).
+#[tokio::test]
+async fn requests_http_refuses_are_answered_with_an_operation_outcome() {
+    let app = TestApp::start().await;
+    let address = app.serve().await;
+    let long_url = format!(
+        "GET /fhir/Patient?name={} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let many_headers = format!(
+        "GET /fhir/metadata HTTP/1.1\r\nHost: x\r\n{}\r\n",
+        (0..200)
+            .map(|index| format!("X-A{index}: b\r\n"))
+            .collect::<String>()
+    );
+    for (request, status) in [
+        (long_url.as_bytes(), "414"),
+        (many_headers.as_bytes(), "431"),
+        (b"GARBAGE\r\n\r\n".as_slice(), "400"),
+    ] {
+        let answer = raw(address, request).await;
+        let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+        assert!(head.starts_with(&format!("HTTP/1.1 {status} ")), "{head}");
+        assert!(
+            head.contains("content-type: application/fhir+json"),
+            "{head}"
+        );
+        let outcome: Value = sonic_rs::from_str(body).expect("a JSON body");
+        assert_eq!(outcome["resourceType"].as_str(), Some("OperationOutcome"));
+        assert_eq!(outcome["issue"][0]["severity"].as_str(), Some("error"));
+    }
 }

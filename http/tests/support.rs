@@ -47,6 +47,7 @@ impl TestApp {
             .expect("a free port");
         let address = listener.local_addr().expect("a bound address");
         let router = self.router.clone();
+        let listener = ember_http::OutcomeListener(listener);
         tokio::spawn(async move { axum::serve(listener, router).await });
         address
     }
