@@ -26,7 +26,8 @@ impl DateRange {
 
     /// Parses a FHIR `date`, `dateTime` or `instant` (and the `hh:mm` form search values may
     /// use) into the range its precision covers. A time without a zone is taken as UTC: the
-    /// spec leaves it to the server, and UTC is the one every replica agrees on.
+    /// spec leaves it to the server, and UTC is the one every replica agrees on. Years run
+    /// from 0001 (datatypes.html#date): `0000` is no date.
     ///
     /// ```
     /// use engine::index::DateRange;
@@ -35,7 +36,7 @@ impl DateRange {
     /// ```
     pub fn parse(text: &str) -> Option<DateRange> {
         let bytes = text.as_bytes();
-        let year = digits(bytes, 0, 4)?;
+        let year = digits(bytes, 0, 4).filter(|&year| year >= 1)?;
         if bytes.len() == 4 {
             let start = Date::from_calendar_date(year, Month::January, 1).ok()?;
             let end = Date::from_calendar_date(year + 1, Month::January, 1).ok();

@@ -109,6 +109,10 @@ fn narrative_text(resource: &Value) -> String {
 /// `CONTENT_LIMIT` bytes, so that a long document is stored, searchable by its beginning.
 fn content_text(resource: &Value) -> String {
     fn collect(value: &Value, out: &mut String) {
+        // Past the limit, the rest would only be cut off below.
+        if out.len() > CONTENT_LIMIT {
+            return;
+        }
         if let Some(text) = value.as_str() {
             out.push_str(text);
             out.push(' ');

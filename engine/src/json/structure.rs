@@ -521,7 +521,7 @@ pub(crate) fn forbidden_control_character(text: &str) -> Option<u8> {
 /// A FHIR date or dateTime at any of its precisions, on a day the calendar has, in a year
 /// from 0001 on.
 fn valid_date_time(text: &str) -> bool {
-    !text.starts_with("0000") && crate::index::DateRange::parse(text).is_some()
+    crate::index::DateRange::parse(text).is_some()
 }
 
 /// Whether `text` is a FHIR `instant` that names a moment (datatypes.html#instant): a date,
@@ -564,20 +564,19 @@ fn zoned_when_timed(text: &str) -> bool {
 /// Base64 as RFC 4648 writes it (whitespace between groups allowed, as XML's base64Binary
 /// does): groups of four from `A-Z a-z 0-9 + /`, padded with at most two `=` at the end.
 fn valid_base64(text: &str) -> bool {
-    let symbols: Vec<u8> = text
-        .bytes()
-        .filter(|byte| !byte.is_ascii_whitespace())
-        .collect();
-    let padding = symbols
-        .iter()
-        .rev()
-        .take_while(|&&byte| byte == b'=')
-        .count();
-    symbols.len().is_multiple_of(4)
-        && padding <= 2
-        && symbols[..symbols.len() - padding]
-            .iter()
-            .all(|&byte| byte.is_ascii_alphanumeric() || byte == b'+' || byte == b'/')
+    // One pass, no copy: an attachment's data can be megabytes.
+    let (mut symbols, mut padding) = (0usize, 0usize);
+    for byte in text.bytes().filter(|byte| !byte.is_ascii_whitespace()) {
+        match byte {
+            b'=' => padding += 1,
+            // A symbol after padding: the `=` was not at the end.
+            _ if padding > 0 => return false,
+            _ if byte.is_ascii_alphanumeric() || byte == b'+' || byte == b'/' => {}
+            _ => return false,
+        }
+        symbols += 1;
+    }
+    symbols.is_multiple_of(4) && padding <= 2
 }
 
 /// A FHIR `time`: `hh:mm:ss` with an optional fraction, hours below 24.

@@ -201,9 +201,7 @@ fn parse_typed(
         SearchParamType::Token => parse_token(modifier, raw),
         SearchParamType::Date => {
             let (prefix, text) = Prefix::split(raw);
-            // datatypes.html#date: years run from 0001.
             DateRange::parse(text)
-                .filter(|_| !text.starts_with("0000"))
                 .map(|range| SearchValue::Date {
                     prefix,
                     range: match prefix {

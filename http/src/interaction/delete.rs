@@ -69,10 +69,10 @@ pub(crate) async fn conditional_delete(
     let format = response_format(&headers, &query)?;
     let base = base_url(state.settings().base_url.as_deref(), &headers);
     let condition = Condition::parse(resource_type, query.into_pairs(), &base)?;
-    let if_match = super::update::precondition(&headers)?;
+    let precondition = super::update::precondition(&headers)?;
     let work_state = state.clone();
     let deleted = exclusively(&state, condition, move |condition| async move {
-        delete_every_match(&work_state, &condition, if_match).await
+        delete_every_match(&work_state, &condition, precondition).await
     })
     .await?;
     let message = format!(
@@ -87,14 +87,14 @@ pub(crate) async fn conditional_delete(
 }
 
 /// Deletes every match of `condition` in one database transaction: all of them or, when
-/// anything fails (too many matches, a match not at the version `if_match` names, a
+/// anything fails (too many matches, a match for which `precondition` does not hold, a
 /// database error), none. Sent through the type's
 /// writer one by one, the deletions could commit in separate batches, and a failure in one
 /// left the others deleted.
 async fn delete_every_match(
     state: &AppState,
     condition: &Condition,
-    if_match: Option<Precondition>,
+    precondition: Option<Precondition>,
 ) -> Result<Vec<Written>, ApiError> {
     let mut transaction = primary(state)
         .begin_transaction(TenantKey::DEFAULT, state.settings().search_time_limit())
@@ -109,9 +109,7 @@ async fn delete_every_match(
     let deletions = targets
         .into_iter()
         .map(|(resource_type, id)| {
-            let action = WriteAction::Delete {
-                precondition: if_match,
-            };
+            let action = WriteAction::Delete { precondition };
             (resource_type, WriteRequest { id, action })
         })
         .collect();

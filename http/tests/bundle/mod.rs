@@ -3,6 +3,8 @@
 
 mod batch;
 mod transaction;
+mod transaction_fixtures;
+mod transaction_references;
 
 use sonic_rs::{JsonValueTrait, Value};
 

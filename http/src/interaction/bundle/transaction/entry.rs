@@ -32,17 +32,20 @@ pub(super) enum Interaction<'a> {
     Update {
         target: Target,
         resource: Cow<'a, str>,
-        if_match: Option<Precondition>,
+        /// From the entry's `ifMatch` and `ifNoneMatch`.
+        precondition: Option<Precondition>,
     },
     Patch {
         target: Target,
         format: PatchFormat,
         document: Vec<u8>,
-        if_match: Option<Precondition>,
+        /// From the entry's `ifMatch` and `ifNoneMatch`.
+        precondition: Option<Precondition>,
     },
     Delete {
         target: Target,
-        if_match: Option<Precondition>,
+        /// From the entry's `ifMatch` and `ifNoneMatch`.
+        precondition: Option<Precondition>,
     },
 }
 
@@ -110,7 +113,7 @@ pub(super) fn read_entry<'a>(
     };
     // Only the writes' conditions: a read entry's `ifNoneMatch` is a conditional read,
     // answered by the read itself (`dispatch.rs`), and read entries returned above.
-    let if_match = write_precondition(
+    let precondition = write_precondition(
         request.if_match.as_deref(),
         request.if_none_match.as_deref(),
     )?;
@@ -134,7 +137,7 @@ pub(super) fn read_entry<'a>(
         (Method::Put, Some(target)) => Interaction::Update {
             target,
             resource: resource()?,
-            if_match,
+            precondition,
         },
         (Method::Patch, Some(target)) => {
             let patch = engine::bundle::entry_patch(&resource()?)?;
@@ -142,10 +145,13 @@ pub(super) fn read_entry<'a>(
                 target,
                 format: patch.format,
                 document: patch.document,
-                if_match,
+                precondition,
             }
         }
-        (Method::Delete, Some(target)) => Interaction::Delete { target, if_match },
+        (Method::Delete, Some(target)) => Interaction::Delete {
+            target,
+            precondition,
+        },
         _ => {
             return Err(ApiError::invalid(
                 "this entry's method and URL do not fit together",

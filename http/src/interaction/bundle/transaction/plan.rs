@@ -71,7 +71,7 @@ pub(super) fn plan_entry(
             Interaction::Update {
                 target,
                 resource,
-                if_match,
+                precondition,
             },
             Resolved::Update { id, unmatched },
         ) => {
@@ -104,7 +104,7 @@ pub(super) fn plan_entry(
                 id,
                 action: WriteAction::Update {
                     resource: prepared,
-                    precondition: *if_match,
+                    precondition: *precondition,
                 },
             }
         }
@@ -112,7 +112,7 @@ pub(super) fn plan_entry(
             Interaction::Patch {
                 format,
                 document,
-                if_match,
+                precondition,
                 ..
             },
             Resolved::Patch { id },
@@ -125,7 +125,7 @@ pub(super) fn plan_entry(
                     format!("{resource_type}/{id} was deleted; a patch needs a current version"),
                 ));
             };
-            check_if_match(resource_type, &id, *if_match, version.version_id)?;
+            check_precondition(resource_type, &id, *precondition, Some(version.version_id))?;
             WriteRequest {
                 id,
                 action: WriteAction::Patch {
@@ -134,18 +134,11 @@ pub(super) fn plan_entry(
                 },
             }
         }
-        (Interaction::Delete { if_match, .. }, Resolved::Delete { ids }) => {
+        (Interaction::Delete { precondition, .. }, Resolved::Delete { ids }) => {
             let count = ids.len();
             for id in ids {
-                if let Some(expected) = if_match {
-                    let current = live(&id).map(|version| version.version_id);
-                    if !expected.holds(current) {
-                        return Err(ApiError::new(
-                            Category::PreconditionFailed,
-                            format!("{resource_type}/{id} is not at {expected}"),
-                        ));
-                    }
-                }
+                let live_version = live(&id).map(|version| version.version_id);
+                check_precondition(resource_type, &id, *precondition, live_version)?;
                 writes.push((
                     resource_type,
                     WriteRequest {
@@ -167,17 +160,24 @@ pub(super) fn plan_entry(
     Ok(EntryPlan::Writes(resource_type, 1))
 }
 
-pub(super) fn check_if_match(
+/// 412 unless `expected` holds of the resource whose live version is `live`.
+fn check_precondition(
     resource_type: ResourceType,
     id: &Id,
     expected: Option<Precondition>,
-    current: VersionId,
+    live: Option<VersionId>,
 ) -> Result<(), ApiError> {
     match expected {
-        Some(expected) if !expected.holds(Some(current)) => Err(ApiError::new(
-            Category::PreconditionFailed,
-            format!("{resource_type}/{id} is at version {current}, not at {expected}"),
-        )),
+        Some(expected) if !expected.holds(live) => {
+            let live = live.map_or_else(
+                || "none live".to_owned(),
+                |version| format!("version {version}"),
+            );
+            Err(ApiError::new(
+                Category::PreconditionFailed,
+                format!("{resource_type}/{id} is at {live}, not at {expected}"),
+            ))
+        }
         _ => Ok(()),
     }
 }
