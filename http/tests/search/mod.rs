@@ -14,6 +14,7 @@ mod parameters;
 mod references;
 mod results;
 mod sorting;
+mod sorting_by_several;
 
 use axum::http::StatusCode;
 use sonic_rs::{JsonValueTrait, Value};

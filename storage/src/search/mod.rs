@@ -16,6 +16,7 @@ mod probe;
 mod running;
 mod runs;
 mod sort;
+mod sorted_by_several;
 mod sorted_walk;
 mod sql;
 mod total;
@@ -466,6 +467,11 @@ pub(crate) fn page_statements(
             let page = page_query(&drawn.source, &drawn.condition);
             bounded.push((exact_or_none(&page, within_budget), plan));
         }
+    }
+    // Sorted by several keys with no criterion: exact unless a run of equal first keys is
+    // too long to sort, and then the statement, which sorts every resource, answers.
+    if let Some(page) = sorted_by_several::statement(&mut sql, &position, page_size) {
+        bounded.push((with_bodies(&page, &outer_keys, direction), Plan::Generic));
     }
     let by_last_updated = last_updated::sorted_page(&mut sql, &position, &limit)
         .or_else(|| last_updated::unsorted_page(&mut sql, &position, &limit));

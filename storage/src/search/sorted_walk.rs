@@ -258,19 +258,11 @@ fn walk(
         }
     };
 
-    let beaten = if sort.descending { ">" } else { "<" };
     // With criteria the statement is planned for its values, and PostgreSQL, estimating a
     // few hundred rows of the parameter where there were 26,645 birth dates, hashed them all
     // for the check instead of testing the rows walked (100 ms against 4): `OFFSET 0` keeps
     // it a test per row (`sql::tested_per_row`). The walk without criteria keeps its plan.
-    let fence = if condition.is_some() { " OFFSET 0" } else { "" };
-    let representative = format!(
-        "NOT EXISTS (SELECT 1 FROM {table} m
-            WHERE m.tenant_key = d.tenant_key AND m.resource_type = d.resource_type
-              AND m.id = d.id AND m.param = d.param
-              AND (m.{column} {beaten} d.{column}
-                   OR (m.{column} = d.{column} AND m.entry_hash < d.entry_hash)){fence})"
-    );
+    let representative = representative(table, column, sort.descending, condition.is_some());
     let index_rows = format!(
         "FROM {table} d WHERE d.tenant_key = $1 AND d.resource_type = {resource_type}
             AND d.param = {param} AND d.{column} IS NOT NULL{valued_beyond}{on_walked_row}
@@ -339,6 +331,21 @@ fn walk(
         with_walked(&walked, &tied),
         page_select(&missing, &resource_type, keys, direction, limit)
     ))
+}
+
+/// The condition that the index row `d` of `table` is its resource's representative for a
+/// sort by `column`: no other row of the same resource and parameter holds a key that sorts
+/// before it (ties broken by `entry_hash`). `fenced` keeps it a test per row.
+pub(super) fn representative(table: &str, column: &str, descending: bool, fenced: bool) -> String {
+    let beaten = if descending { ">" } else { "<" };
+    let fence = if fenced { " OFFSET 0" } else { "" };
+    format!(
+        "NOT EXISTS (SELECT 1 FROM {table} m
+            WHERE m.tenant_key = d.tenant_key AND m.resource_type = d.resource_type
+              AND m.id = d.id AND m.param = d.param
+              AND (m.{column} {beaten} d.{column}
+                   OR (m.{column} = d.{column} AND m.entry_hash < d.entry_hash)){fence})"
+    )
 }
 
 /// The common table expressions `walked` and `tied` that `page_select` reads.
