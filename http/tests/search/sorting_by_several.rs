@@ -139,3 +139,60 @@ async fn a_run_of_one_family_longer_than_the_budget_is_still_ordered_by_given() 
     let second = searchset(&app, &next).await;
     assert_eq!(ids_of(&second, "match"), expected[50..100]);
 }
+
+// search.html#sort: with a category too common to draw (storage/src/search/filter.rs,
+// INTERSECTION_BUDGET: 1,000 index rows), a sort by date, then code walks the date index
+// testing the category on each Observation; runs of one date longer than a page are ordered
+// by code, and Observations without a date (left to the plan that sorts every match) still
+// come last, each listed once, both ways.
+#[tokio::test]
+async fn a_sort_by_date_then_code_with_a_common_category_pages_through_every_match() {
+    let app = TestApp::start().await;
+    let observation = |id: &str, category: &str, code: &str, effective: &str| {
+        format!(
+            r#"{{"resource":{{"resourceType":"Observation","id":"{id}","status":"final","category":[{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"{category}"}}]}}],"code":{{"coding":[{{"system":"http://loinc.org","code":"{code}"}}]}}{effective}}},"request":{{"method":"PUT","url":"Observation/{id}"}}}}"#
+        )
+    };
+    let codes = ["2345-7", "8302-2", "29463-7"];
+    let mut entries = Vec::new();
+    // (has no date, day, code, id) of the laboratory Observations.
+    let mut expected: Vec<(bool, u32, &str, String)> = Vec::new();
+    for number in 0..1_300u32 {
+        let id = format!("obs-{number:04}");
+        let day = number % 20 + 1;
+        let code = codes[(number as usize / 7) % codes.len()];
+        let dated = number % 100 != 1;
+        let effective = if dated {
+            format!(r#","effectiveDateTime":"2020-01-{day:02}""#)
+        } else {
+            String::new()
+        };
+        // Every ninth is a vital sign, the rest laboratory results.
+        let category = if number % 9 == 0 {
+            "vital-signs"
+        } else {
+            "laboratory"
+        };
+        entries.push(observation(&id, category, code, &effective));
+        if category == "laboratory" {
+            expected.push((!dated, day, code, id));
+        }
+    }
+    transaction(&app, &entries).await;
+    assert!(expected.len() > 1_000);
+    let category = "category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory";
+
+    // Latest day first, then by code, then by id; the undated last, by code and id.
+    expected.sort_by(|a, b| {
+        let day = |entry: &(bool, u32, &str, String)| if entry.0 { 0 } else { entry.1 };
+        (a.0, std::cmp::Reverse(day(a)), a.2, &a.3).cmp(&(
+            b.0,
+            std::cmp::Reverse(day(b)),
+            b.2,
+            &b.3,
+        ))
+    });
+    let descending: Vec<String> = expected.iter().map(|entry| entry.3.clone()).collect();
+    let first = format!("/fhir/Observation?{category}&_sort=-date,code&_count=40");
+    assert_pages(&app, &first, &descending).await;
+}

@@ -470,7 +470,7 @@ pub(crate) fn page_statements(
     }
     // Sorted by several keys with no criterion: exact unless a run of equal first keys is
     // too long to sort, and then the statement, which sorts every resource, answers.
-    if let Some(page) = sorted_by_several::statement(&mut sql, &position, page_size) {
+    if let Some(page) = sorted_by_several::statement(&mut sql, &position, page_size, None) {
         bounded.push((with_bodies(&page, &outer_keys, direction), Plan::Generic));
     }
     let by_last_updated = last_updated::sorted_page(&mut sql, &position, &limit)

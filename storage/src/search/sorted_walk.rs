@@ -36,6 +36,7 @@ use super::sort::{
     decode_cursor, indexed_column, order_by, order_keys, page_columns, Direction, IndexedColumn,
     OrderKey, PagePosition,
 };
+use super::sorted_by_several;
 use super::sql::{table_for, SqlBuilder};
 use super::values;
 use super::{full_page_or_none, with_bodies};
@@ -43,7 +44,7 @@ use crate::{Error, TenantKey};
 
 /// Resources a walk with criteria tests before giving up: a page of 50 is found within it
 /// as long as about one resource in 40 meets the criteria.
-const CRITERIA_BUDGET: i64 = 2_000;
+pub(super) const CRITERIA_BUDGET: i64 = 2_000;
 
 /// The page of a search with no criterion: its type, id and keys (`k0`, `k1`, `k2`), in
 /// page order, for `with_bodies`; exact whatever it finds. `None` when `query` is not a sort
@@ -74,8 +75,9 @@ pub(crate) fn statement(
 /// (`filter::met_by_own_index_row`) with no equality among them (`Draw::Range`) or with a
 /// single value among them (`filter::sorted_with_one_value`), each tested on the resources
 /// walked, as a statement with its own values; its rows are those of
-/// `with_bodies`, and it has none unless it found a whole page. `None` for other searches,
-/// and for a cursor among the resources without a value, which the walk does not reach.
+/// `with_bodies`, and it has none unless it found a whole page. Sorted by several keys, the
+/// first one is walked (`sorted_by_several.rs`). `None` for other searches, and for a cursor
+/// among the resources without a value, which the walk does not reach.
 /// Planned for its values: forced, the generic plan ran
 /// `Observation?category=vital-signs&_sort=-date` at 52 searches/s against 337.
 pub(crate) fn page_with_criteria(
@@ -85,8 +87,7 @@ pub(crate) fn page_with_criteria(
 ) -> Result<Option<(SqlBuilder, String)>, Error> {
     // Checked before any SQL is built: most searches that reach here (a lone token value's
     // page, say) are not sorted at all.
-    let one_sort_key = query.sort.len() == 1;
-    if !one_sort_key || query.criteria.is_empty() {
+    if query.sort.is_empty() || query.criteria.is_empty() {
         return Ok(None);
     }
     let single_values = query.criteria.iter().all(filter::is_one_value);
@@ -158,7 +159,13 @@ pub(crate) fn page_with_criteria(
         walked_row: &walked_row,
         per_resource: &condition,
     };
-    let Some(page) = walk(&mut sql, &position, &limit, Some(tests)) else {
+    let page = if query.sort.len() > 1 {
+        // Exact or empty by itself: it answers only when its walk found a whole page.
+        sorted_by_several::statement(&mut sql, &position, page_size, Some(tests))
+    } else {
+        walk(&mut sql, &position, &limit, Some(tests))
+    };
+    let Some(page) = page else {
         return Ok(None);
     };
     let page = with_bodies(&page, &page_columns(&keys, "page."), direction);
@@ -167,12 +174,36 @@ pub(crate) fn page_with_criteria(
 
 /// What a walk with criteria tests.
 #[derive(Clone, Copy)]
-struct Tests<'a> {
+pub(super) struct Tests<'a> {
     /// Conditions on the walked date row itself, written for the alias `walked` (`walk`
     /// puts them on the row it reads).
     walked_row: &'a [String],
     /// The condition each representative walked must meet, on its key aliased `r`.
-    per_resource: &'a str,
+    pub(super) per_resource: &'a str,
+}
+
+impl Tests<'_> {
+    /// The conditions on the walked row, each with its leading ` AND `, for the index row `d`
+    /// whose `column` is walked.
+    pub(super) fn on_walked_row(&self, column: &str) -> String {
+        // The sort column's bounds stay open to its index and the other column is compared
+        // as an expression: left indexable, `birthdate=lt1990-01-01` had PostgreSQL,
+        // estimating one match, scan the `low` index over 18,513 rows and sort them instead
+        // of walking the `high` index downwards (87 ms against 2.2).
+        let other_column = if column == "low" { "high" } else { "low" };
+        self.walked_row
+            .iter()
+            .map(|test| {
+                let test = test
+                    .replace(
+                        &format!("walked.{other_column}"),
+                        &format!("(d.{other_column} + 0)"),
+                    )
+                    .replace(&format!("walked.{column}"), &format!("d.{column}"));
+                format!(" AND {test}")
+            })
+            .collect()
+    }
 }
 
 /// The walk; with `tests`, the rows walked must meet them, the walk stops after
@@ -201,24 +232,7 @@ fn walk(
         name: column,
         sql_type,
     } = indexed_column(kind, sort.descending)?;
-    // On the date row walked, the sort column's bounds stay open to its index and the other
-    // column is compared as an expression: left indexable, `birthdate=lt1990-01-01` had
-    // PostgreSQL, estimating one match, scan the `low` index over 18,513 rows and sort them
-    // instead of walking the `high` index downwards (87 ms against 2.2).
-    let other_column = if column == "low" { "high" } else { "low" };
-    let on_walked_row: String = tests
-        .iter()
-        .flat_map(|tests| tests.walked_row)
-        .map(|test| {
-            let test = test
-                .replace(
-                    &format!("walked.{other_column}"),
-                    &format!("(d.{other_column} + 0)"),
-                )
-                .replace(&format!("walked.{column}"), &format!("d.{column}"));
-            format!(" AND {test}")
-        })
-        .collect();
+    let on_walked_row = tests.map_or_else(String::new, |tests| tests.on_walked_row(column));
     let table = table_for(kind);
     let resource_type = sql.bind(resource_type.as_str().to_owned());
     let param = sql.bind(code.to_owned());
