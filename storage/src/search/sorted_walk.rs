@@ -182,7 +182,15 @@ pub(super) struct Tests<'a> {
     pub(super) per_resource: &'a str,
 }
 
-impl Tests<'_> {
+impl<'a> Tests<'a> {
+    /// Tests of each resource walked and none of the walked row.
+    pub(super) fn per_resource(per_resource: &'a str) -> Tests<'a> {
+        Tests {
+            walked_row: &[],
+            per_resource,
+        }
+    }
+
     /// The conditions on the walked row, each with its leading ` AND `, for the index row `d`
     /// whose `column` is walked.
     pub(super) fn on_walked_row(&self, column: &str) -> String {
@@ -208,7 +216,7 @@ impl Tests<'_> {
 
 /// The walk; with `tests`, the rows walked must meet them, the walk stops after
 /// `CRITERIA_BUDGET` representatives, and the resources without a value are left out.
-fn walk(
+pub(super) fn walk(
     sql: &mut SqlBuilder,
     position: &PagePosition,
     limit: &str,
