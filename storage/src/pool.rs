@@ -76,8 +76,15 @@ impl deadpool::managed::Manager for Manager {
     type Error = tokio_postgres::Error;
 
     async fn create(&self) -> Result<Connection, tokio_postgres::Error> {
+        let client = self.0.create().await?;
+        // PostgreSQL compiles a statement whose estimated cost passes `jit_above_cost` with
+        // LLVM first, 100 to 150 ms, where Ember's statements run in milliseconds: a sort by
+        // two keys at a million resources took 145 ms, 138 of them compiling
+        // (docs/benchmarks.md, "JIT compilation off"). Set per connection, so an external
+        // database is left as its administrator configured it for other clients.
+        client.batch_execute("SET jit = off").await?;
         Ok(Connection {
-            client: self.0.create().await?,
+            client,
             planning: AtomicU8::new(Planning::PostgresChooses as u8),
         })
     }
@@ -160,6 +167,19 @@ mod tests {
         let chosen = in_planning_mode(&client, Planning::PostgresChooses, backend_mode(&client));
         assert_eq!(chosen.await.expect("chosen"), "auto");
         assert_eq!(client.planning(), Planning::PostgresChooses);
+    }
+
+    // JIT compilation took 138 of a search's 145 ms (docs/benchmarks.md): every pooled
+    // connection has it off, whatever the server's default.
+    #[tokio::test]
+    async fn pooled_connections_do_not_compile_statements_with_jit() {
+        let pool = one_connection_pool().await;
+        let client = pool.get().await.expect("a connection");
+        let row = client
+            .query_one("SELECT current_setting('jit')", &[])
+            .await
+            .expect("jit setting");
+        assert_eq!(row.get::<_, String>(0), "off");
     }
 
     #[tokio::test]

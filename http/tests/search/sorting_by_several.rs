@@ -124,7 +124,8 @@ async fn a_sort_by_three_keys_breaks_each_tie_with_the_next_key_and_then_the_id(
 // place (RUN_BUDGET, 2,500): that run's pages come from a walk of the given names that tests
 // the family (the lowest given names here belong to the highest ids, so id order would give
 // other pages), its Patients without a given name close it in id order, and the pages run on
-// into the next family and the Patients without one, both ways.
+// into the next family and the Patients without one, both ways. Sorted by death date first,
+// which none has, all of them are one such run.
 #[tokio::test]
 async fn a_run_of_one_family_longer_than_the_budget_is_paged_in_given_order() {
     let app = TestApp::start().await;
@@ -132,15 +133,19 @@ async fn a_run_of_one_family_longer_than_the_budget_is_paged_in_given_order() {
     let mut entries = Vec::new();
     let mut same_with_given = Vec::new();
     let mut same_without_given = Vec::new();
+    // (given name as it sorts, id) of every Patient; no given name sorts last.
+    let mut by_given = Vec::new();
     for number in 0..total {
         let id = format!("c{number:04}");
         if number % 500 == 7 {
             entries.push(patient(&id, "Same", "", "1980-01-01"));
-            same_without_given.push(id);
+            same_without_given.push(id.clone());
+            by_given.push(("~".to_owned(), id));
         } else {
             let given = format!("G{:04}", total - number);
             entries.push(patient(&id, "Same", &given, "1980-01-01"));
-            same_with_given.push(id);
+            same_with_given.push(id.clone());
+            by_given.push((given.to_lowercase(), id));
         }
     }
     for (id, family, given) in [
@@ -152,6 +157,7 @@ async fn a_run_of_one_family_longer_than_the_budget_is_paged_in_given_order() {
         ("f2", "", "Bo"),
     ] {
         entries.push(patient(id, family, given, "1980-01-01"));
+        by_given.push((given.to_lowercase(), id.to_owned()));
     }
     transaction(&app, &entries).await;
     same_with_given.reverse();
@@ -183,6 +189,11 @@ async fn a_run_of_one_family_longer_than_the_budget_is_paged_in_given_order() {
             "back from page {index}"
         );
     }
+
+    by_given.sort();
+    let by_given: Vec<String> = by_given.into_iter().map(|(_, id)| id).collect();
+    let first = "/fhir/Patient?_sort=-death-date,given&_count=50";
+    assert_pages(&app, first, &by_given).await;
 }
 
 // search.html#sort: with a category too common to draw (storage/src/search/filter.rs,
