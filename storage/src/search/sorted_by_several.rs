@@ -45,9 +45,10 @@ const RUN_BUDGET: usize = 2_500;
 
 /// The page query (type, id and keys `k0`, `k1`, … in page order, for `with_bodies`) of a
 /// search of one type sorted by two or more keys, the first of them a parameter with an
-/// ordered index, with no criterion or with criteria the walk `tests`; no row when a run of
-/// equal first keys is over the budget, or when a walk with tests found no whole page.
-/// `None` for other searches, and for a cursor among the resources without a first key.
+/// ordered index, with no criterion or with criteria the walk `tests`; no row when a run over
+/// the budget has no head or a head short of a page, or when a walk with tests found no whole
+/// page. `None` for other searches, and for a cursor among the resources without a first key
+/// read backwards or with criteria.
 ///
 /// With no criterion its plan is the same for any values: the page size and the budget are
 /// written into its text so that the generic plan walks (as `sorted_walk::statement`'s).
@@ -200,11 +201,11 @@ pub(crate) fn statement(
     };
     let mut expressions = vec![format!("first_walked AS MATERIALIZED ({walked})")];
     let mut candidates = vec!["SELECT * FROM first_walked".to_owned()];
-    let mut within_budget = Vec::new();
+    let mut conditions = Vec::new();
     if tests.is_some() {
         // A walk that stopped at its budget knows no boundary, and ties at its last key may
         // be missing: only a whole page walked is an answer.
-        within_budget.push(format!("(SELECT count(*) FROM first_walked) = {limit}"));
+        conditions.push(format!("(SELECT count(*) FROM first_walked) = {limit}"));
     }
     for Run {
         name,
@@ -221,7 +222,7 @@ pub(crate) fn statement(
         // A long run's rows are not all read: its head stands for it, or nothing does.
         candidates.push(format!("SELECT * FROM {name} WHERE NOT {long}"));
         match head {
-            None => within_budget.push(format!("NOT {long}")),
+            None => conditions.push(format!("NOT {long}")),
             Some((head, run_key)) => {
                 expressions.push(format!(
                     "{name}_head AS MATERIALIZED (
@@ -229,14 +230,14 @@ pub(crate) fn statement(
                         FROM ({head}) h WHERE {long})"
                 ));
                 candidates.push(format!("SELECT * FROM {name}_head"));
-                within_budget.push(format!(
+                conditions.push(format!(
                     "(NOT {long} OR (SELECT count(*) FROM {name}_head) = {limit})"
                 ));
             }
         }
     }
-    // The runs are read whole, up to the budget, and tested with the candidates.
-    within_budget.push(per_resource.to_owned());
+    // The runs are read whole, up to the budget, and tested with the other candidates.
+    conditions.push(per_resource.to_owned());
 
     Some(page(
         sql,
@@ -244,7 +245,7 @@ pub(crate) fn statement(
         &limit,
         &expressions,
         &candidates,
-        within_budget,
+        conditions,
     ))
 }
 
