@@ -252,3 +252,31 @@ async fn a_sort_by_date_then_code_with_a_common_category_pages_through_every_mat
     let first = format!("/fhir/Observation?{category}&_sort=-date,code&_count=40");
     assert_pages(&app, &first, &descending).await;
 }
+
+// search.html#sort: `_lastUpdated` as a later key orders equal first keys by each resource's
+// last change, here newest first; an update makes a Patient the newest of its family.
+#[tokio::test]
+async fn a_later_last_updated_key_orders_equal_families_by_their_last_change() {
+    let app = TestApp::start().await;
+    let named =
+        |family: &str| format!(r#"{{"resourceType":"Patient","name":[{{"family":"{family}"}}]}}"#);
+    let first_kim = app.create(&named("Kim")).await;
+    let second_kim = app.create(&named("Kim")).await;
+    let lee = app.create(&named("Lee")).await;
+    let third_kim = app.create(&named("Kim")).await;
+    let update = format!(
+        r#"{{"resourceType":"Patient","id":"{first_kim}","name":[{{"family":"Kim"}}],"gender":"female"}}"#
+    );
+    let reply = app
+        .put(&format!("/fhir/Patient/{first_kim}"), &update)
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+
+    let expected = [first_kim, third_kim, second_kim, lee];
+    assert_pages(
+        &app,
+        "/fhir/Patient?_sort=family,-_lastUpdated&_count=2",
+        &expected,
+    )
+    .await;
+}

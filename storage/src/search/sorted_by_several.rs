@@ -68,14 +68,12 @@ pub(crate) fn statement(
     let [first, rest @ ..] = &query.sort[..] else {
         return None;
     };
-    // A resource's last update is on its resource row, which the candidates are not read
-    // from; the common parameters keep the plan that sorts every resource.
-    let by_common_parameter = |code: &str| code == "_lastUpdated";
+    // The common parameters have no index to walk: a first key among them keeps the plan
+    // that sorts every resource.
     if rest.is_empty()
         || (tests.is_none() && !query.criteria.is_empty())
         || keys.len() != query.sort.len() + 2
         || first.param.code().starts_with('_')
-        || rest.iter().any(|key| by_common_parameter(key.param.code()))
     {
         return None;
     }
@@ -328,12 +326,23 @@ fn page(
         .enumerate()
         .map(|(index, key)| format!(", {} AS k{index}", key.expression))
         .collect();
+    let mut candidates = format!("({})", candidates.join(" UNION "));
+    // A later key of `_lastUpdated` is read from each candidate's resource row.
+    let by_last_updated = position.query.sort[1..]
+        .iter()
+        .any(|key| key.param.code() == "_lastUpdated");
+    if by_last_updated {
+        candidates = format!(
+            "(SELECT c.*, live.last_updated FROM {candidates} c
+              JOIN resource live ON live.tenant_key = c.tenant_key
+                AND live.resource_type = c.resource_type AND live.id = c.id)"
+        );
+    }
     format!(
         "WITH {} SELECT r.resource_type, r.id{key_columns}
-         FROM ({}) r WHERE {}
+         FROM {candidates} r WHERE {}
          ORDER BY {} LIMIT {limit}",
         expressions.join(", "),
-        candidates.join(" UNION "),
         conditions.join(" AND "),
         order_by(&candidate_keys, direction)
     )
