@@ -24,6 +24,11 @@ fn patient(id: &str, family: &str, given: &str, birth_date: &str) -> String {
     )
 }
 
+/// `ids` as owned strings, the form the pages are compared in.
+fn ids(ids: &[&str]) -> Vec<String> {
+    ids.iter().map(|id| (*id).to_owned()).collect()
+}
+
 async fn transaction(app: &TestApp, entries: &[String]) {
     let bundle = format!(
         r#"{{"resourceType":"Bundle","type":"transaction","entry":[{}]}}"#,
@@ -56,22 +61,21 @@ async fn a_sort_by_family_then_given_orders_each_family_by_given_and_the_familyl
         .map(|(id, family, given)| patient(id, family, given, "1980-01-01"))
         .collect();
     transaction(&app, &entries).await;
-    let in_order = |ids: &[&str]| ids.iter().map(|id| (*id).to_owned()).collect::<Vec<_>>();
 
-    let ascending = in_order(&["a9", "a2", "a3", "a8", "a5", "a1", "a6", "a7", "a4"]);
+    let ascending = ids(&["a9", "a2", "a3", "a8", "a5", "a1", "a6", "a7", "a4"]);
     for count in [2, 3, 4] {
         let first = format!("/fhir/Patient?_sort=family,given&_count={count}");
         assert_pages(&app, &first, &ascending).await;
     }
     // Descending families, the resources without one still last.
-    let families_descending = in_order(&["a6", "a3", "a8", "a5", "a1", "a9", "a2", "a7", "a4"]);
+    let families_descending = ids(&["a6", "a3", "a8", "a5", "a1", "a9", "a2", "a7", "a4"]);
     assert_pages(
         &app,
         "/fhir/Patient?_sort=-family,given&_count=2",
         &families_descending,
     )
     .await;
-    let givens_descending = in_order(&["a2", "a9", "a1", "a5", "a8", "a3", "a6", "a4", "a7"]);
+    let givens_descending = ids(&["a2", "a9", "a1", "a5", "a8", "a3", "a6", "a4", "a7"]);
     assert_pages(
         &app,
         "/fhir/Patient?_sort=family,-given&_count=3",
@@ -98,20 +102,14 @@ async fn a_sort_by_three_keys_breaks_each_tie_with_the_next_key_and_then_the_id(
         .map(|(id, family, given, birth_date)| patient(id, family, given, birth_date))
         .collect();
     transaction(&app, &entries).await;
-    let expected: Vec<String> = ["b2", "b3", "b6", "b4", "b1", "b5"]
-        .iter()
-        .map(|id| (*id).to_owned())
-        .collect();
+    let expected = ids(&["b2", "b3", "b6", "b4", "b1", "b5"]);
     assert_pages(
         &app,
         "/fhir/Patient?_sort=birthdate,family,given&_count=2",
         &expected,
     )
     .await;
-    let reversed_dates: Vec<String> = ["b3", "b6", "b4", "b1", "b5", "b2"]
-        .iter()
-        .map(|id| (*id).to_owned())
-        .collect();
+    let reversed_dates = ids(&["b3", "b6", "b4", "b1", "b5", "b2"]);
     assert_pages(
         &app,
         "/fhir/Patient?_sort=-birthdate,family,given&_count=4",
@@ -161,12 +159,11 @@ async fn a_run_of_one_family_longer_than_the_budget_is_paged_in_given_order() {
     }
     transaction(&app, &entries).await;
     same_with_given.reverse();
-    let owned = |ids: &[&str]| ids.iter().map(|id| (*id).to_owned()).collect::<Vec<_>>();
     let expected = [
-        owned(&["d2", "d1"]),
+        ids(&["d2", "d1"]),
         same_with_given,
         same_without_given,
-        owned(&["e2", "e1", "f2", "f1"]),
+        ids(&["e2", "e1", "f2", "f1"]),
     ]
     .concat();
     let first = "/fhir/Patient?_sort=family,given&_count=50";

@@ -10,6 +10,7 @@ use super::keys::{same_resource, ResourceKey};
 use super::sql::{table_for, SqlBuilder};
 
 /// One ORDER BY key: its expression, the type it is compared as, and its direction.
+#[derive(Clone)]
 pub(crate) struct OrderKey {
     pub(crate) expression: String,
     pub(crate) sql_type: &'static str,

@@ -33,10 +33,10 @@
 
 use engine::search::SearchQuery;
 
-use super::sort::{
-    beyond, indexed_column, order_by, Direction, IndexedColumn, OrderKey, PagePosition,
+use super::sort::{beyond, indexed_column, order_by, Direction, IndexedColumn, PagePosition};
+use super::sorted_walk::{
+    representative, walk, walk_direction, without_value, Tests, CRITERIA_BUDGET,
 };
-use super::sorted_walk::{representative, walk, walk_direction, Tests, CRITERIA_BUDGET};
 use super::sql::{table_for, SqlBuilder};
 
 /// Resources of one run of equal first keys (and resources without a first key) whose other
@@ -166,12 +166,10 @@ pub(crate) fn statement(
             rows: format!(
                 "SELECT r.tenant_key, r.resource_type, r.id, NULL::{sql_type} AS sort_key
                  FROM resource r WHERE r.tenant_key = $1 AND r.resource_type = {resource_type}
-                   AND NOT r.deleted
-                   AND NOT EXISTS (SELECT 1 FROM {table} m
-                       WHERE m.tenant_key = r.tenant_key AND m.resource_type = r.resource_type
-                         AND m.id = r.id AND m.param = {param} AND m.{column} IS NOT NULL)
+                   AND NOT r.deleted AND {}
                    AND (SELECT count(*) FROM first_walked) < {limit}
-                 LIMIT {over_budget}"
+                 LIMIT {over_budget}",
+                without_value(table, &param, column)
             ),
             head: run_head(sql, position, RunKey::Missing(sql_type), None, &limit),
         });
@@ -221,12 +219,8 @@ pub(crate) fn statement(
         candidates.push(format!("SELECT * FROM {name} WHERE NOT {long}"));
         match head {
             None => conditions.push(format!("NOT {long}")),
-            Some((head, run_key)) => {
-                expressions.push(format!(
-                    "{name}_head AS MATERIALIZED (
-                        SELECT $1 AS tenant_key, h.resource_type, h.id, {run_key} AS sort_key
-                        FROM ({head}) h WHERE {long})"
-                ));
+            Some(head) => {
+                expressions.push(head.rows(&format!("{name}_head"), long));
                 candidates.push(format!("SELECT * FROM {name}_head"));
                 conditions.push(format!(
                     "(NOT {long} OR (SELECT count(*) FROM {name}_head) = {limit})"
@@ -261,18 +255,14 @@ fn page_without_first_key(
     if position.direction != Direction::After || tests.is_some() {
         return None;
     }
-    let (head, sort_key) = run_head(
+    let head = run_head(
         sql,
         position,
         RunKey::Missing(sql_type),
         Some(&values[1..]),
         limit,
     )?;
-    let expressions = [format!(
-        "first_missing_head AS MATERIALIZED (
-            SELECT $1 AS tenant_key, h.resource_type, h.id, {sort_key} AS sort_key
-            FROM ({head}) h)"
-    )];
+    let expressions = [head.rows("first_missing_head", "true")];
     let candidates = ["SELECT * FROM first_missing_head".to_owned()];
     let whole_page = vec![format!(
         "(SELECT count(*) FROM first_missing_head) = {limit}"
@@ -305,19 +295,8 @@ fn page(
         ..
     } = *position;
     // The first key is the candidate's walked one; the others are computed for it.
-    let candidate_keys: Vec<OrderKey> = keys
-        .iter()
-        .enumerate()
-        .map(|(index, key)| OrderKey {
-            expression: if index == 0 {
-                "r.sort_key".to_owned()
-            } else {
-                key.expression.clone()
-            },
-            sql_type: key.sql_type,
-            descending: key.descending,
-        })
-        .collect();
+    let mut candidate_keys = keys.to_vec();
+    candidate_keys[0].expression = "r.sort_key".to_owned();
     if let Some(values) = cursor {
         conditions.push(beyond(sql, &candidate_keys, values, direction));
     }
@@ -351,13 +330,33 @@ fn page(
 /// A run of equal first keys (or the resources without one), a common table expression
 /// `name`: the count of its index rows up to one over the budget (`name_size`), when it is
 /// counted apart from its rows; its rows, none when it is long; the condition that it is long;
-/// and for a run that may be long, the statement of its head with the run's first key.
+/// and for a run that may be long, its head.
 struct Run {
     name: &'static str,
     size: Option<String>,
     rows: String,
     long: String,
-    head: Option<(String, String)>,
+    head: Option<RunHead>,
+}
+
+/// The first page of a run in the second key's order (`run_head`): the walk's statement and
+/// the run's first key as SQL.
+struct RunHead {
+    statement: String,
+    run_key: String,
+}
+
+impl RunHead {
+    /// The common table expression `name` of the head's resources as candidates (tenant,
+    /// type, id and first key), read only when `condition` holds.
+    fn rows(&self, name: &str, condition: &str) -> String {
+        let RunHead { statement, run_key } = self;
+        format!(
+            "{name} AS MATERIALIZED (
+                SELECT $1 AS tenant_key, h.resource_type, h.id, {run_key} AS sort_key
+                FROM ({statement}) h WHERE {condition})"
+        )
+    }
 }
 
 /// Which run of first keys a head is of.
@@ -384,7 +383,7 @@ fn run_head(
     run: RunKey,
     cursor: Option<&[Option<String>]>,
     limit: &str,
-) -> Option<(String, String)> {
+) -> Option<RunHead> {
     let PagePosition {
         query,
         keys,
@@ -402,14 +401,7 @@ fn run_head(
         sort: vec![*second],
         ..query.clone()
     };
-    let second_keys: Vec<OrderKey> = keys[1..]
-        .iter()
-        .map(|key| OrderKey {
-            expression: key.expression.clone(),
-            sql_type: key.sql_type,
-            descending: key.descending,
-        })
-        .collect();
+    let second_keys = keys[1..].to_vec();
     let first_key = &keys[0].expression;
     let (in_run, run_key) = match run {
         RunKey::Equal(key) => (format!("{first_key} = {key}"), key.to_owned()),
@@ -421,11 +413,11 @@ fn run_head(
         cursor,
         direction,
     };
-    let head = walk(
+    let statement = walk(
         sql,
         &head_position,
         limit,
         Some(Tests::per_resource(&in_run)),
     )?;
-    Some((head, run_key))
+    Some(RunHead { statement, run_key })
 }

@@ -340,11 +340,9 @@ pub(super) fn walk(
                 FROM (SELECT r.id FROM resource r
                       WHERE r.tenant_key = $1 AND r.resource_type = {resource_type}
                         AND NOT r.deleted{missing_beyond}
-                        AND NOT EXISTS (SELECT 1 FROM {table} m
-                            WHERE m.tenant_key = r.tenant_key
-                              AND m.resource_type = r.resource_type AND m.id = r.id
-                              AND m.param = {param} AND m.{column} IS NOT NULL){needed}
-                      ORDER BY r.id {id_order} LIMIT {limit}) r"
+                        AND {}{needed}
+                      ORDER BY r.id {id_order} LIMIT {limit}) r",
+                without_value(table, &param, column)
             )
         }
     };
@@ -367,6 +365,16 @@ pub(super) fn representative(table: &str, column: &str, descending: bool, fenced
               AND m.id = d.id AND m.param = d.param
               AND (m.{column} {beaten} d.{column}
                    OR (m.{column} = d.{column} AND m.entry_hash < d.entry_hash)){fence})"
+    )
+}
+
+/// The condition that the resource row `r` has no value in `column` of its index rows of
+/// `param` (a placeholder) in `table`: the resources a sort puts last.
+pub(super) fn without_value(table: &str, param: &str, column: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM {table} m
+            WHERE m.tenant_key = r.tenant_key AND m.resource_type = r.resource_type
+              AND m.id = r.id AND m.param = {param} AND m.{column} IS NOT NULL)"
     )
 }
 
