@@ -106,9 +106,7 @@ impl Condition {
     ) -> Result<Condition, ApiError> {
         // Some clients send the whole query part, `?identifier=…`, or a URL ending in it.
         let query = text.rsplit_once('?').map_or(text, |(_, query)| query);
-        let params = form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect();
+        let params = crate::query::decode_form(query.as_bytes())?;
         Condition::parse(resource_type, params, base)
     }
 

@@ -239,7 +239,7 @@ mod tests {
         };
         let link = next_link(
             "http://h/fhir/_history?_count=2",
-            &QueryParams::parse("_count=2&_cursor=1.1"),
+            &QueryParams::parse("_count=2&_cursor=1.1").expect("decodes"),
             cursor,
         );
         assert_eq!(link, "http://h/fhir/_history?_count=2&_cursor=1234567.42");

@@ -273,7 +273,7 @@ fn with_form_body(
         ));
     }
     let mut params = query.into_pairs();
-    params.extend(form_urlencoded::parse(body).into_owned());
+    params.extend(crate::query::decode_form(body)?);
     Ok(QueryParams::from_pairs(params))
 }
 

@@ -485,6 +485,47 @@ async fn invalid_values_are_400_naming_the_parameter() {
     rejects(&app, "/fhir/Patient?name=%CC%81", "name").await;
 }
 
+// RFC 3986 §2.1: a percent sign begins two hex digits, and FHIR's strings are UTF-8. A lenient
+// decoder would search `%zz` as three literal characters and bad bytes as U+FFFD.
+#[tokio::test]
+async fn malformed_percent_escapes_are_400_rather_than_searched_as_something_else() {
+    let app = TestApp::start().await;
+    patient(&app, "Kim", "A", "1980-01-01", "female").await;
+    for uri in [
+        "/fhir/Patient?family=%zz",
+        "/fhir/Patient?family=kim%",
+        "/fhir/Patient?family=%FF%FE",
+        "/fhir/Patient?fam%ily=kim",
+    ] {
+        let reply = app.get(uri).await;
+        let issue = reply.outcome(StatusCode::BAD_REQUEST);
+        assert!(
+            issue["diagnostics"].as_str().unwrap().contains("query"),
+            "{uri}: {}",
+            reply.text()
+        );
+    }
+    let form = app
+        .request(axum::http::Method::POST, "/fhir/Patient/_search")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("family=%zz")
+        .send()
+        .await;
+    form.outcome(StatusCode::BAD_REQUEST);
+    // A conditional create with such criteria writes nothing.
+    let before = app.versions_written().await;
+    app.request(axum::http::Method::POST, "/fhir/Patient")
+        .header("if-none-exist", "family=%zz")
+        .json(r#"{"resourceType":"Patient"}"#)
+        .send()
+        .await
+        .outcome(StatusCode::BAD_REQUEST);
+    assert_eq!(app.versions_written().await, before);
+    // Well-formed escapes still decode.
+    let bundle = searchset(&app, "/fhir/Patient?family=%4Bim").await;
+    assert_eq!(entries(&bundle).len(), 1);
+}
+
 // search.html#errors: unknown parameters are ignored and reported, or 400 when strict
 #[tokio::test]
 async fn unknown_parameters_are_reported_and_strict_handling_rejects_them() {

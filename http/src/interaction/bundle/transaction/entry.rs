@@ -89,15 +89,11 @@ pub(super) fn read_entry<'a>(
             )))
         }
     };
-    let params = || -> Vec<(String, String)> {
-        form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect()
-    };
+    let params = || crate::query::decode_form(query.as_bytes());
     let target = match (segments.as_slice(), query.is_empty()) {
         ([_], true) if request.method == Method::Post => None,
         ([_], false) if request.method != Method::Post => Some(Target::Condition(Box::new(
-            Condition::parse(resource_type, params(), base)?,
+            Condition::parse(resource_type, params()?, base)?,
         ))),
         ([_, id], true) if request.method != Method::Post => {
             Some(Target::Id(crate::interaction::id_from_path(id)?))

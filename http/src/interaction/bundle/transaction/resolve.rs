@@ -60,9 +60,8 @@ pub(super) fn conditional_reference_conditions(
             let (type_name, criteria) = reference.split_once('?').unwrap_or((&reference, ""));
             let resource_type = crate::interaction::resource_type_from_path(type_name)
                 .map_err(|error| error.in_entry(entry.index))?;
-            let params = form_urlencoded::parse(criteria.as_bytes())
-                .into_owned()
-                .collect();
+            let params = crate::query::decode_form(criteria.as_bytes())
+                .map_err(|error| error.in_entry(entry.index))?;
             let condition = Condition::parse(resource_type, params, base)
                 .map_err(|error| error.in_entry(entry.index))?;
             conditions.insert(reference, (entry.index, condition));
