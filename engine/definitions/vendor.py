@@ -17,6 +17,8 @@ The script reads:
                                 elements.tsv.gz (every element path with its types and
                                 cardinality, for FHIRPath and ingest, and its isSummary and
                                 isModifier flags, for _summary=true)
+  * Bundle-valuesets.json    -> code-systems.tsv.gz (the code system implied by each `code`
+                                element's required binding, for token searches)
   * CompartmentDefinition-{patient,encounter,relatedPerson,practitioner,device}.json,
     only to check that the standalone copies agree with the bundle.
   * every resource file        -> examples.json.gz (a test fixture, not embedded in Ember:
@@ -38,6 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 EXPECTED_PACKAGE = ("hl7.fhir.r4.examples", "4.0.1")
 EXPECTED_RESOURCE_TYPES = 146
+EXPECTED_CODE_SYSTEM_ELEMENTS = 344
 EXPECTED_SEARCH_PARAMETERS = 1375
 COMPARTMENT_FILES = ["patient", "encounter", "relatedPerson", "practitioner", "device"]
 # engine/src/definitions/resource_types.rs hard-codes these as the concrete types that derive
@@ -222,6 +225,36 @@ def elements_table(definitions):
     return rows
 
 
+def code_systems_table(package, definitions):
+    """One row per element of type `code` whose required binding is to a value set drawing
+    every code from one code system: path, that system. search.html#token: for `code` the
+    system is "implicit", "defined in the value set"; so `gender=http://hl7.org/fhir/
+    administrative-gender|male` means `gender=male`. Value sets with several systems, or not
+    in the package (Composition.confidentiality's is in terminology.hl7.org), give no row."""
+    value_sets = {
+        r["url"]: r for r in bundle_resources(package, "Bundle-valuesets.json")
+        if r["resourceType"] == "ValueSet"
+    }
+    rows = []
+    for name, d in sorted(definitions.items()):
+        if d["kind"] == "primitive-type":
+            continue
+        for element in d["snapshot"]["element"][1:]:
+            binding = element.get("binding", {})
+            if element_type_codes(element) != ["code"] or binding.get("strength") != "required":
+                continue
+            value_set = value_sets.get(binding["valueSet"].split("|")[0])
+            includes = (value_set or {}).get("compose", {}).get("include", [])
+            systems = {include.get("system") for include in includes}
+            if len(systems) == 1 and None not in systems and not any("valueSet" in i for i in includes):
+                rows.append([element["path"], systems.pop()])
+    check(len(rows) == EXPECTED_CODE_SYSTEM_ELEMENTS,
+          f"expected {EXPECTED_CODE_SYSTEM_ELEMENTS} code elements with an implicit system, found {len(rows)}")
+    check(["Patient.gender", "http://hl7.org/fhir/administrative-gender"] in rows,
+          "Patient.gender has no implicit system")
+    return rows
+
+
 def examples(package):
     """[file name, text] pairs: one example of each resource type in the package and the
     NAMED_EXAMPLES, in file-name order, each file's text unchanged."""
@@ -285,6 +318,7 @@ def main():
     write_tsv("elements.tsv.gz",
               ["path", "types", "max", "content_reference", "summary", "modifier", "min"],
               elements_table(definitions))
+    write_tsv("code-systems.tsv.gz", ["path", "system"], code_systems_table(package, definitions))
     write("examples.json.gz", examples(package))
 
 

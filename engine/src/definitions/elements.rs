@@ -182,7 +182,7 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| {
 });
 
 /// The data rows of a vendored TSV table (the first line is its header), padded to `N` columns.
-fn rows<const N: usize>(tsv: &'static str) -> impl Iterator<Item = [&'static str; N]> {
+pub(super) fn rows<const N: usize>(tsv: &'static str) -> impl Iterator<Item = [&'static str; N]> {
     tsv.lines().skip(1).map(|line| {
         let mut cells = line.split('\t');
         std::array::from_fn(|_| cells.next().unwrap_or(""))

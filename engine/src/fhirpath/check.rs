@@ -15,6 +15,9 @@ use crate::definitions::{child_element, type_definition, TypeKind};
 pub(super) struct Scope {
     pub(super) fhir_type: &'static str,
     children: &'static str,
+    /// The R4 element path the value was selected from (`Patient.gender`), when it was
+    /// selected as a single-typed member; empty otherwise.
+    pub(super) element: &'static str,
 }
 
 impl Scope {
@@ -23,12 +26,14 @@ impl Scope {
         Scope {
             fhir_type,
             children: fhir_type,
+            element: "",
         }
     }
 
     const BOOLEAN: Scope = Scope {
         fhir_type: "boolean",
         children: "",
+        element: "",
     };
 }
 
@@ -70,6 +75,7 @@ pub(super) fn infer(
                     selected.push(Scope {
                         fhir_type: element.types[0],
                         children: element.children,
+                        element: element.path,
                     });
                 }
             }

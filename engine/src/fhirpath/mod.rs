@@ -26,7 +26,7 @@ use sonic_rs::Value;
 
 use crate::definitions::{search_parameters, SearchParameterDefinition};
 
-pub use report::{coverage_report, selected_types, support};
+pub use report::{coverage_report, implied_code_system, selected_types, support};
 
 /// Why an expression is outside the supported subset (or not an expression at all).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,12 +3,12 @@
 //!
 //! Spec: https://hl7.org/fhir/R4/searchparameter.html and https://hl7.org/fhir/R4/search.html#special
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
 use super::check::{infer, Scope};
 use super::{compiled, Unsupported};
-use crate::definitions::{search_parameters, SearchParameterDefinition};
+use crate::definitions::{search_parameters, SearchParamType, SearchParameterDefinition};
 
 /// The FHIR types `definition`'s expression can select (for a composite, what its own
 /// expression selects, the components being checked too), if the expressions compile and
@@ -29,7 +29,53 @@ pub fn selected_types(
             Unsupported::new(format!("component `{}`: {error}", component.text()))
         })?;
     }
-    Ok(selected.iter().map(|scope| scope.fhir_type).collect())
+    let mut types: Vec<&'static str> = Vec::with_capacity(selected.len());
+    for scope in &selected {
+        if !types.contains(&scope.fhir_type) {
+            types.push(scope.fhir_type);
+        }
+    }
+    Ok(types)
+}
+
+/// The code system implied for every value `definition` selects, when each is a `code`
+/// element bound to the same single system (`gender`: `http://hl7.org/fhir/
+/// administrative-gender`; see [`crate::definitions::implicit_code_system`]). Such values are
+/// indexed without a system, as sent; a search naming that system means the same code.
+pub fn implied_code_system(definition: &SearchParameterDefinition) -> Option<&'static str> {
+    static BY_URL: std::sync::LazyLock<HashMap<&'static str, &'static str>> =
+        std::sync::LazyLock::new(|| {
+            search_parameters()
+                .iter()
+                .filter(|definition| definition.kind == SearchParamType::Token)
+                .filter_map(|definition| {
+                    infer_implied_code_system(definition)
+                        .map(|system| (definition.url.as_str(), system))
+                })
+                .collect()
+        });
+    BY_URL.get(definition.url.as_str()).copied()
+}
+
+fn infer_implied_code_system(definition: &SearchParameterDefinition) -> Option<&'static str> {
+    let compiled = compiled(definition).ok()?;
+    if !compiled.components.is_empty() {
+        return None;
+    }
+    let bases: Vec<Scope> = definition
+        .base
+        .iter()
+        .filter_map(|base| crate::definitions::type_definition(base))
+        .map(|base| Scope::of_type(base.name))
+        .collect();
+    let selected = infer(compiled.expression.tree(), &bases, &bases).ok()?;
+    let mut systems = selected.iter().map(|scope| {
+        (scope.fhir_type == "code")
+            .then(|| crate::definitions::implicit_code_system(scope.element))
+            .flatten()
+    });
+    let first = systems.next()??;
+    systems.all(|system| system == Some(first)).then_some(first)
 }
 
 /// Whether Ember can extract `definition`'s values with this module, or why not: its

@@ -198,7 +198,23 @@ fn parse_typed(
                 folded => Ok(SearchValue::String(folded)),
             },
         },
-        SearchParamType::Token => parse_token(modifier, raw),
+        SearchParamType::Token => parse_token(modifier, raw).map(|value| {
+            match (value, crate::fhirpath::implied_code_system(parameter)) {
+                // The system a `code` is implied to have is the one its values are indexed
+                // without (search.html#token, "code: (implicit)").
+                (
+                    SearchValue::Token {
+                        system: SystemMatch::Is(system),
+                        code,
+                    },
+                    Some(implied),
+                ) if system == implied => SearchValue::Token {
+                    system: SystemMatch::Absent,
+                    code,
+                },
+                (value, _) => value,
+            }
+        }),
         SearchParamType::Date => {
             let (prefix, text) = Prefix::split(raw);
             DateRange::parse(text)

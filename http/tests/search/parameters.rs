@@ -187,6 +187,39 @@ async fn search_token_forms_and_modifiers() {
 }
 
 // search.html#token: Identifier, ContactPoint, and :of-type on identifiers
+// search.html#token: for a `code` "the system is defined in the value set" its binding
+// names; Patient.gender's is http://hl7.org/fhir/administrative-gender.
+#[tokio::test]
+async fn search_token_on_a_code_matches_the_system_its_binding_implies() {
+    let app = TestApp::start().await;
+    let kim = patient(&app, "Kim", "A", "1980-01-01", "female").await;
+    let lee = patient(&app, "Lee", "B", "1981-01-01", "male").await;
+    let gender = "http://hl7.org/fhir/administrative-gender";
+    assert_eq!(
+        matches(&app, &format!("/fhir/Patient?gender={gender}|female")).await,
+        [kim.clone()]
+    );
+    assert_eq!(
+        matches(&app, &format!("/fhir/Patient?gender={gender}|")).await,
+        sorted(&[&kim, &lee])
+    );
+    assert_eq!(
+        matches(&app, &format!("/fhir/Patient?gender:not={gender}|female")).await,
+        [lee.clone()]
+    );
+    // Another system is not the implied one; the code alone and `|code` match as before.
+    assert!(
+        matches(&app, "/fhir/Patient?gender=http://example.org/sex|female")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        matches(&app, "/fhir/Patient?gender=female").await,
+        [kim.clone()]
+    );
+    assert_eq!(matches(&app, "/fhir/Patient?gender=|female").await, [kim]);
+}
+
 #[tokio::test]
 async fn search_token_on_identifier_telecom_and_of_type() {
     let app = TestApp::start().await;

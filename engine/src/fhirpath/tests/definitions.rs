@@ -2,7 +2,9 @@
 
 use crate::definitions::{search_parameter, search_parameters, SearchParameterDefinition};
 use crate::fhirpath::check::{infer, Scope};
-use crate::fhirpath::{compiled, coverage_report, selected_types, support, Expression};
+use crate::fhirpath::{
+    compiled, coverage_report, implied_code_system, selected_types, support, Expression,
+};
 
 #[test]
 fn every_official_expression_is_supported_but_the_three_without_extractable_values() {
@@ -17,6 +19,36 @@ fn every_official_expression_is_supported_but_the_three_without_extractable_valu
     let codes: Vec<&str> = refused.iter().map(|(code, _)| *code).collect();
     assert_eq!(codes, ["_text", "_content", "_query"], "{refused:#?}");
     assert!(refused[0].1.contains("no FHIRPath expression"));
+}
+
+#[test]
+fn code_parameters_imply_the_system_of_their_required_binding() {
+    let implied =
+        |resource_type, code| implied_code_system(search_parameter(resource_type, code).unwrap());
+    // `individual-gender`, shared by four bases, all bound to the same value set.
+    assert_eq!(
+        implied("Patient", "gender"),
+        Some("http://hl7.org/fhir/administrative-gender")
+    );
+    assert_eq!(
+        implied("Practitioner", "gender"),
+        Some("http://hl7.org/fhir/administrative-gender")
+    );
+    assert_eq!(
+        implied("Observation", "status"),
+        Some("http://hl7.org/fhir/observation-status")
+    );
+    // CodeableConcepts carry their own systems; a boolean has none to imply.
+    assert_eq!(implied("Observation", "code"), None);
+    assert_eq!(implied("Patient", "active"), None);
+    // Task.intent draws from two code systems.
+    assert_eq!(implied("Task", "intent"), None);
+    let count = search_parameters()
+        .iter()
+        .filter(|definition| implied_code_system(definition).is_some())
+        .count();
+    assert!(count > 100, "{count}");
+    eprintln!("token parameters with an implied code system: {count}");
 }
 
 #[test]
