@@ -1,4 +1,4 @@
-//! History at instance, type and system level: newest first, entry contents, `_since`,
+//! History at instance, type and system level: newest first, entry contents, `_since`, `_at`,
 //! `_count` and next links that stay stable while new versions are written.
 //! Spec: https://hl7.org/fhir/R4/http.html#history, bundle.html
 
@@ -260,18 +260,85 @@ async fn malformed_since_is_400() {
         .outcome(StatusCode::BAD_REQUEST);
 }
 
-// http.html#history: `_at` and `_list` are history parameters Ember does not implement; a
-// history answered without them would look like an answer to them.
+/// The `meta.lastUpdated` of each version of Patient `id`, oldest first.
+async fn version_times(app: &TestApp, id: &str, versions: u32) -> Vec<String> {
+    let mut times = Vec::new();
+    for version in 1..=versions {
+        let body = app
+            .get(&format!("/fhir/Patient/{id}/_history/{version}"))
+            .await
+            .json();
+        times.push(body["meta"]["lastUpdated"].as_str().unwrap().to_owned());
+    }
+    times
+}
+
+// http.html#history: "_at: Only include resource versions that were current at some point
+// during the time period specified in the date time value" (a date's precision is its period).
+#[tokio::test]
+async fn at_lists_the_versions_current_during_the_period() {
+    let app = TestApp::start().await;
+    let id = patient_with_three_versions(&app).await;
+    let times = version_times(&app, &id, 3).await;
+    let versions_at = |at: String| {
+        let app = &app;
+        let id = &id;
+        async move {
+            let bundle = check(app, &format!("/fhir/Patient/{id}/_history?_at={at}")).await;
+            entries(&bundle).iter().map(version_of).collect::<Vec<_>>()
+        }
+    };
+    let (first, second) = (&times[0], &times[1]);
+    // At the instant version 2 was written it replaced version 1.
+    assert_eq!(versions_at(first.clone()).await, [r#"W/"1""#]);
+    assert_eq!(versions_at(second.clone()).await, [r#"W/"2""#]);
+    assert_eq!(
+        versions_at(format!("ge{second}")).await,
+        [r#"W/"3""#, r#"W/"2""#]
+    );
+    assert_eq!(versions_at(format!("lt{second}")).await, [r#"W/"1""#]);
+    assert_eq!(versions_at(format!("le{first}")).await, [r#"W/"1""#]);
+    // The year they were all written in, and one before any of them.
+    assert_eq!(
+        versions_at(first[..4].to_owned()).await,
+        [r#"W/"3""#, r#"W/"2""#, r#"W/"1""#]
+    );
+    assert!(versions_at("1999".to_owned()).await.is_empty());
+
+    // Type level: every version of the first Patient was current before a second was
+    // created, which was not.
+    let later = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let later_time = version_times(&app, &later, 1).await.remove(0);
+    let bundle = check(&app, &format!("/fhir/Patient/_history?_at=lt{later_time}")).await;
+    assert!(entries(&bundle)
+        .iter()
+        .all(|entry| !entry["fullUrl"].as_str().unwrap().ends_with(&later)));
+    assert_eq!(entries(&bundle).len(), 3);
+}
+
+#[tokio::test]
+async fn malformed_at_is_400() {
+    let app = TestApp::start().await;
+    for at in ["yesterday", "xx2026", "2026-13", "2026-01-01T25:00:00Z"] {
+        app.get(&format!("/fhir/_history?_at={at}"))
+            .await
+            .outcome(StatusCode::BAD_REQUEST);
+    }
+    app.get("/fhir/_history?_at=2026&_at=2025")
+        .await
+        .outcome(StatusCode::BAD_REQUEST);
+}
+
+// http.html#history: `_list` is a history parameter Ember does not implement; a history
+// answered without it would look like an answer to it.
 #[tokio::test]
 async fn unsupported_history_parameters_are_400() {
     let app = TestApp::start().await;
-    for parameter in ["_at=2026", "_list=abc"] {
-        let issue = app
-            .get(&format!("/fhir/_history?{parameter}"))
-            .await
-            .outcome(StatusCode::BAD_REQUEST);
-        assert_eq!(issue["code"].as_str(), Some("not-supported"));
-    }
+    let issue = app
+        .get("/fhir/_history?_list=abc")
+        .await
+        .outcome(StatusCode::BAD_REQUEST);
+    assert_eq!(issue["code"].as_str(), Some("not-supported"));
 }
 
 #[tokio::test]

@@ -21,6 +21,8 @@ pub(crate) async fn history(
     let type_name;
     let id_text;
     let since = query.since.map(Instant::datetime);
+    let at_from = query.at.and_then(|at| at.from).map(datetime_of_micros);
+    let at_to = query.at.and_then(|at| at.to).map(datetime_of_micros);
     let cursor_time = query.after.map(|cursor| cursor.last_updated.datetime());
     let cursor_seq = query.after.map(|cursor| cursor.seq);
     // One row more than the page, to know whether a next page exists without counting.
@@ -50,6 +52,25 @@ pub(crate) async fn history(
     if let Some(since) = &since {
         params.push(since);
         sql.push_str(&format!(" AND last_updated >= ${}", params.len()));
+    }
+    // A version is current from its own time until the next version's: it was current
+    // during the period when it began by the period's end and no later version had
+    // replaced it by the period's start (a resource's versions are written in time order).
+    if let Some(at_to) = &at_to {
+        params.push(at_to);
+        sql.push_str(&format!(" AND last_updated <= ${}", params.len()));
+    }
+    if let Some(at_from) = &at_from {
+        params.push(at_from);
+        sql.push_str(&format!(
+            " AND NOT EXISTS (SELECT 1 FROM resource_version later \
+               WHERE later.tenant_key = resource_version.tenant_key \
+               AND later.resource_type = resource_version.resource_type \
+               AND later.id = resource_version.id \
+               AND later.version_id > resource_version.version_id \
+               AND later.last_updated <= ${})",
+            params.len()
+        ));
     }
     if let (Some(cursor_time), Some(cursor_seq)) = (&cursor_time, &cursor_seq) {
         params.push(cursor_time);
@@ -105,4 +126,11 @@ pub(crate) async fn history(
         None
     };
     Ok(HistoryPage { entries, next })
+}
+
+/// Microseconds since the Unix epoch as a timestamp. The ends of `_at` come from FHIR dates
+/// (years 1 to 9999), which all convert; the fallback is never reached.
+fn datetime_of_micros(micros: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }

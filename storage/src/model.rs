@@ -126,8 +126,18 @@ pub struct HistoryQuery {
     pub scope: HistoryScope,
     /// `_since`: only versions written at or after this instant.
     pub since: Option<Instant>,
+    /// `_at`: only versions that were current at some point of this period.
+    pub at: Option<CurrentDuring>,
     pub after: Option<HistoryCursor>,
     pub count: u32,
+}
+
+/// The period `_at` names, in microseconds since the Unix epoch, each end inclusive; `None`
+/// is open (`_at=ge2024` has no end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CurrentDuring {
+    pub from: Option<i64>,
+    pub to: Option<i64>,
 }
 
 /// One version in a history listing, newest first.

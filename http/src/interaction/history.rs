@@ -5,8 +5,9 @@
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use engine::index::DateRange;
 use engine::Instant;
-use storage::model::{HistoryCursor, HistoryQuery, HistoryScope};
+use storage::model::{CurrentDuring, HistoryCursor, HistoryQuery, HistoryScope};
 use storage::TenantKey;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -76,16 +77,14 @@ async fn history(
     query: QueryParams,
 ) -> Result<Response, ApiError> {
     let format = response_format(&headers, &query)?;
-    // http.html#history defines these two beside `_count` and `_since`; Ember has neither,
-    // and a history answered as if they had been applied would mislead the client.
-    for unsupported in ["_at", "_list"] {
-        if query.first(unsupported).is_some() {
-            return Err(ApiError::http(
-                StatusCode::BAD_REQUEST,
-                "not-supported",
-                format!("History does not support {unsupported}; use _since and _count"),
-            ));
-        }
+    // http.html#history defines `_list` beside `_count`, `_since` and `_at`; a history
+    // answered as if it had been applied would mislead the client.
+    if query.first("_list").is_some() {
+        return Err(ApiError::http(
+            StatusCode::BAD_REQUEST,
+            "not-supported",
+            "History does not support _list; use _since, _at and _count",
+        ));
     }
     let settings = state.settings();
     let count = match query.first("_count") {
@@ -105,6 +104,12 @@ async fn history(
         ));
     }
     let since = query.first("_since").map(parse_instant).transpose()?;
+    if query.iter().filter(|(name, _)| *name == "_at").count() > 1 {
+        return Err(ApiError::invalid(
+            "_at may be given once: it names one period",
+        ));
+    }
+    let at = query.first("_at").map(parse_at).transpose()?;
     let after = query
         .first(CURSOR_PARAMETER)
         .map(parse_cursor)
@@ -113,6 +118,7 @@ async fn history(
     let history_query = HistoryQuery {
         scope: scope.clone(),
         since,
+        at,
         after,
         count,
     };
@@ -187,6 +193,46 @@ fn parse_cursor(text: &str) -> Result<HistoryCursor, ApiError> {
     Ok(HistoryCursor {
         last_updated: Instant::from_datetime(datetime),
         seq,
+    })
+}
+
+/// `_at` is a date, dateTime or instant standing for the period its precision leaves open
+/// (search.html#date: `2024` is all of 2024), with an optional prefix: `ge`/`gt` from its start
+/// or after its end on, `le`/`lt` up to its end or before its start, `eq` as none.
+fn parse_at(text: &str) -> Result<CurrentDuring, ApiError> {
+    let invalid = || {
+        ApiError::invalid(format!(
+            "_at takes a FHIR date, dateTime or instant, optionally after eq, ge, gt, le or lt; got '{text}'"
+        ))
+    };
+    // '+' in an unencoded query string arrives as a space.
+    let text = text.trim().replace(' ', "+");
+    let (prefix, date) = match text.get(..2) {
+        Some(prefix @ ("eq" | "ge" | "gt" | "le" | "lt")) => (prefix, &text[2..]),
+        _ => ("eq", text.as_str()),
+    };
+    let range = DateRange::parse(date).ok_or_else(invalid)?;
+    Ok(match prefix {
+        "ge" => CurrentDuring {
+            from: Some(range.low),
+            to: None,
+        },
+        "gt" => CurrentDuring {
+            from: Some(range.high.saturating_add(1)),
+            to: None,
+        },
+        "le" => CurrentDuring {
+            from: None,
+            to: Some(range.high),
+        },
+        "lt" => CurrentDuring {
+            from: None,
+            to: Some(range.low.saturating_sub(1)),
+        },
+        _ => CurrentDuring {
+            from: Some(range.low),
+            to: Some(range.high),
+        },
     })
 }
 
