@@ -1,5 +1,5 @@
 //! History at instance, type and system level: newest first, entry contents, `_since`, `_at`,
-//! `_count` and next links that stay stable while new versions are written.
+//! `_list`, `_count` and next links that stay stable while new versions are written.
 //! Spec: https://hl7.org/fhir/R4/http.html#history, bundle.html
 
 use std::collections::HashSet;
@@ -329,16 +329,53 @@ async fn malformed_at_is_400() {
         .outcome(StatusCode::BAD_REQUEST);
 }
 
-// http.html#history: `_list` is a history parameter Ember does not implement; a history
-// answered without it would look like an answer to it.
+// http.html#history: "_list: Only include resource versions that are referenced in the
+// specified list".
 #[tokio::test]
-async fn unsupported_history_parameters_are_400() {
+async fn list_keeps_the_versions_of_the_resources_a_list_holds() {
+    let app = TestApp::start().await;
+    let listed = patient_with_three_versions(&app).await;
+    let unlisted = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let list = app
+        .create(&format!(
+            r#"{{"resourceType":"List","status":"current","mode":"working","entry":[{{"item":{{"reference":"Patient/{listed}"}}}}]}}"#
+        ))
+        .await;
+    for uri in [
+        format!("/fhir/Patient/_history?_list={list}"),
+        format!("/fhir/_history?_list={list}"),
+        format!("/fhir/_history?_list=no-such-list,{list}"),
+    ] {
+        let bundle = check(&app, &uri).await;
+        let urls: Vec<String> = entries(&bundle)
+            .iter()
+            .map(|entry| entry["fullUrl"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(urls.len(), 3, "{uri}: {urls:?}");
+        assert!(urls.iter().all(|url| url.ends_with(&listed)), "{uri}");
+        assert!(!urls.iter().any(|url| url.ends_with(&unlisted)));
+    }
+    let bundle = check(&app, "/fhir/_history?_list=no-such-list").await;
+    assert!(entries(&bundle).is_empty());
+    // A deleted List holds nothing.
+    app.delete(&format!("/fhir/List/{list}")).await;
+    let bundle = check(&app, &format!("/fhir/_history?_list={list}")).await;
+    assert!(entries(&bundle).is_empty());
+}
+
+// The functional lists (`$current-problems`) are not kept; an empty history would look like
+// an answer.
+#[tokio::test]
+async fn functional_and_malformed_lists_are_400() {
     let app = TestApp::start().await;
     let issue = app
-        .get("/fhir/_history?_list=abc")
+        .get("/fhir/_history?_list=$current-problems")
         .await
         .outcome(StatusCode::BAD_REQUEST);
     assert_eq!(issue["code"].as_str(), Some("not-supported"));
+    app.get("/fhir/_history?_list=not%20an%20id")
+        .await
+        .outcome(StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]

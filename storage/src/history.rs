@@ -72,6 +72,18 @@ pub(crate) async fn history(
             params.len()
         ));
     }
+    // The current version of each List: a deleted List has no index rows left.
+    if let Some(lists) = &query.lists {
+        params.push(lists);
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM search_reference item \
+               WHERE item.tenant_key = resource_version.tenant_key \
+               AND item.resource_type = 'List' AND item.id = ANY(${}) AND item.param = 'item' \
+               AND item.target_type = resource_version.resource_type \
+               AND item.target_id = resource_version.id)",
+            params.len()
+        ));
+    }
     if let (Some(cursor_time), Some(cursor_seq)) = (&cursor_time, &cursor_seq) {
         params.push(cursor_time);
         params.push(cursor_seq);

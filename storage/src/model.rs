@@ -128,6 +128,9 @@ pub struct HistoryQuery {
     pub since: Option<Instant>,
     /// `_at`: only versions that were current at some point of this period.
     pub at: Option<CurrentDuring>,
+    /// `_list`: only versions of the resources the current version of one of these Lists
+    /// holds as an `entry.item`.
+    pub lists: Option<Vec<String>>,
     pub after: Option<HistoryCursor>,
     pub count: u32,
 }

@@ -77,15 +77,6 @@ async fn history(
     query: QueryParams,
 ) -> Result<Response, ApiError> {
     let format = response_format(&headers, &query)?;
-    // http.html#history defines `_list` beside `_count`, `_since` and `_at`; a history
-    // answered as if it had been applied would mislead the client.
-    if query.first("_list").is_some() {
-        return Err(ApiError::http(
-            StatusCode::BAD_REQUEST,
-            "not-supported",
-            "History does not support _list; use _since, _at and _count",
-        ));
-    }
     let settings = state.settings();
     let count = match query.first("_count") {
         None => settings.default_page_size,
@@ -110,6 +101,7 @@ async fn history(
         ));
     }
     let at = query.first("_at").map(parse_at).transpose()?;
+    let lists = query.first("_list").map(parse_lists).transpose()?;
     let after = query
         .first(CURSOR_PARAMETER)
         .map(parse_cursor)
@@ -119,6 +111,7 @@ async fn history(
         scope: scope.clone(),
         since,
         at,
+        lists,
         after,
         count,
     };
@@ -234,6 +227,23 @@ fn parse_at(text: &str) -> Result<CurrentDuring, ApiError> {
             to: Some(range.high),
         },
     })
+}
+
+/// `_list`: List ids, comma-separated. The functional lists (`$current-problems`, …) are
+/// lists Ember does not keep, so asking for one is a 400 rather than an empty history.
+fn parse_lists(text: &str) -> Result<Vec<String>, ApiError> {
+    text.split(',')
+        .map(|id| {
+            if id.starts_with('$') {
+                return Err(ApiError::http(
+                    StatusCode::BAD_REQUEST,
+                    "not-supported",
+                    format!("_list: the functional list '{id}' is not kept by this server"),
+                ));
+            }
+            super::id_from_path(id).map(|id| id.as_str().to_owned())
+        })
+        .collect()
 }
 
 /// `_since` is an instant: a full date and time with a time zone.
