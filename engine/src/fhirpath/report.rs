@@ -17,12 +17,7 @@ pub fn selected_types(
     definition: &SearchParameterDefinition,
 ) -> Result<Vec<&'static str>, Unsupported> {
     let compiled = compiled(definition)?;
-    let bases: Vec<Scope> = definition
-        .base
-        .iter()
-        .filter_map(|base| crate::definitions::type_definition(base))
-        .map(|base| Scope::of_type(base.name))
-        .collect();
+    let bases = base_scopes(definition);
     let selected = infer(compiled.expression.tree(), &bases, &bases)?;
     for component in &compiled.components {
         infer(component.tree(), &selected, &bases).map_err(|error| {
@@ -62,12 +57,7 @@ fn infer_implied_code_system(definition: &SearchParameterDefinition) -> Option<&
     if !compiled.components.is_empty() {
         return None;
     }
-    let bases: Vec<Scope> = definition
-        .base
-        .iter()
-        .filter_map(|base| crate::definitions::type_definition(base))
-        .map(|base| Scope::of_type(base.name))
-        .collect();
+    let bases = base_scopes(definition);
     let selected = infer(compiled.expression.tree(), &bases, &bases).ok()?;
     let mut systems = selected.iter().map(|scope| {
         (scope.fhir_type == "code")
@@ -76,6 +66,16 @@ fn infer_implied_code_system(definition: &SearchParameterDefinition) -> Option<&
     });
     let first = systems.next()??;
     systems.all(|system| system == Some(first)).then_some(first)
+}
+
+/// The scopes a parameter's expression starts from: each of its base resource types.
+fn base_scopes(definition: &SearchParameterDefinition) -> Vec<Scope> {
+    definition
+        .base
+        .iter()
+        .filter_map(|base| crate::definitions::type_definition(base))
+        .map(|base| Scope::of_type(base.name))
+        .collect()
 }
 
 /// Whether Ember can extract `definition`'s values with this module, or why not: its
