@@ -19,6 +19,8 @@ The script reads:
                                 isModifier flags, for _summary=true)
   * Bundle-valuesets.json    -> code-systems.tsv.gz (the code system implied by each `code`
                                 element's required binding, for token searches)
+                                required-codes.tsv.gz (the codes each `code` element's
+                                required binding allows, checked at ingest)
   * CompartmentDefinition-{patient,encounter,relatedPerson,practitioner,device}.json,
     only to check that the standalone copies agree with the bundle.
   * every resource file        -> examples.json.gz (a test fixture, not embedded in Ember:
@@ -41,6 +43,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 EXPECTED_PACKAGE = ("hl7.fhir.r4.examples", "4.0.1")
 EXPECTED_RESOURCE_TYPES = 146
 EXPECTED_CODE_SYSTEM_ELEMENTS = 344
+EXPECTED_REQUIRED_CODE_ELEMENTS = 338
 EXPECTED_SEARCH_PARAMETERS = 1375
 COMPARTMENT_FILES = ["patient", "encounter", "relatedPerson", "practitioner", "device"]
 # engine/src/definitions/resource_types.rs hard-codes these as the concrete types that derive
@@ -255,6 +258,59 @@ def code_systems_table(package, definitions):
     return rows
 
 
+def required_codes_table(package, definitions):
+    """One row per element of type `code` whose required binding is to a value set that can be
+    listed from the package: path, its codes separated by spaces. terminologies.html#required:
+    "the concept in this element SHALL be from the specified value set"; these are the
+    enumerations of FHIR's own JSON and XML schemas. A value set is listed when every include
+    names codes or a whole code system the package holds completely (nested concepts too), with
+    no filter, imported value set or exclude; the mime types (urn:ietf:bcp:13) and currencies
+    (urn:iso:std:iso:4217) are not in the package, nor Composition.confidentiality's set."""
+    resources = bundle_resources(package, "Bundle-valuesets.json")
+    value_sets = {r["url"]: r for r in resources if r["resourceType"] == "ValueSet"}
+    code_systems = {r["url"]: r for r in resources if r["resourceType"] == "CodeSystem"}
+
+    def all_codes(concepts):
+        for concept in concepts:
+            yield concept["code"]
+            yield from all_codes(concept.get("concept", []))
+
+    def listed(value_set):
+        compose = value_set.get("compose", {})
+        if "exclude" in compose:
+            return None
+        codes = []
+        for include in compose.get("include", []):
+            if "valueSet" in include or "filter" in include:
+                return None
+            if "concept" in include:
+                codes += [concept["code"] for concept in include["concept"]]
+                continue
+            system = code_systems.get(include.get("system"))
+            if system is None or system.get("content") != "complete":
+                return None
+            codes += list(all_codes(system.get("concept", [])))
+        return codes or None
+
+    rows = []
+    for name, d in sorted(definitions.items()):
+        if d["kind"] == "primitive-type":
+            continue
+        for element in d["snapshot"]["element"][1:]:
+            binding = element.get("binding", {})
+            if element_type_codes(element) != ["code"] or binding.get("strength") != "required":
+                continue
+            value_set = value_sets.get(binding["valueSet"].split("|")[0])
+            codes = listed(value_set) if value_set else None
+            if codes:
+                check(all(" " not in code for code in codes), f"{element['path']}: a code with a space")
+                rows.append([element["path"], " ".join(dict.fromkeys(codes))])
+    check(len(rows) == EXPECTED_REQUIRED_CODE_ELEMENTS,
+          f"expected {EXPECTED_REQUIRED_CODE_ELEMENTS} elements with listed required codes, found {len(rows)}")
+    check(["Patient.gender", "male female other unknown"] in rows, "Patient.gender's codes")
+    return rows
+
+
 def examples(package):
     """[file name, text] pairs: one example of each resource type in the package and the
     NAMED_EXAMPLES, in file-name order, each file's text unchanged."""
@@ -319,6 +375,7 @@ def main():
               ["path", "types", "max", "content_reference", "summary", "modifier", "min"],
               elements_table(definitions))
     write_tsv("code-systems.tsv.gz", ["path", "system"], code_systems_table(package, definitions))
+    write_tsv("required-codes.tsv.gz", ["path", "codes"], required_codes_table(package, definitions))
     write("examples.json.gz", examples(package))
 
 

@@ -118,6 +118,52 @@ async fn empty_string_is_400() {
     .await;
 }
 
+// terminologies.html#required: a code bound as required "SHALL be from the specified value
+// set"; Patient.gender is one of male, female, other and unknown, case-sensitive.
+#[tokio::test]
+async fn a_code_outside_its_required_binding_is_400_naming_its_path() {
+    let app = TestApp::start().await;
+    for (body, path) in [
+        (
+            r#"{"resourceType":"Patient","gender":"Male"}"#,
+            "Patient.gender",
+        ),
+        (
+            r#"{"resourceType":"Patient","name":[{"use":"nick","family":"A"}]}"#,
+            "Patient.name[0].use",
+        ),
+        (
+            r#"{"resourceType":"Patient","contact":[{"gender":"f"}]}"#,
+            "Patient.contact[0].gender",
+        ),
+    ] {
+        let issue = check(&app, body, StatusCode::BAD_REQUEST).await;
+        assert_eq!(issue["code"].as_str(), Some("code-invalid"), "{body}");
+        assert_eq!(expressions(&issue), [path], "{body}");
+    }
+    let issue = check(
+        &app,
+        r#"{"resourceType":"Patient","gender":"Male"}"#,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    let diagnostics = issue["diagnostics"].as_str().unwrap();
+    assert!(
+        diagnostics.contains("female, male, other, unknown"),
+        "{diagnostics}"
+    );
+    // The codes themselves, a binding that is not required (language) and one to codes
+    // outside the definitions (mime types) are accepted.
+    let reply = app
+        .post(
+            "/fhir/Patient",
+            r#"{"resourceType":"Patient","gender":"unknown","language":"tlh","name":[{"use":"nickname"}],
+                "photo":[{"contentType":"image/x-unheard-of"}]}"#,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+}
+
 // datatypes.html#string: strings "SHALL NOT contain Unicode character points below 32,
 // except for u0009 (horizontal tab), u0010 (carriage return) and u0013 (line feed)". U+0000
 // cannot even be stored in PostgreSQL's text: it was a 500.

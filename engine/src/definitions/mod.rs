@@ -5,7 +5,7 @@
 //! beside it). Each file is embedded with `include_bytes!` and decoded lazily the first time it
 //! is asked for; afterwards every lookup is a read of static data.
 
-mod code_systems;
+mod code_bindings;
 mod compartments;
 mod elements;
 mod resource_types;
@@ -13,7 +13,7 @@ mod search_parameters;
 
 use std::io::Read;
 
-pub use code_systems::implicit_code_system;
+pub use code_bindings::{implicit_code_system, required_codes};
 pub use compartments::{compartment, compartments, CompartmentDefinition, CompartmentResource};
 #[cfg(test)]
 pub(crate) use elements::type_definitions;

@@ -275,6 +275,10 @@ impl<'a> Walk<'a, '_> {
                 let text = value.as_str().unwrap_or_default();
                 self.check_string(text);
                 self.check_syntax(member.type_name, text);
+                // An empty code is reported as an empty string already.
+                if member.type_name == "code" && !text.is_empty() {
+                    self.check_required_code(key, member.element.path, text);
+                }
             }
             (Kind::Object, JsonType::Object) => {
                 self.check_non_empty_object(value, Scope::Element(member.children()));
@@ -438,6 +442,33 @@ impl<'a> Walk<'a, '_> {
                 ),
             );
         }
+    }
+
+    /// A `code` whose binding is required holds one of its value set's codes
+    /// (terminologies.html#required: it "SHALL be from the specified value set"; FHIR's own
+    /// schemas enumerate them). A `gender` of `Male` or a `status` of `done` would be stored
+    /// and then never found by the searches that name the real codes.
+    fn check_required_code(&mut self, key: &str, element_path: &str, code: &str) {
+        let Some(allowed) = crate::definitions::required_codes(element_path) else {
+            return;
+        };
+        if allowed.contains(code) {
+            return;
+        }
+        let choices = if allowed.len() <= 12 {
+            let mut codes: Vec<&str> = allowed.iter().copied().collect();
+            codes.sort_unstable();
+            format!("one of {}", codes.join(", "))
+        } else {
+            format!("one of the {} codes of its value set", allowed.len())
+        };
+        self.report(
+            "code-invalid",
+            format!(
+                "'{}' is not a code '{key}' may hold: its binding is required, {choices}",
+                truncate_for_message(code)
+            ),
+        );
     }
 
     /// A string value: not empty, and (datatypes.html#string) with no "Unicode character
