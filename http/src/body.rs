@@ -41,6 +41,23 @@ pub(crate) async fn read_body(
     })
 }
 
+/// Reads a JSON body (a resource, a Bundle, a patch) as [`read_body`] does, without a leading
+/// UTF-8 byte order mark: RFC 8259 section 8.1 lets a parser ignore one, and editors on
+/// Windows write one. Not for a Binary's own content, whose bytes are the content.
+pub(crate) async fn read_json_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
+    let bytes = read_body(body, headers, limit).await?;
+    Ok(if bytes.starts_with(BYTE_ORDER_MARK) {
+        bytes.slice(BYTE_ORDER_MARK.len()..)
+    } else {
+        bytes
+    })
+}
+
 /// Reads and parses a resource body for `resource_type`: the common first step of create and
 /// update.
 ///
@@ -53,7 +70,7 @@ pub(crate) async fn read_resource(
     settings: &Settings,
     resource_type: ResourceType,
 ) -> Result<PreparedResource, ApiError> {
-    let bytes = read_body(body, headers, settings.max_body_bytes).await?;
+    let bytes = read_json_body(body, headers, settings.max_body_bytes).await?;
     let mut resource = engine::prepare_resource(&bytes)?;
     if resource.resource_type() != resource_type {
         return Err(ApiError::invalid(format!(

@@ -1,5 +1,5 @@
 //! Create: 201 with Location, ETag and Last-Modified; server-assigned id and meta; Prefer;
-//! decimals stored and returned exactly as sent.
+//! decimals stored and returned exactly as sent; a leading byte order mark ignored.
 //! Spec: https://hl7.org/fhir/R4/http.html#create, http.html#return, json.html#primitive
 
 use axum::http::{Method, StatusCode};
@@ -238,4 +238,43 @@ async fn create_with_search_parameters_in_the_url_is_400_and_writes_nothing() {
         "{}",
         formatted.text()
     );
+}
+
+// RFC 8259 section 8.1: a parser "MAY ignore the presence of a byte order mark rather than
+// treating it as an error"; editors on Windows write one. The stored body starts at the `{`.
+#[tokio::test]
+async fn a_leading_byte_order_mark_is_ignored_in_resources_bundles_and_patches() {
+    let app = TestApp::start().await;
+    let reply = check(
+        &app,
+        "\u{FEFF}{\"resourceType\":\"Patient\",\"gender\":\"female\"}",
+        None,
+    )
+    .await;
+    let id = reply.json()["id"].as_str().unwrap().to_owned();
+    let read = app.get(&format!("/fhir/Patient/{id}")).await;
+    assert!(read.text().starts_with('{'), "{}", read.text());
+
+    let patched = app
+        .request(Method::PATCH, &format!("/fhir/Patient/{id}"))
+        .header("content-type", "application/json-patch+json")
+        .body("\u{FEFF}[{\"op\":\"replace\",\"path\":\"/gender\",\"value\":\"male\"}]")
+        .send()
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text());
+
+    let batch = app
+        .post(
+            "/fhir",
+            "\u{FEFF}{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":[{\"resource\":{\"resourceType\":\"Patient\"},\"request\":{\"method\":\"POST\",\"url\":\"Patient\"}}]}",
+        )
+        .await;
+    assert_eq!(batch.status, StatusCode::OK, "{}", batch.text());
+    // Only at the start: anywhere else it is not JSON.
+    let reply = app
+        .request(Method::POST, "/fhir/Patient")
+        .json("{\"resourceType\":\"Patient\"}\u{FEFF}")
+        .send()
+        .await;
+    reply.outcome(StatusCode::BAD_REQUEST);
 }

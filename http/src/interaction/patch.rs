@@ -20,7 +20,7 @@ use storage::TenantKey;
 use super::conditional::{exclusively, primary, too_many_matches, Condition};
 use super::update::precondition;
 use super::{id_from_path, resource_type_from_path};
-use crate::body::read_body;
+use crate::body::read_json_body;
 use crate::error::ApiError;
 use crate::negotiation::{media_type_essence, response_format};
 use crate::query::QueryParams;
@@ -111,7 +111,7 @@ impl PatchRequest {
     ) -> Result<PatchRequest, ApiError> {
         let format = patch_format(headers)?;
         let expected = precondition(headers)?;
-        let body = read_body(body, headers, state.settings().max_body_bytes).await?;
+        let body = read_json_body(body, headers, state.settings().max_body_bytes).await?;
         Ok(PatchRequest {
             format,
             body,

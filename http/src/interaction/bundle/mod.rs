@@ -17,7 +17,7 @@ use engine::bundle::{parse_request_bundle, BundleKind, RequestEntry};
 use engine::Category;
 use tokio::sync::Semaphore;
 
-use crate::body::read_body;
+use crate::body::read_json_body;
 use crate::bundle::{BundleWriter, EntryResponse};
 use crate::error::ApiError;
 use crate::negotiation::{check_request_content_type, response_format};
@@ -39,7 +39,7 @@ pub(crate) async fn batch_or_transaction(
 ) -> Result<Response, ApiError> {
     let format = response_format(&headers, &query)?;
     check_request_content_type(&headers)?;
-    let bytes = read_body(body, &headers, state.settings().max_body_bytes).await?;
+    let bytes = read_json_body(body, &headers, state.settings().max_body_bytes).await?;
     let bundle = parse_request_bundle(&bytes)?;
     let limit = state.settings().max_bundle_entries;
     if bundle.entries.len() > limit {
