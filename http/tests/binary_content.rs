@@ -108,3 +108,28 @@ async fn a_binary_of_a_megabyte_of_random_bytes_is_stored_and_read_back() {
         "the bytes read back differ"
     );
 }
+
+// binary.html: contentType is the "MimeType of the binary content", served back as the
+// Content-Type of a native read; a header that is no media type is refused, not stored.
+#[tokio::test]
+async fn a_binary_whose_content_type_is_no_media_type_is_400_and_not_stored() {
+    let app = TestApp::start().await;
+    for content_type in ["garbage", "text/", "/plain", "text/plain; charset"] {
+        let reply = app
+            .request(Method::POST, "/fhir/Binary")
+            .header("content-type", content_type)
+            .body("hello")
+            .send()
+            .await;
+        reply.outcome(StatusCode::BAD_REQUEST);
+    }
+    assert_eq!(app.versions_written().await, 0);
+    // Parameters and upper case are media types too.
+    let reply = app
+        .request(Method::POST, "/fhir/Binary")
+        .header("content-type", "Text/Plain; charset=utf-8")
+        .body("hello")
+        .send()
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+}

@@ -43,6 +43,18 @@ pub(crate) async fn read_native(
     id: Option<&Id>,
 ) -> Result<PreparedResource, ApiError> {
     let content_type = content_type(headers).unwrap_or("application/octet-stream");
+    // Binary.contentType is "MimeType of the binary content" (a BCP 13 media type), given
+    // back as the Content-Type of every native read: `garbage` would be stored and served.
+    let media_type = content_type.trim().parse::<mime::Mime>().ok();
+    // The parser accepts `text/` with an empty subtype.
+    if !media_type.is_some_and(|media_type| {
+        !media_type.type_().as_str().is_empty() && !media_type.subtype().as_str().is_empty()
+    }) {
+        return Err(ApiError::invalid(format!(
+            "Content-Type '{}' is not a media type (type/subtype, RFC 9110 section 8.3.1)",
+            content_type.trim()
+        )));
+    }
     let bytes = read_body(body, headers, settings.max_body_bytes).await?;
     let json = engine::binary_json(content_type.trim(), &bytes, id.map(Id::as_str));
     Ok(engine::prepare_resource(json.as_bytes())?)
