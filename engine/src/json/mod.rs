@@ -9,9 +9,10 @@ pub(crate) mod depth;
 mod ingest;
 pub(crate) mod member;
 mod structure;
+mod syntax;
 
-pub(crate) use structure::forbidden_control_character;
-pub use structure::is_valid_instant;
+pub(crate) use syntax::forbidden_control_character;
+pub use syntax::is_valid_instant;
 #[cfg(test)]
 pub(crate) mod tests;
 
