@@ -24,7 +24,8 @@ pub use error::{Category, Error};
 pub use ids::{Id, ResourceType, VersionId};
 pub use instant::Instant;
 pub use json::{
-    is_valid_instant, prepare_resource, pretty_print, stored_last_updated, PreparedResource,
+    is_valid_instant, prepare_resource, prepare_resource_checked, pretty_print,
+    stored_last_updated, IngestChecks, PreparedResource,
 };
 pub use operation_parameters::operation_parameters;
 pub use outcome::{

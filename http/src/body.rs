@@ -71,7 +71,7 @@ pub(crate) async fn read_resource(
     resource_type: ResourceType,
 ) -> Result<PreparedResource, ApiError> {
     let bytes = read_json_body(body, headers, settings.max_body_bytes).await?;
-    let mut resource = engine::prepare_resource(&bytes)?;
+    let mut resource = engine::prepare_resource_checked(&bytes, settings.ingest_checks())?;
     if resource.resource_type() != resource_type {
         return Err(ApiError::invalid(format!(
             "The body is a {} but the URL is for {resource_type}",

@@ -34,6 +34,8 @@ pub struct Settings {
     pub search_timeout_ms: u64,
     /// Threads of the async runtime; 0 means one per CPU core.
     pub worker_threads: usize,
+    /// Whether a `code` under a required binding must be one of its value set's codes.
+    pub check_required_codes: bool,
     /// `text` for people, `json` for log collectors.
     pub log_format: LogFormat,
     /// A tracing filter, e.g. `info` or `ember=debug,tower_http=info`.
@@ -57,6 +59,13 @@ impl Settings {
             (0, None) => EMBEDDED_CONNECTIONS_PER_CORE * usable_cores(),
             (0, Some(_)) => EXTERNAL_CONNECTIONS,
             (explicit, _) => explicit,
+        }
+    }
+
+    /// What ingest checks beyond the structure every body must have.
+    pub fn ingest_checks(&self) -> engine::IngestChecks {
+        engine::IngestChecks {
+            required_codes: self.check_required_codes,
         }
     }
 
@@ -87,6 +96,7 @@ impl Default for Settings {
             // patience.
             search_timeout_ms: 30_000,
             worker_threads: 0,
+            check_required_codes: true,
             log_format: LogFormat::Text,
             log_level: "info".into(),
         }
@@ -178,6 +188,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worker_threads: Option<usize>,
+    /// Refuse (400) a code outside the value set its element's binding requires, e.g. a
+    /// gender of Male; false accepts such data as sent [default: true; env:
+    /// EMBER_CHECK_REQUIRED_CODES]
+    #[arg(long, value_name = "BOOL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check_required_codes: Option<bool>,
     /// Log format [default: text; env: EMBER_LOG_FORMAT]
     #[arg(long, value_enum, value_name = "FORMAT")]
     #[serde(skip_serializing_if = "Option::is_none")]

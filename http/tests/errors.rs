@@ -164,6 +164,47 @@ async fn a_code_outside_its_required_binding_is_400_naming_its_path() {
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
 }
 
+// docs/configuration.md: `check_required_codes = false` loads data as sent, on every write
+// path (a create, a transaction entry, a patch's result).
+#[tokio::test]
+async fn codes_outside_their_binding_are_stored_when_the_check_is_off() {
+    let app = TestApp::with_settings(Settings {
+        check_required_codes: false,
+        ..Settings::default()
+    })
+    .await;
+    let created = app
+        .post(
+            "/fhir/Patient",
+            r#"{"resourceType":"Patient","gender":"Male"}"#,
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    let transaction = app
+        .post(
+            "/fhir",
+            r#"{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient","gender":"F"},"request":{"method":"POST","url":"Patient"}}]}"#,
+        )
+        .await;
+    assert_eq!(transaction.status, StatusCode::OK, "{}", transaction.text());
+    let patched = app
+        .request(Method::PATCH, &format!("/fhir/Patient/{id}"))
+        .header("content-type", "application/json-patch+json")
+        .body(r#"[{"op":"replace","path":"/gender","value":"M"}]"#)
+        .send()
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text());
+    assert_eq!(patched.json()["gender"].as_str(), Some("M"));
+    // The structure is still checked.
+    app.post(
+        "/fhir/Patient",
+        r#"{"resourceType":"Patient","gender":true}"#,
+    )
+    .await
+    .outcome(StatusCode::BAD_REQUEST);
+}
+
 // datatypes.html#string: strings "SHALL NOT contain Unicode character points below 32,
 // except for u0009 (horizontal tab), u0010 (carriage return) and u0013 (line feed)". U+0000
 // cannot even be stored in PostgreSQL's text: it was a 500.

@@ -44,6 +44,33 @@ pub struct PreparedResource {
 /// assert_eq!(prepared.resource_type().as_str(), "Patient");
 /// ```
 pub fn prepare_resource(body: &[u8]) -> Result<PreparedResource, Error> {
+    prepare_resource_checked(body, IngestChecks::default())
+}
+
+/// The checks of ingest a deployment may relax; every other check always applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestChecks {
+    /// Whether a `code` under a required binding must be one of its value set's codes
+    /// (on by default; off lets data with codes outside their value sets be loaded).
+    pub required_codes: bool,
+}
+
+impl Default for IngestChecks {
+    fn default() -> IngestChecks {
+        IngestChecks {
+            required_codes: true,
+        }
+    }
+}
+
+/// [`prepare_resource`] with `checks` instead of the default ones.
+///
+/// # Errors
+/// As [`prepare_resource`].
+pub fn prepare_resource_checked(
+    body: &[u8],
+    checks: IngestChecks,
+) -> Result<PreparedResource, Error> {
     if nests_too_deep(body) {
         return Err(Error::InvalidResource(vec![Issue::error(
             "structure",
@@ -99,7 +126,7 @@ pub fn prepare_resource(body: &[u8]) -> Result<PreparedResource, Error> {
         .get(&"id")
         .and_then(|id| id.as_str())
         .map(str::to_owned);
-    check_structure(object, resource_type, &mut issues);
+    check_structure(object, resource_type, checks, &mut issues);
 
     let mut meta_members = Vec::new();
     if let Some(meta) = object.get(&"meta").and_then(|meta| meta.as_object()) {

@@ -16,7 +16,9 @@ pub use syntax::is_valid_instant;
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use ingest::{prepare_resource, stored_last_updated, PreparedResource};
+pub use ingest::{
+    prepare_resource, prepare_resource_checked, stored_last_updated, IngestChecks, PreparedResource,
+};
 
 use crate::Error;
 

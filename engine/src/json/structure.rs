@@ -19,6 +19,7 @@ use std::collections::HashSet;
 
 use sonic_rs::{JsonContainerTrait, JsonType, JsonValueTrait, Object, Value};
 
+use super::ingest::IngestChecks;
 use super::member::{example_choice_name, resolve, Kind, Member, Unknown};
 use super::syntax::{
     forbidden_control_character, is_valid_instant, valid_base64, valid_date_time, valid_time,
@@ -57,11 +58,13 @@ enum Scope {
 pub(super) fn check_structure(
     resource: &Object,
     resource_type: Option<ResourceType>,
+    checks: IngestChecks,
     issues: &mut Vec<Issue>,
 ) {
     let mut walk = Walk {
         type_name: resource_type.map_or("Resource", ResourceType::as_str),
         path: Vec::new(),
+        checks,
         issues,
     };
     let scope = resource_type.map_or(Scope::Unchecked, |kind| Scope::Resource(kind.as_str()));
@@ -73,6 +76,7 @@ struct Walk<'a, 'i> {
     type_name: &'static str,
     /// Where the walk is, for the expressions of issues.
     path: Vec<Segment<'a>>,
+    checks: IngestChecks,
     issues: &'i mut Vec<Issue>,
 }
 
@@ -280,7 +284,7 @@ impl<'a> Walk<'a, '_> {
                 self.check_string(text);
                 self.check_syntax(member.type_name, text);
                 // An empty code is reported as an empty string already.
-                if member.type_name == "code" && !text.is_empty() {
+                if member.type_name == "code" && !text.is_empty() && self.checks.required_codes {
                     self.check_required_code(key, member.element.path, text);
                 }
             }

@@ -3,7 +3,7 @@
 //! Spec: https://hl7.org/fhir/R4/http.html#patch
 //!
 //! The patch is applied to a parsed copy of the stored bytes and the result is serialised and
-//! sent through [`prepare_resource`] again, rather than patching the prepared form, so that a
+//! sent through [`prepare_resource`](crate::prepare_resource) again, rather than patching the prepared form, so that a
 //! patched resource is checked and indexed by the one pipeline every write uses. Numbers keep
 //! their text throughout (sonic-rs `arbitrary_precision`): `1.50` stays `1.50`.
 //!
@@ -21,7 +21,7 @@ use sonic_rs::Value;
 use tree::Json;
 
 use crate::json::depth::{nests_too_deep, MAX_DEPTH};
-use crate::{prepare_resource, Error, Issue, PreparedResource};
+use crate::{prepare_resource_checked, Error, IngestChecks, Issue, PreparedResource};
 
 /// The patch document's format, from the request's Content-Type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,16 +43,17 @@ pub enum PatchFormat {
 /// use engine::patch::{apply_patch, PatchFormat};
 /// let current = br#"{"resourceType":"Patient","id":"a","active":true}"#;
 /// let patch = br#"[{"op":"replace","path":"/active","value":false}]"#;
-/// let prepared = apply_patch(current, PatchFormat::JsonPatch, patch).unwrap();
+/// let prepared = apply_patch(current, PatchFormat::JsonPatch, patch, Default::default()).unwrap();
 /// assert_eq!(prepared.claimed_id(), Some("a"));
 /// ```
 pub fn apply_patch(
     current: &[u8],
     format: PatchFormat,
     patch: &[u8],
+    checks: IngestChecks,
 ) -> Result<PreparedResource, Error> {
     let bytes = patched_value(current, format, patch)?.to_bytes();
-    prepare_resource(&bytes).map_err(|error| match error {
+    prepare_resource_checked(&bytes, checks).map_err(|error| match error {
         Error::InvalidResource(issues) => Error::PatchFailed(issues),
         other => other,
     })
@@ -146,7 +147,13 @@ mod tests {
     fn a_result_that_is_not_valid_fhir_json_is_unprocessable() {
         let current = br#"{"resourceType":"Patient","id":"p1","active":true}"#;
         let patch = br#"[{"op":"add","path":"/gender","value":""}]"#;
-        let error = apply_patch(current, PatchFormat::JsonPatch, patch).unwrap_err();
+        let error = apply_patch(
+            current,
+            PatchFormat::JsonPatch,
+            patch,
+            IngestChecks::default(),
+        )
+        .unwrap_err();
         assert!(matches!(error, Error::PatchFailed(_)), "{error:?}");
     }
 

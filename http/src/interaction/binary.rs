@@ -57,7 +57,10 @@ pub(crate) async fn read_native(
     }
     let bytes = read_body(body, headers, settings.max_body_bytes).await?;
     let json = engine::binary_json(content_type.trim(), &bytes, id.map(Id::as_str));
-    Ok(engine::prepare_resource(json.as_bytes())?)
+    Ok(engine::prepare_resource_checked(
+        json.as_bytes(),
+        settings.ingest_checks(),
+    )?)
 }
 
 /// A read of a Binary answered with its content, when the request asked for no FHIR format

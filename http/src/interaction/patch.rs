@@ -101,6 +101,7 @@ struct PatchRequest {
     expected: Option<Precondition>,
     /// The base the client reached, under which absolute references are local.
     base: String,
+    checks: engine::IngestChecks,
 }
 
 impl PatchRequest {
@@ -117,6 +118,7 @@ impl PatchRequest {
             body,
             expected,
             base: base_url(state.settings().base_url.as_deref(), headers),
+            checks: state.settings().ingest_checks(),
         })
     }
 
@@ -179,7 +181,7 @@ impl PatchRequest {
                 ),
             ));
         }
-        let mut resource = apply_patch(body, self.format, &self.body)?;
+        let mut resource = apply_patch(body, self.format, &self.body, self.checks)?;
         resource.localise_references(&self.base);
         let request = WriteRequest {
             id,

@@ -64,7 +64,13 @@ pub(crate) async fn run(
     let mut transaction = primary(state)
         .begin_transaction(TenantKey::DEFAULT, state.settings().search_time_limit())
         .await?;
-    let written = write_entries(&mut transaction, &entries, base).await?;
+    let written = write_entries(
+        &mut transaction,
+        &entries,
+        base,
+        state.settings().ingest_checks(),
+    )
+    .await?;
     reads::check_reads(
         &mut transaction,
         dispatcher,
@@ -111,6 +117,7 @@ async fn write_entries(
     transaction: &mut Transaction,
     entries: &[Entry<'_>],
     base: &str,
+    checks: engine::IngestChecks,
 ) -> Result<Vec<EntryOutcome>, ApiError> {
     let references = conditional_reference_conditions(entries, base)?;
     let mut lock_keys: Vec<(ResourceType, String)> = references
@@ -178,7 +185,7 @@ async fn write_entries(
             entry,
             resolved,
             &locked,
-            (&targets, entry_base),
+            (&targets, entry_base, checks),
             &mut writes,
         )
         .map_err(|error| error.in_entry(entry.index))?;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use engine::bundle::{rewrite_references, unresolved_urns};
 use engine::patch::apply_patch;
-use engine::{Category, Id, PreparedResource, ResourceType, VersionId};
+use engine::{Category, Id, IngestChecks, PreparedResource, ResourceType, VersionId};
 use storage::model::{Precondition, WriteAction, WriteRequest, Written};
 use storage::LockedResource;
 
@@ -17,7 +17,9 @@ use super::resolve::Resolved;
 
 /// Where the transaction's entries and conditional references went (old URL to new
 /// `Type/id`), and the base the entry's relative references resolve against.
-pub(super) type Targets<'a> = (&'a HashMap<String, String>, &'a str);
+/// The entries' new URLs by fullUrl, the base references are resolved under, and the checks
+/// every entry's resource gets at ingest.
+pub(super) type Targets<'a> = (&'a HashMap<String, String>, &'a str, IngestChecks);
 
 /// What an entry does inside the transaction, decided before anything is written.
 pub(super) enum EntryPlan {
@@ -129,7 +131,7 @@ pub(super) fn plan_entry(
             WriteRequest {
                 id,
                 action: WriteAction::Patch {
-                    resource: apply_patch(body, *format, document)?,
+                    resource: apply_patch(body, *format, document, targets.2)?,
                     patched: version.version_id,
                 },
             }
@@ -187,7 +189,7 @@ fn check_precondition(
 pub(super) fn prepare(
     resource: &str,
     resource_type: ResourceType,
-    (targets, base): Targets<'_>,
+    (targets, base, checks): Targets<'_>,
 ) -> Result<PreparedResource, ApiError> {
     // A Bundle resource (a document, a message) names its own entries by URN.
     let own_urns_allowed = resource_type.as_str() == "Bundle";
@@ -202,7 +204,7 @@ pub(super) fn prepare(
     }
     let rewritten = rewrite_references(resource, targets, base);
     let text = rewritten.as_deref().unwrap_or(resource);
-    let prepared = engine::prepare_resource(text.as_bytes())?;
+    let prepared = engine::prepare_resource_checked(text.as_bytes(), checks)?;
     if prepared.resource_type() != resource_type {
         return Err(ApiError::invalid(format!(
             "The resource is a {} but the entry's URL is for {resource_type}",
