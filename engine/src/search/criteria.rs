@@ -177,10 +177,17 @@ pub(super) fn parse(
         return parse_has(has, value);
     }
     if name == "_list" {
-        let ids = split_unescaped(value, ',')
+        let ids: Vec<String> = split_unescaped(value, ',')
             .into_iter()
             .map(super::unescape)
             .collect();
+        // search.html#list: `$current-allergies` and the like are functional lists the
+        // server would keep; Ember keeps none, and finding nothing would look like an answer.
+        if let Some(functional) = ids.iter().find(|id| id.starts_with('$')) {
+            return Err(format!(
+                "'{functional}' is a functional list, which this server does not keep"
+            ));
+        }
         return Ok(Some(Criterion::List(ids)));
     }
     let (head, chain) = match name.split_once('.') {

@@ -576,4 +576,11 @@ async fn list_parameter_finds_the_items_of_a_list() {
         matches(&app, &format!("/fhir/Patient?_list={list}")).await,
         [first]
     );
+    // "_list=$current-allergies": a functional list, which Ember does not keep.
+    rejects(
+        &app,
+        "/fhir/AllergyIntolerance?_list=$current-allergies",
+        "_list",
+    )
+    .await;
 }
