@@ -340,3 +340,41 @@ async fn metadata_declares_the_full_text_parameters_and_list() {
         .unwrap();
     assert!(names(&patient["searchParam"]).contains(&"_text".to_owned()));
 }
+
+// capabilitystatement.html: `mode=full|normative|terminology`; http.html#general: `_summary`
+// and `_elements` apply to any interaction returning a resource, the statement included.
+#[tokio::test]
+async fn metadata_takes_mode_summary_and_elements() {
+    let app = TestApp::start().await;
+    for mode in ["full", "normative"] {
+        let reply = app.get(&format!("/fhir/metadata?mode={mode}")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{mode}");
+        assert_eq!(
+            reply.json()["resourceType"].as_str(),
+            Some("CapabilityStatement")
+        );
+    }
+    let issue = app
+        .get("/fhir/metadata?mode=terminology")
+        .await
+        .outcome(StatusCode::BAD_REQUEST);
+    assert_eq!(issue["code"].as_str(), Some("not-supported"));
+    app.get("/fhir/metadata?mode=everything")
+        .await
+        .outcome(StatusCode::BAD_REQUEST);
+
+    let whole = check(&app).await;
+    let summary = app.get("/fhir/metadata?_summary=true").await.json();
+    assert_eq!(summary["fhirVersion"].as_str(), Some("4.0.1"));
+    assert!(summary["rest"][0]["resource"].is_array());
+    // isSummary is false for a resource's search parameters and interactions' docs.
+    assert!(summary["rest"][0]["resource"][0]["searchParam"].is_null());
+    assert!(whole["resource"][0]["searchParam"].is_array());
+    let elements = app.get("/fhir/metadata?_elements=fhirVersion").await.json();
+    assert_eq!(elements["fhirVersion"].as_str(), Some("4.0.1"));
+    assert!(elements["rest"].is_null());
+    assert_eq!(
+        elements["meta"]["tag"][0]["code"].as_str(),
+        Some("SUBSETTED")
+    );
+}

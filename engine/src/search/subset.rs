@@ -55,6 +55,7 @@ pub fn subset(stored: &[u8], summary: Summary, elements: &[String]) -> Option<Ve
     let mut out = Vec::with_capacity(stored.len());
     out.push(b'{');
     let mut first = true;
+    let mut tagged = false;
     for (name, member) in object.iter() {
         let element = listed
             .and_then(|listed| resolve(listed, name).ok())
@@ -71,12 +72,25 @@ pub fn subset(stored: &[u8], summary: Summary, elements: &[String]) -> Option<Ve
         out.push(b':');
         if name == "meta" {
             write_meta_with_subsetted(member, &mut out);
+            tagged = true;
         } else {
             out.extend_from_slice(sonic_rs::to_string(member).ok()?.as_bytes());
         }
     }
+    // A resource without `meta` (the CapabilityStatement, generated) gets one for the tag.
+    if !tagged {
+        out.extend_from_slice(if first { b"\"meta\":" } else { b",\"meta\":" });
+        write_subsetted_meta(&mut out);
+    }
     out.push(b'}');
     Some(out)
+}
+
+/// Writes a `meta` holding the SUBSETTED tag alone, for a resource that had none.
+pub(super) fn write_subsetted_meta(out: &mut Vec<u8>) {
+    out.extend_from_slice(br#"{"tag":["#);
+    out.extend_from_slice(SUBSETTED.as_bytes());
+    out.extend_from_slice(b"]}");
 }
 
 /// Writes `meta` with the SUBSETTED tag added to its `tag`s.
@@ -122,6 +136,23 @@ mod tests {
     use super::*;
 
     const PATIENT: &str = r#"{"resourceType":"Patient","id":"p","meta":{"versionId":"1"},"text":{"status":"generated","div":"<div/>"},"active":true,"name":[{"family":"Chalmers"}]}"#;
+
+    #[test]
+    fn a_resource_without_meta_gets_one_for_the_subsetted_tag() {
+        let statement = br#"{"resourceType":"CapabilityStatement","status":"active","fhirVersion":"4.0.1","kind":"instance","date":"2026","format":["json"]}"#;
+        for (summary, elements) in [
+            (Summary::False, vec!["fhirVersion".to_owned()]),
+            (Summary::True, vec![]),
+        ] {
+            let out = String::from_utf8(subset(statement, summary, &elements).unwrap()).unwrap();
+            let value: Value = sonic_rs::from_str(&out).unwrap();
+            assert_eq!(
+                value["meta"]["tag"][0]["code"].as_str(),
+                Some("SUBSETTED"),
+                "{out}"
+            );
+        }
+    }
 
     fn subset_of(summary: Summary, elements: &[&str]) -> String {
         let elements: Vec<String> = elements

@@ -13,7 +13,7 @@
 
 use sonic_rs::{JsonContainerTrait, JsonValueTrait, Object, Value};
 
-use super::subset::write_meta_with_subsetted;
+use super::subset::{write_meta_with_subsetted, write_subsetted_meta};
 use crate::definitions::children;
 use crate::json::member::{resolve, Kind, Member};
 use crate::ResourceType;
@@ -34,12 +34,14 @@ pub(super) fn write_summary(resource: &Object, out: &mut Vec<u8>) -> Option<()> 
     let resource_type = ResourceType::parse(name)?;
     out.push(b'{');
     let mut first = true;
+    let mut tagged = false;
     for (key, value) in resource.iter() {
         let member = match key {
             "resourceType" => None,
             "meta" => {
                 write_key(out, &mut first, key);
                 write_meta_with_subsetted(value, out);
+                tagged = true;
                 continue;
             }
             _ => match kept(resource_type.as_str(), key, Level::Resource) {
@@ -49,6 +51,10 @@ pub(super) fn write_summary(resource: &Object, out: &mut Vec<u8>) -> Option<()> 
         };
         write_key(out, &mut first, key);
         write_value(out, member, value);
+    }
+    if !tagged {
+        write_key(out, &mut first, "meta");
+        write_subsetted_meta(out);
     }
     out.push(b'}');
     Some(())

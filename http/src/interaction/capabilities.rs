@@ -37,8 +37,32 @@ pub(crate) async fn capabilities(
     query: QueryParams,
 ) -> Result<Response, ApiError> {
     let format = response_format(&headers, &query)?;
+    // capabilitystatement.html#mode: `full` and `normative` both get the whole statement
+    // (all of it is normative in R4); `terminology` asks for a TerminologyCapabilities,
+    // which Ember, having no terminology service, does not have.
+    match query.first("mode") {
+        None | Some("full" | "normative") => {}
+        Some("terminology") => {
+            return Err(ApiError::http(
+                StatusCode::BAD_REQUEST,
+                "not-supported",
+                "mode=terminology asks for a TerminologyCapabilities; this server has no terminology service",
+            ))
+        }
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "mode takes full, normative or terminology, not '{other}'"
+            )))
+        }
+    }
     let base = base_url(state.settings().base_url.as_deref(), &headers);
-    json_response(StatusCode::OK, format, capability_statement(&base))
+    let statement = capability_statement(&base);
+    // `_summary` and `_elements` apply as on a read (http.html#general).
+    let statement = match ResourceType::parse("CapabilityStatement") {
+        Some(resource_type) => super::subset::subset_for_read(&query, resource_type, statement)?,
+        None => statement,
+    };
+    json_response(StatusCode::OK, format, statement)
 }
 
 fn capability_statement(base: &str) -> Bytes {
