@@ -126,6 +126,54 @@ async fn a_sort_by_last_updated_lists_each_live_resource_once_by_its_latest_writ
     .await;
 }
 
+// search.html#sort with a string or date range criterion: those matches are drawn from
+// their index rows, which hold no `lastUpdated`; the sort was a 500 (a column of the resource
+// row asked of the drawn keys).
+#[tokio::test]
+async fn a_sort_by_last_updated_beside_a_name_or_a_date_range_pages_by_latest_write() {
+    let app = TestApp::start().await;
+    let patient = |family: &str, birth_date: &str| {
+        format!(
+            r#"{{"resourceType":"Patient","name":[{{"family":"{family}"}}],"birthDate":"{birth_date}"}}"#
+        )
+    };
+    let first = app.create(&patient("Okafor", "1970-01-01")).await;
+    let second = app.create(&patient("Okafor", "1971-01-01")).await;
+    let third = app.create(&patient("Okafor", "1972-01-01")).await;
+    app.create(&patient("Zed", "1973-01-01")).await;
+    app.create(&patient("Okafor", "1999-01-01")).await;
+    let moved = patient("Okafor", "1970-01-01").replacen(
+        r#""resourceType":"Patient","#,
+        &format!(r#""resourceType":"Patient","id":"{first}","#),
+        1,
+    );
+    assert_eq!(
+        app.put(&format!("/fhir/Patient/{first}"), &moved)
+            .await
+            .status,
+        200
+    );
+
+    let oldest_first = [second.clone(), third.clone(), first.clone()];
+    for criteria in [
+        "family=okafor&birthdate=lt1990",
+        "birthdate=ge1970&birthdate=lt1973",
+    ] {
+        assert_pages(
+            &app,
+            &format!("/fhir/Patient?{criteria}&_sort=_lastUpdated&_count=2"),
+            &oldest_first,
+        )
+        .await;
+    }
+    assert_pages(
+        &app,
+        "/fhir/Patient?birthdate=lt1990&family=oka&_sort=-_lastUpdated&_count=2",
+        &[first, third, second],
+    )
+    .await;
+}
+
 // search.html#lastUpdated: a range holding more versions than the draw from the version
 // history reads (storage/src/search/last_updated.rs, BUDGET: 10,000) is answered by walking
 // every Patient in id order instead, and still lists each match once, in id order.
