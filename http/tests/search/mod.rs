@@ -3,6 +3,7 @@
 
 mod canonical;
 mod chain_pages;
+mod combinations;
 mod everything;
 mod full_text;
 mod includes;
