@@ -228,6 +228,18 @@ def elements_table(definitions):
     return rows
 
 
+def required_code_bindings(definitions, value_sets):
+    """Each snapshot element of type `code` whose binding is required, with its value set
+    (None when the package does not hold it), in the order of the elements table."""
+    for name, d in sorted(definitions.items()):
+        if d["kind"] == "primitive-type":
+            continue
+        for element in d["snapshot"]["element"][1:]:
+            binding = element.get("binding", {})
+            if element_type_codes(element) == ["code"] and binding.get("strength") == "required":
+                yield element, value_sets.get(binding["valueSet"].split("|")[0])
+
+
 def code_systems_table(package, definitions):
     """One row per element of type `code` whose required binding is to a value set drawing
     every code from one code system: path, that system. search.html#token: for `code` the
@@ -239,18 +251,11 @@ def code_systems_table(package, definitions):
         if r["resourceType"] == "ValueSet"
     }
     rows = []
-    for name, d in sorted(definitions.items()):
-        if d["kind"] == "primitive-type":
-            continue
-        for element in d["snapshot"]["element"][1:]:
-            binding = element.get("binding", {})
-            if element_type_codes(element) != ["code"] or binding.get("strength") != "required":
-                continue
-            value_set = value_sets.get(binding["valueSet"].split("|")[0])
-            includes = (value_set or {}).get("compose", {}).get("include", [])
-            systems = {include.get("system") for include in includes}
-            if len(systems) == 1 and None not in systems and not any("valueSet" in i for i in includes):
-                rows.append([element["path"], systems.pop()])
+    for element, value_set in required_code_bindings(definitions, value_sets):
+        includes = (value_set or {}).get("compose", {}).get("include", [])
+        systems = {include.get("system") for include in includes}
+        if len(systems) == 1 and None not in systems and not any("valueSet" in i for i in includes):
+            rows.append([element["path"], systems.pop()])
     check(len(rows) == EXPECTED_CODE_SYSTEM_ELEMENTS,
           f"expected {EXPECTED_CODE_SYSTEM_ELEMENTS} code elements with an implicit system, found {len(rows)}")
     check(["Patient.gender", "http://hl7.org/fhir/administrative-gender"] in rows,
@@ -293,18 +298,11 @@ def required_codes_table(package, definitions):
         return codes or None
 
     rows = []
-    for name, d in sorted(definitions.items()):
-        if d["kind"] == "primitive-type":
-            continue
-        for element in d["snapshot"]["element"][1:]:
-            binding = element.get("binding", {})
-            if element_type_codes(element) != ["code"] or binding.get("strength") != "required":
-                continue
-            value_set = value_sets.get(binding["valueSet"].split("|")[0])
-            codes = listed(value_set) if value_set else None
-            if codes:
-                check(all(" " not in code for code in codes), f"{element['path']}: a code with a space")
-                rows.append([element["path"], " ".join(dict.fromkeys(codes))])
+    for element, value_set in required_code_bindings(definitions, value_sets):
+        codes = listed(value_set) if value_set else None
+        if codes:
+            check(all(" " not in code for code in codes), f"{element['path']}: a code with a space")
+            rows.append([element["path"], " ".join(dict.fromkeys(codes))])
     check(len(rows) == EXPECTED_REQUIRED_CODE_ELEMENTS,
           f"expected {EXPECTED_REQUIRED_CODE_ELEMENTS} elements with listed required codes, found {len(rows)}")
     check(["Patient.gender", "male female other unknown"] in rows, "Patient.gender's codes")
