@@ -31,6 +31,17 @@ impl QueryParams {
             .map(|(_, value)| value.as_str())
     }
 
+    /// The value of `name`, a parameter that may be given once; a 400 saying `why` when it is
+    /// repeated.
+    pub(crate) fn single(&self, name: &str, why: &str) -> Result<Option<&str>, ApiError> {
+        if self.iter().filter(|(key, _)| *key == name).count() > 1 {
+            return Err(ApiError::invalid(format!(
+                "{name} may be given once: {why}"
+            )));
+        }
+        Ok(self.first(name))
+    }
+
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0
             .iter()

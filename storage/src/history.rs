@@ -10,6 +10,7 @@ use crate::model::{
     HistoryCursor, HistoryEntry, HistoryMethod, HistoryPage, HistoryQuery, HistoryScope,
 };
 use crate::pool::Pool;
+use crate::search::timestamp;
 use crate::{Error, TenantKey};
 
 pub(crate) async fn history(
@@ -21,8 +22,8 @@ pub(crate) async fn history(
     let type_name;
     let id_text;
     let since = query.since.map(Instant::datetime);
-    let at_from = query.at.and_then(|at| at.from).map(datetime_of_micros);
-    let at_to = query.at.and_then(|at| at.to).map(datetime_of_micros);
+    let at_from = query.at.and_then(|at| at.from).map(timestamp);
+    let at_to = query.at.and_then(|at| at.to).map(timestamp);
     let cursor_time = query.after.map(|cursor| cursor.last_updated.datetime());
     let cursor_seq = query.after.map(|cursor| cursor.seq);
     // One row more than the page, to know whether a next page exists without counting.
@@ -138,11 +139,4 @@ pub(crate) async fn history(
         None
     };
     Ok(HistoryPage { entries, next })
-}
-
-/// Microseconds since the Unix epoch as a timestamp. The ends of `_at` come from FHIR dates
-/// (years 1 to 9999), which all convert; the fallback is never reached.
-fn datetime_of_micros(micros: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }

@@ -167,6 +167,22 @@ pub fn compartment_criterion(
     })
 }
 
+/// The List ids of a `_list` value (search.html#list, and history's `_list`), comma-separated
+/// and unescaped. `$current-allergies` and the like are functional lists a server would keep;
+/// Ember keeps none, and finding nothing would look like an answer, so they are an error.
+pub fn list_ids(value: &str) -> Result<Vec<String>, String> {
+    let ids: Vec<String> = split_unescaped(value, ',')
+        .into_iter()
+        .map(super::unescape)
+        .collect();
+    match ids.iter().find(|id| id.starts_with('$')) {
+        Some(functional) => Err(format!(
+            "'{functional}' is a functional list, which this server does not keep"
+        )),
+        None => Ok(ids),
+    }
+}
+
 /// Parses one `name=value` pair; `Ok(None)` when the name is not a parameter of `types`.
 pub(super) fn parse(
     types: &[ResourceType],
@@ -177,18 +193,7 @@ pub(super) fn parse(
         return parse_has(has, value);
     }
     if name == "_list" {
-        let ids: Vec<String> = split_unescaped(value, ',')
-            .into_iter()
-            .map(super::unescape)
-            .collect();
-        // search.html#list: `$current-allergies` and the like are functional lists the
-        // server would keep; Ember keeps none, and finding nothing would look like an answer.
-        if let Some(functional) = ids.iter().find(|id| id.starts_with('$')) {
-            return Err(format!(
-                "'{functional}' is a functional list, which this server does not keep"
-            ));
-        }
-        return Ok(Some(Criterion::List(ids)));
+        return list_ids(value).map(|ids| Some(Criterion::List(ids)));
     }
     let (head, chain) = match name.split_once('.') {
         Some((head, rest)) => (head, Some(rest)),

@@ -15,7 +15,7 @@ mod subset;
 mod summary;
 mod value;
 
-pub use criteria::{compartment_criterion, Criterion, ParamRef};
+pub use criteria::{compartment_criterion, list_ids, Criterion, ParamRef};
 pub use escape::{split_unescaped, unescape};
 pub use full_text::{parse_text_query, TextQuery};
 pub use result::{Include, SortKey, Summary, Total};

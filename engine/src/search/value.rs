@@ -21,7 +21,8 @@ pub enum Prefix {
 }
 
 impl Prefix {
-    fn split(text: &str) -> (Prefix, &str) {
+    /// The prefix `text` opens with (`eq` when none) and the value after it.
+    pub fn split(text: &str) -> (Prefix, &str) {
         let prefix = match text.get(..2) {
             Some("eq") => Prefix::Eq,
             Some("ne") => Prefix::Ne,

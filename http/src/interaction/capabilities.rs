@@ -58,10 +58,9 @@ pub(crate) async fn capabilities(
     let base = base_url(state.settings().base_url.as_deref(), &headers);
     let statement = capability_statement(&base);
     // `_summary` and `_elements` apply as on a read (http.html#general).
-    let statement = match ResourceType::parse("CapabilityStatement") {
-        Some(resource_type) => super::subset::subset_for_read(&query, resource_type, statement)?,
-        None => statement,
-    };
+    let resource_type =
+        ResourceType::parse("CapabilityStatement").expect("R4 has CapabilityStatement");
+    let statement = super::subset::subset_for_read(&query, resource_type, statement)?;
     json_response(StatusCode::OK, format, statement)
 }
 

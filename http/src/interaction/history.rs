@@ -6,6 +6,7 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use engine::index::DateRange;
+use engine::search::Prefix;
 use engine::Instant;
 use storage::model::{CurrentDuring, HistoryCursor, HistoryQuery, HistoryScope};
 use storage::TenantKey;
@@ -89,18 +90,14 @@ async fn history(
             })?
             .min(settings.max_page_size),
     };
-    if query.iter().filter(|(name, _)| *name == "_since").count() > 1 {
-        return Err(ApiError::invalid(
-            "_since may be given once: history starts at one instant",
-        ));
-    }
-    let since = query.first("_since").map(parse_instant).transpose()?;
-    if query.iter().filter(|(name, _)| *name == "_at").count() > 1 {
-        return Err(ApiError::invalid(
-            "_at may be given once: it names one period",
-        ));
-    }
-    let at = query.first("_at").map(parse_at).transpose()?;
+    let since = query
+        .single("_since", "history starts at one instant")?
+        .map(parse_instant)
+        .transpose()?;
+    let at = query
+        .single("_at", "it names one period")?
+        .map(parse_at)
+        .transpose()?;
     let lists = query.first("_list").map(parse_lists).transpose()?;
     let after = query
         .first(CURSOR_PARAMETER)
@@ -200,50 +197,50 @@ fn parse_at(text: &str) -> Result<CurrentDuring, ApiError> {
     };
     // '+' in an unencoded query string arrives as a space.
     let text = text.trim().replace(' ', "+");
-    let (prefix, date) = match text.get(..2) {
-        Some(prefix @ ("eq" | "ge" | "gt" | "le" | "lt")) => (prefix, &text[2..]),
-        _ => ("eq", text.as_str()),
-    };
+    let (prefix, date) = Prefix::split(&text);
     let range = DateRange::parse(date).ok_or_else(invalid)?;
-    Ok(match prefix {
-        "ge" => CurrentDuring {
+    match prefix {
+        Prefix::Ge => Ok(CurrentDuring {
             from: Some(range.low),
             to: None,
-        },
-        "gt" => CurrentDuring {
+        }),
+        Prefix::Gt => Ok(CurrentDuring {
             from: Some(range.high.saturating_add(1)),
             to: None,
-        },
-        "le" => CurrentDuring {
+        }),
+        Prefix::Le => Ok(CurrentDuring {
             from: None,
             to: Some(range.high),
-        },
-        "lt" => CurrentDuring {
+        }),
+        Prefix::Lt => Ok(CurrentDuring {
             from: None,
             to: Some(range.low.saturating_sub(1)),
-        },
-        _ => CurrentDuring {
+        }),
+        Prefix::Eq => Ok(CurrentDuring {
             from: Some(range.low),
             to: Some(range.high),
-        },
-    })
+        }),
+        Prefix::Ne | Prefix::StartsAfter | Prefix::EndsBefore | Prefix::Approximately => {
+            Err(invalid())
+        }
+    }
 }
 
-/// `_list`: List ids, comma-separated. The functional lists (`$current-problems`, …) are
-/// lists Ember does not keep, so asking for one is a 400 rather than an empty history.
+/// `_list`: List ids as search reads them ([`engine::search::list_ids`]: a functional list,
+/// `$current-problems`, is not kept, so asking for one is a 400 rather than an empty history),
+/// each a valid id.
 fn parse_lists(text: &str) -> Result<Vec<String>, ApiError> {
-    text.split(',')
-        .map(|id| {
-            if id.starts_with('$') {
-                return Err(ApiError::http(
-                    StatusCode::BAD_REQUEST,
-                    "not-supported",
-                    format!("_list: the functional list '{id}' is not kept by this server"),
-                ));
-            }
-            super::id_from_path(id).map(|id| id.as_str().to_owned())
-        })
-        .collect()
+    let ids = engine::search::list_ids(text).map_err(|reason| {
+        ApiError::http(
+            StatusCode::BAD_REQUEST,
+            "not-supported",
+            format!("_list: {reason}"),
+        )
+    })?;
+    for id in &ids {
+        super::id_from_path(id)?;
+    }
+    Ok(ids)
 }
 
 /// `_since` is an instant: a full date and time with a time zone.

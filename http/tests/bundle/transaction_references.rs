@@ -10,6 +10,41 @@ use super::transaction_fixtures::{observation_of, patient, PATIENT_URN};
 use super::{bundle, located_id, post_bundle, write_entry};
 use crate::support::{entries, TestApp};
 
+/// Posts a transaction of a Patient whose fullUrl is `http://example.org/fhir/Patient/{id}`
+/// and an Observation whose subject is `subject`; returns the id the Patient got and the
+/// Observation's subject as answered.
+async fn restful_patient_and_observation(
+    app: &TestApp,
+    id: &str,
+    subject: &str,
+) -> (String, String) {
+    let body = bundle(
+        "transaction",
+        &[
+            write_entry(
+                &format!("http://example.org/fhir/Patient/{id}"),
+                "POST",
+                "Patient",
+                &patient(id),
+            ),
+            write_entry(
+                "http://example.org/fhir/Observation/o1",
+                "POST",
+                "Observation",
+                &observation_of(subject),
+            ),
+        ],
+    );
+    let reply = post_bundle(app, &body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let answered = entries(&reply.json());
+    let subject = answered[1]["resource"]["subject"]["reference"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    (located_id(&answered[0]), subject)
+}
+
 // http.html#trules: "the server SHALL update all references … to the new id".
 #[tokio::test]
 async fn references_to_an_entry_full_url_point_to_its_new_id() {
@@ -52,33 +87,9 @@ async fn references_to_an_entry_full_url_point_to_its_new_id() {
 #[tokio::test]
 async fn a_relative_reference_to_an_entry_with_a_restful_full_url_points_to_its_new_id() {
     let app = TestApp::start().await;
-    let body = bundle(
-        "transaction",
-        &[
-            write_entry(
-                "http://example.org/fhir/Patient/rel77",
-                "POST",
-                "Patient",
-                &patient("rel"),
-            ),
-            write_entry(
-                "http://example.org/fhir/Observation/rel78",
-                "POST",
-                "Observation",
-                &observation_of("Patient/rel77"),
-            ),
-        ],
-    );
-
-    let reply = post_bundle(&app, &body).await;
-
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    let answered = entries(&reply.json());
-    let patient_id = located_id(&answered[0]);
-    assert_eq!(
-        answered[1]["resource"]["subject"]["reference"].as_str(),
-        Some(format!("Patient/{patient_id}").as_str())
-    );
+    let (patient_id, subject) =
+        restful_patient_and_observation(&app, "rel77", "Patient/rel77").await;
+    assert_eq!(subject, format!("Patient/{patient_id}"));
 }
 
 // bundle.html#references: a relative reference resolves against its own entry's base (here,
@@ -128,33 +139,9 @@ async fn a_relative_reference_is_not_bound_to_an_entry_of_another_base() {
 #[tokio::test]
 async fn a_version_specific_reference_to_an_entry_points_to_its_new_id_and_keeps_the_version() {
     let app = TestApp::start().await;
-    let body = bundle(
-        "transaction",
-        &[
-            write_entry(
-                "http://example.org/fhir/Patient/v1",
-                "POST",
-                "Patient",
-                &patient("versioned"),
-            ),
-            write_entry(
-                "http://example.org/fhir/Observation/v2",
-                "POST",
-                "Observation",
-                &observation_of("Patient/v1/_history/1"),
-            ),
-        ],
-    );
-
-    let reply = post_bundle(&app, &body).await;
-
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    let answered = entries(&reply.json());
-    let patient_id = located_id(&answered[0]);
-    assert_eq!(
-        answered[1]["resource"]["subject"]["reference"].as_str(),
-        Some(format!("Patient/{patient_id}/_history/1").as_str())
-    );
+    let (patient_id, subject) =
+        restful_patient_and_observation(&app, "v1", "Patient/v1/_history/1").await;
+    assert_eq!(subject, format!("Patient/{patient_id}/_history/1"));
 }
 
 // http.html#trules: "Elements of type canonical are not replaced."

@@ -13,6 +13,7 @@ mod modifiers;
 mod near;
 mod parameters;
 mod references;
+mod requests;
 mod results;
 mod sorting;
 mod sorting_by_several;

@@ -255,19 +255,8 @@ pub(crate) fn filter(sql: &mut SqlBuilder, query: &SearchQuery, draw: Draw) -> F
         } else {
             rows.owners(&type_name)
         };
-        // Drawn rows hold only a resource's key; a sort by `_lastUpdated` compares the
-        // resource row's column (`r.last_updated`), so the drawn keys bring it along.
-        if query
-            .sort
-            .iter()
-            .any(|key| key.param.code() == "_lastUpdated")
-        {
-            source = format!(
-                "(SELECT drawn.tenant_key, drawn.resource_type, drawn.id, live.last_updated \
-                 FROM {source} drawn JOIN resource live ON live.tenant_key = drawn.tenant_key \
-                 AND live.resource_type = drawn.resource_type AND live.id = drawn.id)"
-            );
-        }
+        // Drawn rows hold only a resource's key.
+        source = super::sort::with_last_updated(source, &query.sort);
         match draw {
             Draw::Range => {
                 exact_when = Some(rows.fewer_than(&type_name, &sql.bind(RANGE_BUDGET)));

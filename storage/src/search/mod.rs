@@ -35,6 +35,7 @@ use plans::Plan;
 pub(crate) use running::{search, search_within};
 use sort::Direction;
 use sql::SqlBuilder;
+pub(crate) use values::timestamp;
 
 /// A resource a search returns, with the stored bytes to write into the Bundle unchanged.
 #[derive(Debug, Clone)]

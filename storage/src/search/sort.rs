@@ -73,6 +73,21 @@ pub(crate) fn order_keys(sql: &mut SqlBuilder, resource: &str, sort: &[SortKey])
     keys
 }
 
+/// `keys`, a subquery of resource keys (drawn from index rows, or a several-key sort's
+/// candidates), with each resource row's `last_updated` beside them, for `sort` keys that
+/// compare it: a sort by `_lastUpdated` reads `r.last_updated`, which index rows lack.
+/// `keys` unchanged when no key of `sort` is `_lastUpdated`.
+pub(crate) fn with_last_updated(keys: String, sort: &[SortKey]) -> String {
+    if !sort.iter().any(|key| key.param.code() == "_lastUpdated") {
+        return keys;
+    }
+    format!(
+        "(SELECT keyed.*, live.last_updated FROM {keys} keyed \
+         JOIN resource live ON live.tenant_key = keyed.tenant_key \
+         AND live.resource_type = keyed.resource_type AND live.id = keyed.id)"
+    )
+}
+
 /// The column of a parameter's index rows that a sort by it compares, where an index of
 /// that table is ordered by it right after the parameter (`sorted_walk.rs` walks it), and
 /// the type its cursor value is compared as. A date sorts ascending by the start of its

@@ -33,7 +33,9 @@
 
 use engine::search::SearchQuery;
 
-use super::sort::{beyond, indexed_column, order_by, Direction, IndexedColumn, PagePosition};
+use super::sort::{
+    beyond, indexed_column, order_by, with_last_updated, Direction, IndexedColumn, PagePosition,
+};
 use super::sorted_walk::{
     representative, walk, walk_direction, without_value, Tests, CRITERIA_BUDGET,
 };
@@ -305,18 +307,12 @@ fn page(
         .enumerate()
         .map(|(index, key)| format!(", {} AS k{index}", key.expression))
         .collect();
-    let mut candidates = format!("({})", candidates.join(" UNION "));
-    // A later key of `_lastUpdated` is read from each candidate's resource row.
-    let by_last_updated = position.query.sort[1..]
-        .iter()
-        .any(|key| key.param.code() == "_lastUpdated");
-    if by_last_updated {
-        candidates = format!(
-            "(SELECT c.*, live.last_updated FROM {candidates} c
-              JOIN resource live ON live.tenant_key = c.tenant_key
-                AND live.resource_type = c.resource_type AND live.id = c.id)"
-        );
-    }
+    // A later key of `_lastUpdated` is read from each candidate's resource row (the first
+    // key is the walked one).
+    let candidates = with_last_updated(
+        format!("({})", candidates.join(" UNION ")),
+        &position.query.sort[1..],
+    );
     format!(
         "WITH {} SELECT r.resource_type, r.id{key_columns}
          FROM {candidates} r WHERE {}

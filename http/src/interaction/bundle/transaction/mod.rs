@@ -42,7 +42,7 @@ use crate::respond::{version_url, write_body, PreferReturn};
 use crate::state::AppState;
 
 use entry::{entry_condition, read_entry, refuse_repeated_full_urls, Entry};
-use plan::{plan_entry, EntryPlan};
+use plan::{plan_entry, EntryPlan, Preparation};
 use resolve::{
     conditional_reference_conditions, refuse_repeated_targets, resolve, single_match, Resolved,
 };
@@ -185,7 +185,11 @@ async fn write_entries(
             entry,
             resolved,
             &locked,
-            (&targets, entry_base, checks),
+            Preparation {
+                targets: &targets,
+                base: entry_base,
+                checks,
+            },
             &mut writes,
         )
         .map_err(|error| error.in_entry(entry.index))?;

@@ -17,9 +17,16 @@ use super::resolve::Resolved;
 
 /// Where the transaction's entries and conditional references went (old URL to new
 /// `Type/id`), and the base the entry's relative references resolve against.
-/// The entries' new URLs by fullUrl, the base references are resolved under, and the checks
-/// every entry's resource gets at ingest.
-pub(super) type Targets<'a> = (&'a HashMap<String, String>, &'a str, IngestChecks);
+/// What an entry's resource is prepared with.
+#[derive(Clone, Copy)]
+pub(super) struct Preparation<'a> {
+    /// The entries' new URLs, by fullUrl, that references to them are rewritten to.
+    pub(super) targets: &'a HashMap<String, String>,
+    /// The base the entry's relative references are resolved under.
+    pub(super) base: &'a str,
+    /// The checks of ingest every written resource gets.
+    pub(super) checks: IngestChecks,
+}
 
 /// What an entry does inside the transaction, decided before anything is written.
 pub(super) enum EntryPlan {
@@ -36,7 +43,7 @@ pub(super) fn plan_entry(
     entry: &Entry<'_>,
     resolved: Resolved,
     locked: &HashMap<(ResourceType, String), LockedResource>,
-    targets: Targets<'_>,
+    preparation: Preparation<'_>,
     writes: &mut Vec<(ResourceType, WriteRequest)>,
 ) -> Result<EntryPlan, ApiError> {
     let Some(resource_type) = entry.resource_type else {
@@ -67,7 +74,7 @@ pub(super) fn plan_entry(
         }
         (Interaction::Create { resource, .. }, Resolved::Create { id }) => WriteRequest {
             id,
-            action: WriteAction::Create(prepare(resource, resource_type, targets)?),
+            action: WriteAction::Create(prepare(resource, resource_type, preparation)?),
         },
         (
             Interaction::Update {
@@ -88,7 +95,7 @@ pub(super) fn plan_entry(
                     ),
                 ));
             }
-            let prepared = prepare(resource, resource_type, targets)?;
+            let prepared = prepare(resource, resource_type, preparation)?;
             match (prepared.claimed_id(), target) {
                 (Some(claimed), _) if claimed != id.as_str() => {
                     return Err(ApiError::invalid(format!(
@@ -131,7 +138,7 @@ pub(super) fn plan_entry(
             WriteRequest {
                 id,
                 action: WriteAction::Patch {
-                    resource: apply_patch(body, *format, document, targets.2)?,
+                    resource: apply_patch(body, *format, document, preparation.checks)?,
                     patched: version.version_id,
                 },
             }
@@ -189,7 +196,11 @@ fn check_precondition(
 pub(super) fn prepare(
     resource: &str,
     resource_type: ResourceType,
-    (targets, base, checks): Targets<'_>,
+    Preparation {
+        targets,
+        base,
+        checks,
+    }: Preparation<'_>,
 ) -> Result<PreparedResource, ApiError> {
     // A Bundle resource (a document, a message) names its own entries by URN.
     let own_urns_allowed = resource_type.as_str() == "Bundle";
