@@ -72,10 +72,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "PATCH in history",
         sql: include_str!("migrations/0011_patch_in_history.sql"),
     },
+    Migration {
+        version: 12,
+        name: "wide date rows",
+        sql: include_str!("migrations/0012_wide_dates.sql"),
+    },
 ];
 
 /// The schema version this binary expects.
-pub(crate) const LATEST_VERSION: i64 = 11;
+pub(crate) const LATEST_VERSION: i64 = 12;
 
 /// Applies every migration the database lacks; returns how many were applied.
 pub(crate) async fn migrate(client: &mut Client) -> Result<usize, Error> {

@@ -45,6 +45,15 @@ impl ParamRef {
             })
     }
 
+    /// Whether, on resources of `resource_type`, this is a date parameter with at most one
+    /// value of any date type (`Encounter.period`, `Observation.effective[x]`): one index
+    /// row per resource, since a Period or a Timing is indexed as one range. Its AND-ed
+    /// criteria may be tested on that row together; unlike a single point, the row may be
+    /// of any width. Decided as for [`ParamRef::is_single_point_date`].
+    pub fn is_single_date(&self, resource_type: ResourceType) -> bool {
+        self.kind() == SearchParamType::Date && self.single_element(resource_type).is_some()
+    }
+
     /// Whether, on resources of `resource_type`, this is a reference parameter with at most
     /// one value (`Observation.subject`, `Encounter.serviceProvider`): a resource then refers
     /// through it to one resource at most, so a chain's matches can be listed grouped by the
@@ -481,6 +490,22 @@ mod single_point_date_tests {
     fn a_birth_date_is_one_point_per_patient() {
         assert!(is_single_point_date("Patient", "birthdate"));
         assert!(is_single_point_date("Person", "birthdate"));
+    }
+
+    fn is_single_date(type_name: &str, code: &str) -> bool {
+        let definition = search_parameter(type_name, code).unwrap();
+        ParamRef { definition }.is_single_date(ResourceType::parse(type_name).unwrap())
+    }
+
+    #[test]
+    fn a_period_or_an_effective_choice_is_one_date_per_resource() {
+        assert!(is_single_date("Encounter", "date"));
+        assert!(is_single_date("Observation", "date"));
+        assert!(is_single_date("Patient", "birthdate"));
+        // `Condition.onset.as(dateTime) | Condition.onset.as(Period)` is no plain path.
+        assert!(!is_single_date("Condition", "onset-date"));
+        // A Patient has many names; a string is no date.
+        assert!(!is_single_date("Patient", "family"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod limits;
 mod modifiers;
 mod near;
 mod parameters;
+mod periods;
 mod references;
 mod requests;
 mod results;

@@ -120,7 +120,7 @@ pub(crate) fn draws_from_index(query: &SearchQuery, draw: Draw) -> bool {
             (!query.criteria.iter().any(is_equality) || sorted_with_one_value(query))
                 && query.criteria.iter().any(|criterion| {
                     draws_pages(draw, criterion)
-                        || point_date_value(criterion, single_type).is_some()
+                        || single_date_value(criterion, single_type).is_some()
                 })
         }
     }
@@ -139,7 +139,7 @@ pub(crate) fn sorted_with_one_value(query: &SearchQuery) -> bool {
 }
 
 /// Whether a `Draw::Range` page of `query` has no condition but its drawn criterion: the
-/// search has one criterion, or only plain date criteria on one single-point parameter
+/// search has one criterion, or only plain date criteria on one one-date parameter
 /// (tested on its one row at once). The page is then at most `RANGE_BUDGET` rows of one
 /// index range whatever the values, and its plan can be kept across searches (`plans.rs`).
 /// Another criterion would be a semi-join whose best plan depends on how common its value
@@ -150,9 +150,9 @@ pub(crate) fn range_draw_alone(query: &SearchQuery) -> bool {
     };
     match &query.criteria[..] {
         [_] => true,
-        [first, rest @ ..] => point_date_value(first, single_type).is_some_and(|(param, _)| {
+        [first, rest @ ..] => single_date_value(first, single_type).is_some_and(|(param, _)| {
             rest.iter().all(|criterion| {
-                point_date_value(criterion, single_type)
+                single_date_value(criterion, single_type)
                     .is_some_and(|(other, _)| other.code() == param.code())
             })
         }),
@@ -203,22 +203,22 @@ pub(crate) fn filter(sql: &mut SqlBuilder, query: &SearchQuery, draw: Draw) -> F
     // rows that could not, each as an `EXISTS` at the end.
     let mut drawable: Vec<IndexRows> = Vec::new();
     let mut other_rows: Vec<IndexRows> = Vec::new();
-    // Criteria on a single-point date parameter, by parameter, tested on its one row at once.
-    let mut point_dates: Vec<(ParamRef, Vec<&SearchValue>)> = Vec::new();
+    // Criteria on a one-date parameter, by parameter, tested on its one row at once.
+    let mut single_dates: Vec<(ParamRef, Vec<&SearchValue>)> = Vec::new();
     for (index, criterion) in query.criteria.iter().enumerate() {
         if intersection_drawn == Some(index) {
             drawable.extend(sql::index_rows(sql, criterion));
             continue;
         }
         if let Some((param, value)) =
-            single_type.and_then(|resource_type| point_date_value(criterion, resource_type))
+            single_type.and_then(|resource_type| single_date_value(criterion, resource_type))
         {
-            match point_dates
+            match single_dates
                 .iter_mut()
                 .find(|(seen, _)| seen.code() == param.code())
             {
                 Some((_, values)) => values.push(value),
-                None => point_dates.push((param, vec![value])),
+                None => single_dates.push((param, vec![value])),
             }
             continue;
         }
@@ -227,12 +227,15 @@ pub(crate) fn filter(sql: &mut SqlBuilder, query: &SearchQuery, draw: Draw) -> F
             _ => conditions.push(sql::criterion(sql, &key, criterion)),
         }
     }
-    for (param, values) in &point_dates {
-        let rows = sql::single_point_date(sql, *param, values);
-        if draw == Draw::Range {
-            drawable.push(rows);
-        } else {
-            other_rows.push(rows);
+    // Only a search of one type has them.
+    if let Some(resource_type) = single_type {
+        for (param, values) in &single_dates {
+            let rows = sql::single_date(sql, resource_type, *param, values);
+            if draw == Draw::Range {
+                drawable.push(rows);
+            } else {
+                other_rows.push(rows);
+            }
         }
     }
     let mut source = "resource".to_owned();
@@ -375,8 +378,9 @@ fn draws_pages(draw: Draw, criterion: &Criterion) -> bool {
 }
 
 /// The one value of `criterion` if it is a plain date criterion (no modifier, no OR, not
-/// `ne`) on a parameter with at most one point value per resource of `resource_type`.
-pub(crate) fn point_date_value(
+/// `ne`) on a parameter with at most one date per resource of `resource_type`
+/// (`ParamRef::is_single_date`).
+pub(crate) fn single_date_value(
     criterion: &Criterion,
     resource_type: ResourceType,
 ) -> Option<(ParamRef, &SearchValue)> {
@@ -391,5 +395,5 @@ pub(crate) fn point_date_value(
     let [value @ SearchValue::Date { prefix, .. }] = values.as_slice() else {
         return None;
     };
-    (*prefix != Prefix::Ne && param.is_single_point_date(resource_type)).then_some((*param, value))
+    (*prefix != Prefix::Ne && param.is_single_date(resource_type)).then_some((*param, value))
 }

@@ -88,7 +88,8 @@ pub(crate) fn requires_index_row(criterion: &Criterion) -> bool {
 /// fallback looked up 8,560 candidate Observations one by one: 17 of its 27 ms).
 #[derive(Debug)]
 pub(crate) struct IndexRows {
-    pub(crate) table: &'static str,
+    /// An index table, or a subquery with its columns (`wide_dates::bounded_or_wide`).
+    pub(crate) table: String,
     pub(crate) alias: String,
     pub(crate) condition: String,
 }

@@ -21,6 +21,7 @@ mod sorted_walk;
 mod sql;
 mod total;
 mod values;
+mod wide_dates;
 
 use bytes::Bytes;
 use engine::search::{SearchQuery, Summary, Total};

@@ -39,6 +39,7 @@ use super::sort::{
 use super::sorted_by_several;
 use super::sql::{table_for, SqlBuilder};
 use super::values;
+use super::wide_dates;
 use super::{full_page_or_none, with_bodies};
 use crate::{Error, TenantKey};
 
@@ -118,25 +119,34 @@ pub(crate) fn page_with_criteria(
     let [resource_type] = query.scope.types()[..] else {
         return Ok(None);
     };
-    // A single-point date parameter (a birth date, an appointment's start) has one row per
-    // resource, the walked row itself: its own criteria are tested on that row as the index
-    // is read, from the bound they set (`values::point_date_bound`), and use none of the
-    // budget. Tested per resource, a range walked the way it opens
+    // A one-date parameter (a birth date, an Encounter's period) has one row per resource,
+    // the walked row itself: its own criteria are tested on that row as the index is read,
+    // from the bound they set (`values::point_date_bound`), and use none of the budget.
+    // Tested per resource, a range walked the way it opens
     // (`Patient?birthdate=ge1990-01-01&_sort=birthdate`) passed the budget before its first
-    // match.
-    let sort_code = query.sort[0].param.code();
+    // match. The bound skips rows wider than a point, so for a parameter that may hold them
+    // (a Period) it only splits the walked rows in two (`Tests::parts`), which only the walk
+    // of a lone sort does.
+    let sort_param = query.sort[0].param;
+    let wide_rows_possible = !sort_param.is_single_point_date(resource_type);
     let mut on_walked_row = Vec::new();
     let mut per_resource = Vec::new();
     for criterion in &query.criteria {
-        match filter::point_date_value(criterion, resource_type) {
-            Some((param, value)) if param.code() == sort_code => on_walked_row.push(value),
+        match filter::single_date_value(criterion, resource_type) {
+            Some((param, value))
+                if param.code() == sort_param.code()
+                    && (query.sort.len() == 1 || !wide_rows_possible) =>
+            {
+                on_walked_row.push(value);
+            }
             _ => per_resource.push(criterion.clone()),
         }
     }
     let mut walked_row = Vec::new();
-    for value in on_walked_row {
+    let mut bounds = Vec::new();
+    for value in &on_walked_row {
         walked_row.push(values::condition(&mut sql, "walked", Modifier::None, value));
-        walked_row.extend(values::point_date_bound(&mut sql, "walked", value));
+        bounds.extend(values::point_date_bound(&mut sql, "walked", value));
     }
     // Tested on the walked index rows aliased `r`: these criteria need only a resource's
     // key, and their index rows prove it live (`keys::requires_index_row`).
@@ -157,6 +167,8 @@ pub(crate) fn page_with_criteria(
     };
     let tests = Tests {
         walked_row: &walked_row,
+        bounds: &bounds,
+        wide_rows_possible,
         per_resource: &condition,
     };
     let page = if query.sort.len() > 1 {
@@ -178,6 +190,12 @@ pub(super) struct Tests<'a> {
     /// Conditions on the walked date row itself, written for the alias `walked` (`walk`
     /// puts them on the row it reads).
     walked_row: &'a [String],
+    /// The bounds that the conditions of `walked_row` set on a row no wider than a point
+    /// (`values::point_date_bound`), in the same form: where the walk starts and stops.
+    bounds: &'a [String],
+    /// Whether the walked parameter may hold rows wider than a point (a Period): the bounds
+    /// then split the walked rows in two instead of narrowing them (`parts`).
+    wide_rows_possible: bool,
     /// The condition each representative walked must meet, on its key aliased `r`.
     pub(super) per_resource: &'a str,
 }
@@ -187,6 +205,8 @@ impl<'a> Tests<'a> {
     pub(super) fn per_resource(per_resource: &'a str) -> Tests<'a> {
         Tests {
             walked_row: &[],
+            bounds: &[],
+            wide_rows_possible: false,
             per_resource,
         }
     }
@@ -194,24 +214,77 @@ impl<'a> Tests<'a> {
     /// The conditions on the walked row, each with its leading ` AND `, for the index row `d`
     /// whose `column` is walked.
     pub(super) fn on_walked_row(&self, column: &str) -> String {
-        // The sort column's bounds stay open to its index and the other column is compared
-        // as an expression: left indexable, `birthdate=lt1990-01-01` had PostgreSQL,
-        // estimating one match, scan the `low` index over 18,513 rows and sort them instead
-        // of walking the `high` index downwards (87 ms against 2.2).
-        let other_column = if column == "low" { "high" } else { "low" };
+        let bounds: &[String] = if self.wide_rows_possible {
+            &[]
+        } else {
+            self.bounds
+        };
         self.walked_row
             .iter()
-            .map(|test| {
-                let test = test
-                    .replace(
-                        &format!("walked.{other_column}"),
-                        &format!("(d.{other_column} + 0)"),
-                    )
-                    .replace(&format!("walked.{column}"), &format!("d.{column}"));
-                format!(" AND {test}")
-            })
+            .chain(bounds)
+            .map(|test| format!(" AND {}", on_walked_index(test, column)))
             .collect()
     }
+
+    /// The parts the rows walked by `column` are read in, each in walk order, and merged:
+    /// the whole when the bounds hold for every row (they are then on the walked row), else
+    /// the bounded rows and the wide ones beside them (`wide_dates.rs`), which a walk of the
+    /// bounded rows alone would miss.
+    pub(super) fn parts(&self, column: &str) -> Vec<Part> {
+        if !self.wide_rows_possible || self.bounds.is_empty() {
+            return vec![Part::whole()];
+        }
+        let bounds: Vec<String> = self
+            .bounds
+            .iter()
+            .map(|bound| on_walked_index(bound, column))
+            .collect();
+        vec![
+            Part {
+                condition: format!(" AND {}", bounds.join(" AND ")),
+                walked_in_index_order: true,
+            },
+            // Read in index order, the few wide rows were found among every other row of
+            // the parameter (107,034 Observations passed for one): from their own index and
+            // sorted, they cost a few lookups.
+            Part {
+                condition: format!(" AND {}", wide_dates::wide_beyond("d", &bounds)),
+                walked_in_index_order: false,
+            },
+        ]
+    }
+}
+
+/// Rows of a walk read apart from the others (`Tests::parts`).
+pub(super) struct Part {
+    /// Their condition, with its leading ` AND `.
+    condition: String,
+    /// Whether they are read in the walked column's index order, or found otherwise and
+    /// sorted.
+    walked_in_index_order: bool,
+}
+
+impl Part {
+    fn whole() -> Part {
+        Part {
+            condition: String::new(),
+            walked_in_index_order: true,
+        }
+    }
+}
+
+/// `test`, written for the row `walked`, for the index row `d` whose `column` is walked.
+fn on_walked_index(test: &str, column: &str) -> String {
+    // The sort column's bounds stay open to its index and the other column is compared
+    // as an expression: left indexable, `birthdate=lt1990-01-01` had PostgreSQL,
+    // estimating one match, scan the `low` index over 18,513 rows and sort them instead
+    // of walking the `high` index downwards (87 ms against 2.2).
+    let other_column = if column == "low" { "high" } else { "low" };
+    test.replace(
+        &format!("walked.{other_column}"),
+        &format!("(d.{other_column} + 0)"),
+    )
+    .replace(&format!("walked.{column}"), &format!("d.{column}"))
 }
 
 /// The walk; with `tests`, the rows walked must meet them, the walk stops after
@@ -285,40 +358,76 @@ pub(super) fn walk(
     // for the check instead of testing the rows walked (100 ms against 4): `OFFSET 0` keeps
     // it a test per row (`sql::tested_per_row`). The walk without criteria keeps its plan.
     let representative = representative(table, column, sort.descending, condition.is_some());
-    let index_rows = format!(
-        "FROM {table} d WHERE d.tenant_key = $1 AND d.resource_type = {resource_type}
-            AND d.param = {param} AND d.{column} IS NOT NULL{valued_beyond}{on_walked_row}
+    let index_rows = |part: &str| {
+        format!(
+            "FROM {table} d WHERE d.tenant_key = $1 AND d.resource_type = {resource_type}
+            AND d.param = {param} AND d.{column} IS NOT NULL{valued_beyond}{on_walked_row}{part}
             AND {representative}"
-    );
+        )
+    };
     let boundary = boundary(walk_order, limit);
     let (walked, tied) = match condition {
         None => (
             format!(
-                "SELECT d.id, d.{column} AS sort_key {index_rows}
-                 ORDER BY d.{column} {walk_order} LIMIT {limit}"
+                "SELECT d.id, d.{column} AS sort_key {}
+                 ORDER BY d.{column} {walk_order} LIMIT {limit}",
+                index_rows("")
             ),
             format!(
-                "SELECT d.id, d.{column} AS sort_key {index_rows} AND d.{column} = {boundary}
-                 ORDER BY d.id {id_order} LIMIT {limit}"
+                "SELECT d.id, d.{column} AS sort_key {} AND d.{column} = {boundary}
+                 ORDER BY d.id {id_order} LIMIT {limit}",
+                index_rows("")
             ),
         ),
         Some(condition) => {
             let budget = sql.bind(CRITERIA_BUDGET);
-            let walked_rows = |bounds: &str| {
-                format!(
-                    "(SELECT d.tenant_key, d.resource_type, d.id, d.{column} AS sort_key
-                      {index_rows}{bounds}) r WHERE {condition}"
-                )
+            let parts = tests.map_or_else(|| vec![Part::whole()], |tests| tests.parts(column));
+            // Each part read as `tail` says (given the column to order by); several parts are
+            // merged, in walk order and within the budget again for `ordered`.
+            let walked_rows = |tail: &dyn Fn(&str) -> String, ordered: bool| {
+                let mut selects = parts.iter().map(|part| {
+                    let order_column = if part.walked_in_index_order {
+                        format!("d.{column}")
+                    } else {
+                        format!("(d.{column} + 0)")
+                    };
+                    format!(
+                        "SELECT d.tenant_key, d.resource_type, d.id, d.{column} AS sort_key
+                         {}{}",
+                        index_rows(&part.condition),
+                        tail(&order_column)
+                    )
+                });
+                let rows = if parts.len() == 1 {
+                    selects.next().unwrap_or_default()
+                } else {
+                    let merged_order = if ordered {
+                        format!(" ORDER BY sort_key {walk_order} LIMIT {budget}")
+                    } else {
+                        String::new()
+                    };
+                    let union: Vec<String> = selects.map(|select| format!("({select})")).collect();
+                    format!(
+                        "SELECT * FROM ({}) parts{merged_order}",
+                        union.join(" UNION ALL ")
+                    )
+                };
+                format!("({rows}) r WHERE {condition}")
             };
             (
                 format!(
                     "SELECT r.id, r.sort_key FROM {}
                      ORDER BY r.sort_key {walk_order} LIMIT {limit}",
-                    walked_rows(&format!(" ORDER BY d.{column} {walk_order} LIMIT {budget}"))
+                    walked_rows(
+                        &|order_column| format!(
+                            " ORDER BY {order_column} {walk_order} LIMIT {budget}"
+                        ),
+                        true
+                    )
                 ),
                 format!(
                     "SELECT r.id, r.sort_key FROM {} ORDER BY r.id {id_order} LIMIT {limit}",
-                    walked_rows(&format!(" AND d.{column} = {boundary}"))
+                    walked_rows(&|_| format!(" AND d.{column} = {boundary}"), false)
                 ),
             )
         }

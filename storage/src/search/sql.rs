@@ -16,6 +16,7 @@ use super::filter;
 use super::has;
 use super::keys::{requires_index_row, same_resource, IndexRows, ResourceKey};
 use super::values;
+use super::wide_dates;
 
 /// A value that can be bound, with the PostgreSQL type it is sent as. Searches are sent as
 /// unnamed statements with their types (`query_typed`): one round trip, planned for the
@@ -289,7 +290,7 @@ pub(crate) fn index_rows(sql: &mut SqlBuilder, criterion: &Criterion) -> Option<
             let alias = sql.alias("m");
             let code = sql.bind(param.code().to_owned());
             Some(IndexRows {
-                table: table_of(*param),
+                table: table_of(*param).to_owned(),
                 condition: format!("{alias}.param = {code}"),
                 alias,
             })
@@ -340,7 +341,7 @@ fn chain_rows(
         }
     }
     IndexRows {
-        table: "search_reference",
+        table: "search_reference".to_owned(),
         condition: format!(
             "{reference}.param = {code} AND ({})",
             alternatives.join(" OR ")
@@ -407,25 +408,35 @@ fn compartment_across_types(
     ))
 }
 
-/// The one row of a single-point date parameter meeting every one of `values` (AND-ed
-/// criteria, `birthdate=ge1950&birthdate=lt1951`). The same as an `EXISTS` per value, since
-/// a resource has at most one row of such a parameter, but one index range instead of two
-/// semi-joins: PostgreSQL, estimating a handful of births before 1951 from the histogram of
-/// every date parameter, drove the search from all 6,401 of them (48 ms at a million).
-pub(crate) fn single_point_date(
+/// The one row of a one-date parameter (`ParamRef::is_single_date`) meeting every one of
+/// `values` (AND-ed criteria, `birthdate=ge1950&birthdate=lt1951`). The same as an `EXISTS`
+/// per value, since a resource has at most one row of such a parameter, but one index range
+/// instead of two semi-joins: PostgreSQL, estimating a handful of births before 1951 from the
+/// histogram of every date parameter, drove the search from all 6,401 of them (48 ms at a
+/// million). The range is bounded at both ends by `values::point_date_bound`; a parameter
+/// that may hold Periods adds its wide rows beside it (`wide_dates.rs`).
+pub(crate) fn single_date(
     sql: &mut SqlBuilder,
+    resource_type: ResourceType,
     param: ParamRef,
     values: &[&SearchValue],
 ) -> IndexRows {
     let alias = sql.alias("x");
     let code = sql.bind(param.code().to_owned());
-    let mut conditions = Vec::with_capacity(values.len() * 2);
+    let mut conditions = Vec::with_capacity(values.len());
+    let mut bounds = Vec::with_capacity(values.len());
     for value in values {
         conditions.push(values::condition(sql, &alias, Modifier::None, value));
-        conditions.extend(values::point_date_bound(sql, &alias, value));
+        bounds.extend(values::point_date_bound(sql, &alias, value));
     }
+    let table = if param.is_single_point_date(resource_type) || bounds.is_empty() {
+        conditions.append(&mut bounds);
+        "search_date".to_owned()
+    } else {
+        wide_dates::bounded_or_wide(&alias, &bounds)
+    };
     IndexRows {
-        table: "search_date",
+        table,
         condition: format!("{alias}.param = {code} AND {}", conditions.join(" AND ")),
         alias,
     }
@@ -451,7 +462,7 @@ fn values_rows(
         alternatives.push(values::condition(sql, &alias, modifier, value));
     }
     IndexRows {
-        table,
+        table: table.to_owned(),
         condition: format!("{alias}.param = {code} AND ({})", alternatives.join(" OR ")),
         alias,
     }

@@ -1,0 +1,110 @@
+//! Date searches on a parameter with one Period per resource (`Encounter.period`), whose
+//! ranges are bounded as if every Period were short (storage/src/search/wide_dates.rs): a
+//! Period over a year, an open one, or one with only an end must still be found, in both
+//! sort orders, whether the search is drawn from the index or walked in sort order.
+//! Spec: https://hl7.org/fhir/R4/search.html#date, https://hl7.org/fhir/R4/search.html#sort
+
+use super::sorting::assert_pages;
+use crate::support::TestApp;
+
+/// An Encounter's period as (first day, last day) of January 2020, with `i32::MIN` and
+/// `i32::MAX` for an open start or end and negative days for the years before.
+type Span = (i32, i32);
+
+/// Writes 3,000 Encounters (over the draw and walk budgets of a page), one a day through
+/// January 2020 in turn, with three wide ones among them; returns each one's id and span.
+async fn encounters_through_january(app: &TestApp) -> Vec<(String, Span)> {
+    let mut encounters = Vec::new();
+    let mut entries = Vec::new();
+    for number in 0..3_000i32 {
+        let id = format!("enc-{number:04}");
+        let (period, span) = match number {
+            7 => (
+                r#"{"start":"2015-01-01","end":"2022-01-01"}"#.to_owned(),
+                (-1_800, 700),
+            ),
+            8 => (r#"{"start":"2019-12-01"}"#.to_owned(), (-30, i32::MAX)),
+            9 => (r#"{"end":"2020-01-20"}"#.to_owned(), (i32::MIN, 20)),
+            _ => {
+                let day = number % 30 + 1;
+                (
+                    format!(r#"{{"start":"2020-01-{day:02}","end":"2020-01-{day:02}"}}"#),
+                    (day, day),
+                )
+            }
+        };
+        entries.push(format!(
+            r#"{{"resource":{{"resourceType":"Encounter","id":"{id}","status":"finished","class":{{"code":"AMB"}},"period":{period}}},"request":{{"method":"PUT","url":"Encounter/{id}"}}}}"#
+        ));
+        encounters.push((id, span));
+    }
+    let bundle = format!(
+        r#"{{"resourceType":"Bundle","type":"transaction","entry":[{}]}}"#,
+        entries.join(",")
+    );
+    assert_eq!(app.post("/fhir", &bundle).await.status, 200);
+    encounters
+}
+
+/// The ids of `encounters` whose span meets `keep`, in id order, by first day ascending or
+/// by last day descending.
+fn expected(encounters: &[(String, Span)], keep: impl Fn(Span) -> bool, sort: &str) -> Vec<String> {
+    let mut matching: Vec<&(String, Span)> =
+        encounters.iter().filter(|(_, span)| keep(*span)).collect();
+    match sort {
+        "" => matching.sort_by(|a, b| a.0.cmp(&b.0)),
+        "date" => matching.sort_by(|a, b| (a.1 .0, &a.0).cmp(&(b.1 .0, &b.0))),
+        "-date" => matching.sort_by(|a, b| {
+            (std::cmp::Reverse(a.1 .1), &a.0).cmp(&(std::cmp::Reverse(b.1 .1), &b.0))
+        }),
+        other => panic!("no expectation for _sort={other}"),
+    }
+    matching.into_iter().map(|(id, _)| id.clone()).collect()
+}
+
+/// Pages through each search of January's ranges, unsorted and in both date orders.
+async fn assert_january_ranges(app: &TestApp, encounters: &[(String, Span)]) {
+    // `ge2020-01-04`: ends on the 4th or later; `lt2020-01-10`: starts before the 10th.
+    let ends_from_4th = |(_, last): Span| last >= 4;
+    let starts_before_10th = |(first, _): Span| first < 10;
+    let searches: [(&str, &dyn Fn(Span) -> bool); 3] = [
+        ("date=ge2020-01-04&date=lt2020-01-10", &|span| {
+            ends_from_4th(span) && starts_before_10th(span)
+        }),
+        ("date=ge2020-01-04", &ends_from_4th),
+        ("date=lt2020-01-28", &|(first, _)| first < 28),
+    ];
+    for (criteria, keep) in searches {
+        for sort in ["", "date", "-date"] {
+            let sorted_by = if sort.is_empty() {
+                String::new()
+            } else {
+                format!("&_sort={sort}")
+            };
+            let uri = format!("/fhir/Encounter?{criteria}{sorted_by}&_count=200");
+            assert_pages(app, &uri, &expected(encounters, keep, sort)).await;
+        }
+    }
+}
+
+// search.html#date: `ge` matches a Period ending on or after the value, however early it
+// starts, and `lt` one starting before it, however late (or never) it ends.
+#[tokio::test]
+async fn date_ranges_on_periods_find_long_open_and_end_only_periods_in_every_order() {
+    let app = TestApp::start().await;
+    let encounters = encounters_through_january(&app).await;
+    assert_january_ranges(&app, &encounters).await;
+
+    // Without a wide Period left, the same searches take the bounded paths alone.
+    for id in ["enc-0007", "enc-0008", "enc-0009"] {
+        assert_eq!(
+            app.delete(&format!("/fhir/Encounter/{id}")).await.status,
+            204
+        );
+    }
+    let narrow: Vec<(String, Span)> = encounters
+        .into_iter()
+        .filter(|(id, _)| !["enc-0007", "enc-0008", "enc-0009"].contains(&id.as_str()))
+        .collect();
+    assert_january_ranges(&app, &narrow).await;
+}
