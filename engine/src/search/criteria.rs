@@ -37,12 +37,13 @@ impl ParamRef {
     /// [`DateRange::WIDEST_POINT`]: crate::index::DateRange::WIDEST_POINT
     pub fn is_single_point_date(&self, resource_type: ResourceType) -> bool {
         self.kind() == SearchParamType::Date
-            && self.single_element(resource_type).is_some_and(|element| {
-                element
-                    .types
-                    .iter()
-                    .all(|kind| matches!(*kind, "date" | "dateTime" | "instant"))
-            })
+            && self
+                .single_element(resource_type)
+                .is_some_and(|(_, types)| {
+                    types
+                        .iter()
+                        .all(|kind| matches!(*kind, "date" | "dateTime" | "instant"))
+                })
     }
 
     /// Whether, on resources of `resource_type`, this is a date parameter with at most one
@@ -63,21 +64,33 @@ impl ParamRef {
         self.kind() == SearchParamType::Reference
             && self
                 .single_element(resource_type)
-                .is_some_and(|element| element.types.iter().all(|kind| *kind == "Reference"))
+                .is_some_and(|(_, types)| types.iter().all(|kind| *kind == "Reference"))
     }
 
     /// The element of the expression's one plain path for `resource_type`, when no element
-    /// on the way repeats; `None` for any other expression.
-    fn single_element(&self, resource_type: ResourceType) -> Option<&'static ElementDefinition> {
-        let expression = self.definition.expression.as_ref()?;
+    /// on the way repeats, and the types of value it selects; `None` for any other
+    /// expression. Type filters on that one element are paths to it too:
+    /// `Condition.onset.as(dateTime) | Condition.onset.as(Period)` and
+    /// `(Patient.deceased as dateTime)` select at most the one value of a choice element,
+    /// of those types only.
+    fn single_element(
+        &self,
+        resource_type: ResourceType,
+    ) -> Option<(&'static ElementDefinition, Vec<&'static str>)> {
+        let expression: &'static str = self.definition.expression.as_deref()?;
         let prefix = format!("{}.", resource_type.as_str());
         let mut paths = expression
             .split('|')
-            .map(str::trim)
-            .filter(|path| path.starts_with(&prefix));
-        let (Some(path), None) = (paths.next(), paths.next()) else {
-            return None;
-        };
+            .map(|path| without_type_filter(path.trim()))
+            .filter(|(path, _)| path.starts_with(&prefix));
+        let (path, first_filter) = paths.next()?;
+        let mut filters = vec![first_filter];
+        for (other, filter) in paths {
+            if other != path {
+                return None;
+            }
+            filters.push(filter);
+        }
         if !path
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || byte == b'.')
@@ -95,7 +108,31 @@ impl ParamRef {
                 _ => return None,
             }
         }
-        last
+        let element = last?;
+        let types = match filters.into_iter().collect::<Option<Vec<&str>>>() {
+            Some(filtered) => filtered,
+            None => element.types.to_vec(),
+        };
+        Some((element, types))
+    }
+}
+
+/// `path` without a type filter at its end (`X.as(T)`, `(X as T)`), and the filter's type.
+fn without_type_filter(path: &str) -> (&str, Option<&str>) {
+    if let Some(inner) = path
+        .strip_prefix('(')
+        .and_then(|rest| rest.strip_suffix(')'))
+    {
+        if let Some((element, kind)) = inner.split_once(" as ") {
+            return (element.trim(), Some(kind.trim()));
+        }
+    }
+    match path
+        .strip_suffix(')')
+        .and_then(|rest| rest.rsplit_once(".as("))
+    {
+        Some((element, kind)) => (element, Some(kind)),
+        None => (path, None),
     }
 }
 
@@ -489,6 +526,8 @@ mod single_point_date_tests {
     #[test]
     fn a_birth_date_is_one_point_per_patient() {
         assert!(is_single_point_date("Patient", "birthdate"));
+        // `(Patient.deceased as dateTime)`: the boolean choice is not indexed as a date.
+        assert!(is_single_point_date("Patient", "death-date"));
         assert!(is_single_point_date("Person", "birthdate"));
     }
 
@@ -498,12 +537,15 @@ mod single_point_date_tests {
     }
 
     #[test]
-    fn a_period_or_an_effective_choice_is_one_date_per_resource() {
+    fn a_period_or_a_choice_of_types_is_one_date_per_resource() {
         assert!(is_single_date("Encounter", "date"));
         assert!(is_single_date("Observation", "date"));
         assert!(is_single_date("Patient", "birthdate"));
-        // `Condition.onset.as(dateTime) | Condition.onset.as(Period)` is no plain path.
-        assert!(!is_single_date("Condition", "onset-date"));
+        // `Condition.onset.as(dateTime) | Condition.onset.as(Period)`: one choice element.
+        assert!(is_single_date("Condition", "onset-date"));
+        assert!(is_single_date("Patient", "death-date"));
+        // `AllergyIntolerance.reaction.onset`: a reaction repeats.
+        assert!(!is_single_date("AllergyIntolerance", "onset"));
         // A Patient has many names; a string is no date.
         assert!(!is_single_date("Patient", "family"));
     }
@@ -514,8 +556,8 @@ mod single_point_date_tests {
         assert!(!is_single_point_date("Observation", "date"));
         // Encounter.period is a Period.
         assert!(!is_single_point_date("Encounter", "date"));
-        // `(Patient.deceased as dateTime)` is not a plain path.
-        assert!(!is_single_point_date("Patient", "death-date"));
+        // `Condition.onset.as(Period)` is one of its types.
+        assert!(!is_single_point_date("Condition", "onset-date"));
         // Not a date parameter at all.
         assert!(!is_single_point_date("Patient", "family"));
     }

@@ -5,6 +5,7 @@
 //! Spec: https://hl7.org/fhir/R4/search.html#date, https://hl7.org/fhir/R4/search.html#sort
 
 use super::sorting::assert_pages;
+use super::{matches, sorted};
 use crate::support::TestApp;
 
 /// An Encounter's period as (first day, last day) of January 2020, with `i32::MIN` and
@@ -107,4 +108,52 @@ async fn date_ranges_on_periods_find_long_open_and_end_only_periods_in_every_ord
         .filter(|(id, _)| !["enc-0007", "enc-0008", "enc-0009"].contains(&id.as_str()))
         .collect();
     assert_january_ranges(&app, &narrow).await;
+}
+
+// search.html#date on `Condition.onset.as(dateTime) | Condition.onset.as(Period)`: one value
+// per Condition, a dateTime or a Period; an onset Period that never ended overlaps every
+// later month.
+#[tokio::test]
+async fn onset_date_ranges_find_an_open_onset_period_beside_onset_date_times() {
+    let app = TestApp::start().await;
+    let condition = |onset: &str| {
+        format!(r#"{{"resourceType":"Condition","subject":{{"reference":"Patient/p"}},{onset}}}"#)
+    };
+    let in_march = app
+        .create(&condition(r#""onsetDateTime":"2019-03-10T08:00:00Z""#))
+        .await;
+    let in_june = app
+        .create(&condition(r#""onsetDateTime":"2019-06-10""#))
+        .await;
+    let ongoing_since_2010 = app
+        .create(&condition(r#""onsetPeriod":{"start":"2010-05-01"}"#))
+        .await;
+    let over_before = app
+        .create(&condition(
+            r#""onsetPeriod":{"start":"2001-01-01","end":"2005-01-01"}"#,
+        ))
+        .await;
+    let _no_onset = app.create(&condition(r#""onsetString":"childhood""#)).await;
+
+    let march = "/fhir/Condition?onset-date=ge2019-03&onset-date=lt2019-04";
+    assert_eq!(
+        matches(&app, march).await,
+        sorted(&[&in_march, &ongoing_since_2010])
+    );
+    assert_pages(
+        &app,
+        "/fhir/Condition?onset-date=lt2019-06-01&_sort=-onset-date",
+        &[
+            ongoing_since_2010.clone(),
+            in_march.clone(),
+            over_before.clone(),
+        ],
+    )
+    .await;
+    assert_pages(
+        &app,
+        "/fhir/Condition?onset-date=ge2019-01-01&_sort=onset-date",
+        &[ongoing_since_2010, in_march, in_june],
+    )
+    .await;
 }
