@@ -140,6 +140,11 @@ async fn onset_date_ranges_find_an_open_onset_period_beside_onset_date_times() {
         matches(&app, march).await,
         sorted(&[&in_march, &ongoing_since_2010])
     );
+    // Beside an equality, tested on each Condition of the patient.
+    assert_eq!(
+        matches(&app, &format!("{march}&patient=Patient/p")).await,
+        sorted(&[&in_march, &ongoing_since_2010])
+    );
     assert_pages(
         &app,
         "/fhir/Condition?onset-date=lt2019-06-01&_sort=-onset-date",

@@ -290,7 +290,8 @@ pub(crate) fn index_rows(sql: &mut SqlBuilder, criterion: &Criterion) -> Option<
             let alias = sql.alias("m");
             let code = sql.bind(param.code().to_owned());
             Some(IndexRows {
-                table: table_of(*param).to_owned(),
+                table: table_of(*param),
+                drawn_from: None,
                 condition: format!("{alias}.param = {code}"),
                 alias,
             })
@@ -341,7 +342,8 @@ fn chain_rows(
         }
     }
     IndexRows {
-        table: "search_reference".to_owned(),
+        table: "search_reference",
+        drawn_from: None,
         condition: format!(
             "{reference}.param = {code} AND ({})",
             alternatives.join(" OR ")
@@ -429,16 +431,21 @@ pub(crate) fn single_date(
         conditions.push(values::condition(sql, &alias, Modifier::None, value));
         bounds.extend(values::point_date_bound(sql, &alias, value));
     }
-    let table = if param.is_single_point_date(resource_type) || bounds.is_empty() {
+    let drawn_from = if param.is_single_point_date(resource_type) || bounds.is_empty() {
         conditions.append(&mut bounds);
-        "search_date".to_owned()
+        None
     } else {
-        wide_dates::bounded_or_wide(&alias, &bounds)
+        // Drawn, the rows are read from two index ranges; looked up for a resource, or
+        // hashed for a semi-join, they are the same rows by one condition.
+        let drawn_from = wide_dates::bounded_or_wide(&alias, &bounds);
+        conditions.push(wide_dates::bounded_or_is_wide(&alias, &bounds));
+        Some(drawn_from)
     };
     IndexRows {
-        table,
+        table: "search_date",
         condition: format!("{alias}.param = {code} AND {}", conditions.join(" AND ")),
         alias,
+        drawn_from,
     }
 }
 
@@ -462,7 +469,8 @@ fn values_rows(
         alternatives.push(values::condition(sql, &alias, modifier, value));
     }
     IndexRows {
-        table: table.to_owned(),
+        table,
+        drawn_from: None,
         condition: format!("{alias}.param = {code} AND ({})", alternatives.join(" OR ")),
         alias,
     }

@@ -9,11 +9,12 @@
 //! [`DateRange::WIDEST_POINT`], `high >= X` implies `low >= X - widest`, so the month is one
 //! bounded range (`values::point_date_bound`); a birth date is never wider, but a Period
 //! may be, and an open one is. Migration 12 keeps those in the partial index
-//! `search_date_wide`, small because most Periods are a visit or a stay, and
-//! the rows a search draws, tests or walks in sort order are the bounded range plus the wide
-//! rows outside it (`bounded_or_wide`): the same rows as without the bounds, from two index
-//! ranges. PostgreSQL merges the two in sort order for a walk (`sorted_walk.rs`), sorting the
-//! few wide rows first.
+//! `search_date_wide`, small because most Periods are a visit or a stay, and the rows a
+//! search draws or walks in sort order are the bounded range plus the wide rows outside it
+//! (`bounded_or_wide`): the same rows as without the bounds, from two index ranges.
+//! PostgreSQL merges the two in sort order for a walk (`sorted_walk.rs`), sorting the few
+//! wide rows first. Rows tested for one resource are found by its key instead, with the
+//! same rows stated as one condition (`bounded_or_is_wide`).
 
 use engine::index::DateRange;
 
@@ -36,6 +37,13 @@ pub(crate) fn bounded_or_wide(alias: &str, bounds: &[String]) -> String {
         bounds.join(" AND "),
         wide_beyond(alias, bounds)
     )
+}
+
+/// The same rows as `bounded_or_wide` as one condition, for rows looked up by a resource's
+/// key (an `EXISTS`): it leaves PostgreSQL the choice between that lookup and reading the
+/// bounded range and the wide index (a `BitmapOr`) for a semi-join.
+pub(crate) fn bounded_or_is_wide(alias: &str, bounds: &[String]) -> String {
+    format!("(({}) OR {})", bounds.join(" AND "), is_wide(alias))
 }
 
 /// That the row `alias` is wide and misses one of `bounds`: the rows `bounds` alone would
