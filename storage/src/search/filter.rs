@@ -139,7 +139,7 @@ pub(crate) fn sorted_with_one_value(query: &SearchQuery) -> bool {
 }
 
 /// Whether a `Draw::Range` page of `query` has no condition but its drawn criterion: the
-/// search has one criterion, or only plain date criteria on one one-date parameter
+/// search has one criterion, or only plain date criteria on a single one-date parameter
 /// (tested on its one row at once). The page is then at most `RANGE_BUDGET` rows of one
 /// index range whatever the values, and its plan can be kept across searches (`plans.rs`).
 /// Another criterion would be a semi-join whose best plan depends on how common its value
