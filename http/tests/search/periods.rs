@@ -162,3 +162,47 @@ async fn onset_date_ranges_find_an_open_onset_period_beside_onset_date_times() {
     )
     .await;
 }
+
+// search.html#combining: a token beside a date range on a Period, unsorted; the range is
+// drawn and the token tested on each Encounter drawn, long and open Periods among them.
+#[tokio::test]
+async fn a_status_beside_a_period_range_keeps_only_encounters_with_both() {
+    let app = TestApp::start().await;
+    let mut entries = Vec::new();
+    let mut expected = Vec::new();
+    for number in 0..300u32 {
+        let id = format!("enc-{number:03}");
+        let status = if number % 3 == 0 {
+            "planned"
+        } else {
+            "finished"
+        };
+        let period = match number {
+            30 => r#"{"start":"2015-01-01","end":"2022-01-01"}"#.to_owned(),
+            33 => r#"{"start":"2019-12-01"}"#.to_owned(),
+            _ => {
+                let day = number % 30 + 1;
+                format!(r#"{{"start":"2020-01-{day:02}","end":"2020-01-{day:02}"}}"#)
+            }
+        };
+        let day = number % 30 + 1;
+        let in_range = matches!(number, 30 | 33) || (4..10).contains(&day);
+        if status == "planned" && in_range {
+            expected.push(id.clone());
+        }
+        entries.push(format!(
+            r#"{{"resource":{{"resourceType":"Encounter","id":"{id}","status":"{status}","class":{{"code":"AMB"}},"period":{period}}},"request":{{"method":"PUT","url":"Encounter/{id}"}}}}"#
+        ));
+    }
+    let bundle = format!(
+        r#"{{"resourceType":"Bundle","type":"transaction","entry":[{}]}}"#,
+        entries.join(",")
+    );
+    assert_eq!(app.post("/fhir", &bundle).await.status, 200);
+    assert_pages(
+        &app,
+        "/fhir/Encounter?status=planned&date=ge2020-01-04&date=lt2020-01-10&_count=7",
+        &expected,
+    )
+    .await;
+}

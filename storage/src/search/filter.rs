@@ -115,9 +115,20 @@ pub(crate) fn draws_from_index(query: &SearchQuery, draw: Draw) -> bool {
             .any(|criterion| draws_pages(draw, criterion)),
         // Unsorted, with an equality criterion PostgreSQL walks that criterion's id-ordered
         // index, and a range has nothing to add (`Observation?patient=…&date=ge…`); sorted,
-        // see `sorted_with_one_value`.
+        // see `sorted_with_one_value`. But a common token beside a range of a one-date
+        // parameter (`Encounter?status=finished&date=ge2019-01&date=lt2019-02`) had every
+        // one of its resources tested (1.3 s at a million): that range, bounded at both ends,
+        // is drawn within its budget, unless a reference to one resource is the rarer side.
         Draw::Range => {
-            (!query.criteria.iter().any(is_equality) || sorted_with_one_value(query))
+            let one_date_beside_tokens = query.sort.is_empty()
+                && !query.criteria.iter().any(is_one_reference)
+                && query
+                    .criteria
+                    .iter()
+                    .any(|criterion| single_date_value(criterion, single_type).is_some());
+            (!query.criteria.iter().any(is_equality)
+                || sorted_with_one_value(query)
+                || one_date_beside_tokens)
                 && query.criteria.iter().any(|criterion| {
                     draws_pages(draw, criterion)
                         || single_date_value(criterion, single_type).is_some()
@@ -297,6 +308,13 @@ fn intersection_drawn(query: &SearchQuery) -> Option<usize> {
             && matches!(criterion, Criterion::Values { param, .. } if param.kind() == SearchParamType::Reference)
     });
     references.or_else(|| query.criteria.iter().position(is_one_value))
+}
+
+/// Whether `criterion` is one `Type/id` reference: usually a few resources, such as a
+/// patient's Observations.
+fn is_one_reference(criterion: &Criterion) -> bool {
+    is_one_value(criterion)
+        && matches!(criterion, Criterion::Values { param, .. } if param.kind() == SearchParamType::Reference)
 }
 
 /// Whether `criterion` is a token, reference or uri value (not `:not`): its index lists
