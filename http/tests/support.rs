@@ -71,6 +71,15 @@ impl TestApp {
         self.request(Method::POST, uri).json(json).send().await
     }
 
+    /// POSTs `form` as `application/x-www-form-urlencoded` (a search's form body).
+    pub(crate) async fn post_form(&self, uri: &str, form: impl Into<Body>) -> Reply {
+        self.request(Method::POST, uri)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+    }
+
     pub(crate) async fn put(&self, uri: &str, json: &str) -> Reply {
         self.request(Method::PUT, uri).json(json).send().await
     }

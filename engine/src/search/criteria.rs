@@ -4,9 +4,7 @@
 
 use super::escape::split_unescaped;
 use super::value::{parse_value, Modifier, SearchValue};
-use crate::definitions::{
-    search_parameter, ElementDefinition, SearchParamType, SearchParameterDefinition,
-};
+use crate::definitions::{search_parameter, SearchParamType, SearchParameterDefinition};
 use crate::ResourceType;
 
 /// A parameter as it applies to the searched types. In a search across several types the
@@ -37,13 +35,11 @@ impl ParamRef {
     /// [`DateRange::WIDEST_POINT`]: crate::index::DateRange::WIDEST_POINT
     pub fn is_single_point_date(&self, resource_type: ResourceType) -> bool {
         self.kind() == SearchParamType::Date
-            && self
-                .single_element(resource_type)
-                .is_some_and(|(_, types)| {
-                    types
-                        .iter()
-                        .all(|kind| matches!(*kind, "date" | "dateTime" | "instant"))
-                })
+            && self.single_value_types(resource_type).is_some_and(|types| {
+                types
+                    .iter()
+                    .all(|kind| matches!(*kind, "date" | "dateTime" | "instant"))
+            })
     }
 
     /// Whether, on resources of `resource_type`, this is a date parameter with at most one
@@ -52,7 +48,7 @@ impl ParamRef {
     /// criteria may be tested on that row together; unlike a single point, the row may be
     /// of any width. Decided as for [`ParamRef::is_single_point_date`].
     pub fn is_single_date(&self, resource_type: ResourceType) -> bool {
-        self.kind() == SearchParamType::Date && self.single_element(resource_type).is_some()
+        self.kind() == SearchParamType::Date && self.single_value_types(resource_type).is_some()
     }
 
     /// Whether, on resources of `resource_type`, this is a reference parameter with at most
@@ -63,20 +59,17 @@ impl ParamRef {
     pub fn is_single_reference(&self, resource_type: ResourceType) -> bool {
         self.kind() == SearchParamType::Reference
             && self
-                .single_element(resource_type)
-                .is_some_and(|(_, types)| types.iter().all(|kind| *kind == "Reference"))
+                .single_value_types(resource_type)
+                .is_some_and(|types| types.iter().all(|kind| *kind == "Reference"))
     }
 
-    /// The element of the expression's one plain path for `resource_type`, when no element
-    /// on the way repeats, and the types of value it selects; `None` for any other
-    /// expression. Type filters on that one element are paths to it too:
+    /// The types of value the expression's one plain path for `resource_type` selects, when
+    /// no element on the way repeats; `None` for any other expression. Type filters on that
+    /// one element are paths to it too:
     /// `Condition.onset.as(dateTime) | Condition.onset.as(Period)` and
     /// `(Patient.deceased as dateTime)` select at most the one value of a choice element,
     /// of those types only.
-    fn single_element(
-        &self,
-        resource_type: ResourceType,
-    ) -> Option<(&'static ElementDefinition, Vec<&'static str>)> {
+    fn single_value_types(&self, resource_type: ResourceType) -> Option<Vec<&'static str>> {
         let expression: &'static str = self.definition.expression.as_deref()?;
         let prefix = format!("{}.", resource_type.as_str());
         let mut paths = expression
@@ -109,11 +102,13 @@ impl ParamRef {
             }
         }
         let element = last?;
-        let types = match filters.into_iter().collect::<Option<Vec<&str>>>() {
-            Some(filtered) => filtered,
-            None => element.types.to_vec(),
-        };
-        Some((element, types))
+        // Filtered on every path, only those types; else any of the element's.
+        Some(
+            filters
+                .into_iter()
+                .collect::<Option<Vec<&str>>>()
+                .unwrap_or_else(|| element.types.to_vec()),
+        )
     }
 }
 

@@ -100,12 +100,7 @@ async fn patient_everything_by_post_takes_a_parameters_resource_or_a_form() {
         ids_of(&by_parameters.json(), "match"),
         std::slice::from_ref(&encounter)
     );
-    let by_form = app
-        .request(Method::POST, &uri)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("_type=Encounter")
-        .send()
-        .await;
+    let by_form = app.post_form(&uri, "_type=Encounter").await;
     assert_eq!(ids_of(&by_form.json(), "match"), [encounter]);
     app.request(Method::POST, &uri)
         .header("content-type", "application/fhir+json")
@@ -121,13 +116,12 @@ async fn patient_everything_by_post_takes_a_parameters_resource_or_a_form() {
 async fn a_compartment_is_searched_by_post_too() {
     let app = TestApp::start().await;
     let (patient, observation, encounter) = patient_with_records(&app).await;
-    let form = |uri: String| {
-        app.request(Method::POST, &uri)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("_count=10")
-            .send()
-    };
-    let of_type = form(format!("/fhir/Patient/{patient}/Observation/_search")).await;
+    let of_type = app
+        .post_form(
+            &format!("/fhir/Patient/{patient}/Observation/_search"),
+            "_count=10",
+        )
+        .await;
     assert_eq!(of_type.status, StatusCode::OK, "{}", of_type.text());
     let bundle = of_type.json();
     assert_eq!(ids_of(&bundle, "match"), std::slice::from_ref(&observation));
@@ -136,7 +130,8 @@ async fn a_compartment_is_searched_by_post_too() {
         self_link.starts_with(&format!("/fhir/Patient/{patient}/Observation?")),
         "{self_link}"
     );
-    let every_type = form(format!("/fhir/Patient/{patient}/_search"))
+    let every_type = app
+        .post_form(&format!("/fhir/Patient/{patient}/_search"), "_count=10")
         .await
         .json();
     let mut found = ids_of(&every_type, "match");

@@ -5,7 +5,7 @@
 use sonic_rs::JsonValueTrait;
 
 use super::sorting::assert_pages;
-use super::{matches, sorted};
+use super::{matches, sorted, transaction};
 use crate::support::{entries, TestApp};
 
 /// The `meta.lastUpdated` of the Patient `id` as it is now.
@@ -191,11 +191,7 @@ async fn a_last_updated_range_past_the_version_budget_still_pages_every_match() 
         .collect();
     // Two Bundles: one holds at most 10,000 entries (`max_bundle_entries`).
     for half in entries.chunks(entries.len() / 2 + 1) {
-        let bundle = format!(
-            r#"{{"resourceType":"Bundle","type":"transaction","entry":[{}]}}"#,
-            half.join(",")
-        );
-        assert_eq!(app.post("/fhir", &bundle).await.status, 200);
+        transaction(&app, half).await;
     }
     assert_pages(
         &app,

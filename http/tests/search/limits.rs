@@ -3,17 +3,14 @@
 //! Spec: https://hl7.org/fhir/R4/search.html#errors ("If the search fails … a status code
 //! 4xx or 5xx with an OperationOutcome")
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 
 use super::searchset;
 use crate::support::TestApp;
 
 /// POSTs `form` to `/fhir/{type}/_search`, asserting a 400 OperationOutcome.
 async fn refused(app: &TestApp, resource_type: &str, form: String) {
-    app.request(Method::POST, &format!("/fhir/{resource_type}/_search"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form)
-        .send()
+    app.post_form(&format!("/fhir/{resource_type}/_search"), form)
         .await
         .outcome(StatusCode::BAD_REQUEST);
 }

@@ -24,6 +24,15 @@ use sonic_rs::{JsonValueTrait, Value};
 
 use crate::support::{entries, link, TestApp};
 
+/// Writes `entries` (Bundle entries as JSON) in one transaction, asserting it succeeds.
+pub(crate) async fn transaction(app: &TestApp, entries: &[String]) {
+    let bundle = format!(
+        r#"{{"resourceType":"Bundle","type":"transaction","entry":[{}]}}"#,
+        entries.join(",")
+    );
+    assert_eq!(app.post("/fhir", &bundle).await.status, 200);
+}
+
 /// GET `uri`, asserting a searchset Bundle; returns it.
 pub(crate) async fn searchset(app: &TestApp, uri: &str) -> Value {
     let reply = app.get(uri).await;

@@ -5,12 +5,24 @@
 //! Spec: https://hl7.org/fhir/R4/search.html#date, https://hl7.org/fhir/R4/search.html#sort
 
 use super::sorting::assert_pages;
-use super::{matches, sorted};
+use super::{matches, sorted, transaction};
 use crate::support::TestApp;
 
 /// An Encounter's period as (first day, last day) of January 2020, with `i32::MIN` and
 /// `i32::MAX` for an open start or end and negative days for the years before.
 type Span = (i32, i32);
+
+/// A transaction entry writing the Encounter `id` with `status` over `period` (JSON).
+fn encounter_entry(id: &str, status: &str, period: &str) -> String {
+    format!(
+        r#"{{"resource":{{"resourceType":"Encounter","id":"{id}","status":"{status}","class":{{"code":"AMB"}},"period":{period}}},"request":{{"method":"PUT","url":"Encounter/{id}"}}}}"#
+    )
+}
+
+/// A Period of the whole of January `day`, 2020.
+fn one_day_in_january(day: impl std::fmt::Display) -> String {
+    format!(r#"{{"start":"2020-01-{day:02}","end":"2020-01-{day:02}"}}"#)
+}
 
 /// Writes 3,000 Encounters (over the draw and walk budgets of a page), one a day through
 /// January 2020 in turn, with three wide ones among them; returns each one's id and span.
@@ -28,22 +40,13 @@ async fn encounters_through_january(app: &TestApp) -> Vec<(String, Span)> {
             9 => (r#"{"end":"2020-01-20"}"#.to_owned(), (i32::MIN, 20)),
             _ => {
                 let day = number % 30 + 1;
-                (
-                    format!(r#"{{"start":"2020-01-{day:02}","end":"2020-01-{day:02}"}}"#),
-                    (day, day),
-                )
+                (one_day_in_january(day), (day, day))
             }
         };
-        entries.push(format!(
-            r#"{{"resource":{{"resourceType":"Encounter","id":"{id}","status":"finished","class":{{"code":"AMB"}},"period":{period}}},"request":{{"method":"PUT","url":"Encounter/{id}"}}}}"#
-        ));
+        entries.push(encounter_entry(&id, "finished", &period));
         encounters.push((id, span));
     }
-    let bundle = format!(
-        r#"{{"resourceType":"Bundle","type":"transaction","entry":[{}]}}"#,
-        entries.join(",")
-    );
-    assert_eq!(app.post("/fhir", &bundle).await.status, 200);
+    transaction(app, &entries).await;
     encounters
 }
 
@@ -180,25 +183,16 @@ async fn a_status_beside_a_period_range_keeps_only_encounters_with_both() {
         let period = match number {
             30 => r#"{"start":"2015-01-01","end":"2022-01-01"}"#.to_owned(),
             33 => r#"{"start":"2019-12-01"}"#.to_owned(),
-            _ => {
-                let day = number % 30 + 1;
-                format!(r#"{{"start":"2020-01-{day:02}","end":"2020-01-{day:02}"}}"#)
-            }
+            _ => one_day_in_january(number % 30 + 1),
         };
         let day = number % 30 + 1;
         let in_range = matches!(number, 30 | 33) || (4..10).contains(&day);
         if status == "planned" && in_range {
             expected.push(id.clone());
         }
-        entries.push(format!(
-            r#"{{"resource":{{"resourceType":"Encounter","id":"{id}","status":"{status}","class":{{"code":"AMB"}},"period":{period}}},"request":{{"method":"PUT","url":"Encounter/{id}"}}}}"#
-        ));
+        entries.push(encounter_entry(&id, status, &period));
     }
-    let bundle = format!(
-        r#"{{"resourceType":"Bundle","type":"transaction","entry":[{}]}}"#,
-        entries.join(",")
-    );
-    assert_eq!(app.post("/fhir", &bundle).await.status, 200);
+    transaction(&app, &entries).await;
     assert_pages(
         &app,
         "/fhir/Encounter?status=planned&date=ge2020-01-04&date=lt2020-01-10&_count=7",

@@ -51,12 +51,7 @@ async fn malformed_percent_escapes_are_400_rather_than_searched_as_something_els
             reply.text()
         );
     }
-    let form = app
-        .request(axum::http::Method::POST, "/fhir/Patient/_search")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("family=%zz")
-        .send()
-        .await;
+    let form = app.post_form("/fhir/Patient/_search", "family=%zz").await;
     form.outcome(StatusCode::BAD_REQUEST);
     // A conditional create with such criteria writes nothing.
     let before = app.versions_written().await;
@@ -119,10 +114,7 @@ async fn post_search_takes_a_form_body() {
     let app = TestApp::start().await;
     let id = patient(&app, "Okafor", "A", "1980-01-01", "female").await;
     let reply = app
-        .request(axum::http::Method::POST, "/fhir/Patient/_search")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("family=okafor")
-        .send()
+        .post_form("/fhir/Patient/_search", "family=okafor")
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let bundle = reply.json();

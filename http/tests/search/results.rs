@@ -5,7 +5,9 @@ use std::collections::HashSet;
 
 use sonic_rs::JsonValueTrait;
 
-use super::{ids_of, matches, observation, pages_from, pages_there_and_back, searchset, sorted};
+use super::{
+    ids_of, matches, observation, pages_from, pages_there_and_back, searchset, sorted, transaction,
+};
 use crate::support::{entries, link, TestApp};
 
 #[tokio::test]
@@ -210,11 +212,7 @@ async fn string_search_with_more_matching_rows_than_the_draw_budget_is_exact() {
             )
         })
         .collect();
-    let bundle = format!(
-        r#"{{"resourceType":"Bundle","type":"transaction","entry":[{}]}}"#,
-        entries.join(",")
-    );
-    assert_eq!(app.post("/fhir", &bundle).await.status, 200);
+    transaction(&app, &entries).await;
     let found = pages_from(&app, "/fhir/Patient?name=bud&_count=1000")
         .await
         .0

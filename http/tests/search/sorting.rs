@@ -4,7 +4,7 @@
 //! ways across runs of equal values.
 //! Spec: https://hl7.org/fhir/R4/search.html#sort
 
-use super::{pages_there_and_back, sorted};
+use super::{pages_there_and_back, sorted, transaction};
 use crate::support::TestApp;
 
 /// Asserts that the pages of `first`, followed by their `next` links, list `expected`, and
@@ -190,11 +190,7 @@ async fn a_sort_with_a_common_code_pages_through_every_match_in_date_order() {
             expected.push((day, id));
         }
     }
-    let bundle = format!(
-        r#"{{"resourceType":"Bundle","type":"transaction","entry":[{}]}}"#,
-        entries.join(",")
-    );
-    assert_eq!(app.post("/fhir", &bundle).await.status, 200);
+    transaction(&app, &entries).await;
     // Latest day first, then by id; the undated last, by id.
     expected.sort_by(|(day, id), (other_day, other_id)| {
         (*day == 0, std::cmp::Reverse(*day), id).cmp(&(
@@ -250,11 +246,7 @@ async fn a_sort_with_a_common_date_range_pages_through_every_match_in_sort_order
         }
     }
     assert!(matching.len() > 2_500, "over the draw's budget");
-    let bundle = format!(
-        r#"{{"resourceType":"Bundle","type":"transaction","entry":[{}]}}"#,
-        entries.join(",")
-    );
-    assert_eq!(app.post("/fhir", &bundle).await.status, 200);
+    transaction(&app, &entries).await;
 
     let ids = |matching: &[(String, &str, u32, u32)]| -> Vec<String> {
         matching.iter().map(|(id, ..)| id.clone()).collect()
@@ -323,11 +315,7 @@ async fn a_birth_date_sort_with_a_common_birth_date_range_starts_at_the_range() 
         ));
         patients.push((id, low, high));
     }
-    let bundle = format!(
-        r#"{{"resourceType":"Bundle","type":"transaction","entry":[{}]}}"#,
-        entries.join(",")
-    );
-    assert_eq!(app.post("/fhir", &bundle).await.status, 200);
+    transaction(&app, &entries).await;
 
     let ids = |matching: &[&(String, Date, Date)]| -> Vec<String> {
         matching.iter().map(|(id, ..)| id.clone()).collect()

@@ -6,7 +6,7 @@
 //! Spec: https://hl7.org/fhir/R4/search.html#sort
 
 use super::sorting::assert_pages;
-use super::{ids_of, searchset};
+use super::{ids_of, searchset, transaction};
 use crate::support::{link, TestApp};
 
 /// A Patient with one name of `family` and `given`, and `birth_date`. (One of the two names may be empty, and is then left out.)
@@ -27,14 +27,6 @@ fn patient(id: &str, family: &str, given: &str, birth_date: &str) -> String {
 /// `ids` as owned strings, the form the pages are compared in.
 fn ids(ids: &[&str]) -> Vec<String> {
     ids.iter().map(|id| (*id).to_owned()).collect()
-}
-
-async fn transaction(app: &TestApp, entries: &[String]) {
-    let bundle = format!(
-        r#"{{"resourceType":"Bundle","type":"transaction","entry":[{}]}}"#,
-        entries.join(",")
-    );
-    assert_eq!(app.post("/fhir", &bundle).await.status, 200);
 }
 
 // search.html#sort: "_sort=family,given" orders by family, then by given among equal

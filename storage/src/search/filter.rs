@@ -303,10 +303,7 @@ pub(crate) fn filter(sql: &mut SqlBuilder, query: &SearchQuery, draw: Draw) -> F
 /// reference value, which names one resource and is usually the rarer, else its first
 /// single value.
 fn intersection_drawn(query: &SearchQuery) -> Option<usize> {
-    let references = query.criteria.iter().position(|criterion| {
-        is_one_value(criterion)
-            && matches!(criterion, Criterion::Values { param, .. } if param.kind() == SearchParamType::Reference)
-    });
+    let references = query.criteria.iter().position(is_one_reference);
     references.or_else(|| query.criteria.iter().position(is_one_value))
 }
 

@@ -382,26 +382,29 @@ pub(super) fn walk(
         Some(condition) => {
             let budget = sql.bind(CRITERIA_BUDGET);
             let parts = tests.map_or_else(|| vec![Part::whole()], |tests| tests.parts(column));
-            // Each part read as `tail` says (given the column to order by); several parts are
-            // merged, in walk order and within the budget again for `ordered`.
-            let walked_rows = |tail: &dyn Fn(&str) -> String, ordered: bool| {
+            // The walked rows: `in_walk_order`, the first `budget` of each part in walk order
+            // and of all of them merged; else those tied with the boundary's key.
+            let walked_rows = |in_walk_order: bool| {
                 let mut selects = parts.iter().map(|part| {
-                    let order_column = if part.walked_in_index_order {
-                        format!("d.{column}")
-                    } else {
-                        format!("(d.{column} + 0)")
+                    let tail = match (in_walk_order, part.walked_in_index_order) {
+                        (true, true) => {
+                            format!(" ORDER BY d.{column} {walk_order} LIMIT {budget}")
+                        }
+                        (true, false) => {
+                            format!(" ORDER BY (d.{column} + 0) {walk_order} LIMIT {budget}")
+                        }
+                        (false, _) => format!(" AND d.{column} = {boundary}"),
                     };
                     format!(
                         "SELECT d.tenant_key, d.resource_type, d.id, d.{column} AS sort_key
-                         {}{}",
-                        index_rows(&part.condition),
-                        tail(&order_column)
+                         {}{tail}",
+                        index_rows(&part.condition)
                     )
                 });
                 let rows = if parts.len() == 1 {
                     selects.next().unwrap_or_default()
                 } else {
-                    let merged_order = if ordered {
+                    let merged_order = if in_walk_order {
                         format!(" ORDER BY sort_key {walk_order} LIMIT {budget}")
                     } else {
                         String::new()
@@ -418,16 +421,11 @@ pub(super) fn walk(
                 format!(
                     "SELECT r.id, r.sort_key FROM {}
                      ORDER BY r.sort_key {walk_order} LIMIT {limit}",
-                    walked_rows(
-                        &|order_column| format!(
-                            " ORDER BY {order_column} {walk_order} LIMIT {budget}"
-                        ),
-                        true
-                    )
+                    walked_rows(true)
                 ),
                 format!(
                     "SELECT r.id, r.sort_key FROM {} ORDER BY r.id {id_order} LIMIT {limit}",
-                    walked_rows(&|_| format!(" AND d.{column} = {boundary}"), false)
+                    walked_rows(false)
                 ),
             )
         }
