@@ -65,6 +65,39 @@ pub async fn fresh_database() -> tokio_postgres::Config {
     config
 }
 
+#[cfg(test)]
+/// A migrated fresh database behind a pool of one connection, so every statement runs on the
+/// one backend whose prepared statements [`plans_made`] then reads.
+pub(crate) async fn migrated_pool_of_one() -> crate::pool::Pool {
+    let config = fresh_database().await;
+    let store = crate::Store::connect(config.clone(), 1).expect("a store");
+    store.migrate().await.expect("migrations");
+    let manager = deadpool_postgres::Manager::from_config(
+        config,
+        NoTls,
+        deadpool_postgres::ManagerConfig::default(),
+    );
+    crate::pool::Pool::builder(crate::pool::Manager(manager))
+        .max_size(1)
+        .build()
+        .expect("a pool of one connection")
+}
+
+#[cfg(test)]
+/// How many generic and custom plans the backend of `pool` (of one connection) has made
+/// for `statement`, prepared on it.
+pub(crate) async fn plans_made(pool: &crate::pool::Pool, statement: &str) -> (i64, i64) {
+    let client = crate::connection(pool).await.expect("the connection");
+    let row = client
+        .query_one(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1",
+            &[&statement],
+        )
+        .await
+        .expect("the statement is prepared on this connection");
+    (row.get(0), row.get(1))
+}
+
 fn start() -> Result<EmbeddedPostgres, String> {
     // /tmp rather than $TMPDIR: a short path keeps the socket inside the directory, and 0755
     // lets the unprivileged user PostgreSQL runs as (when tests run as root) reach it.
