@@ -346,14 +346,17 @@ mod planning_tests {
     async fn batches_of_any_size_share_one_generic_plan() {
         let pool = crate::testing::migrated_pool_of_one().await;
         for size in 2..12 {
-            let batch: Vec<WaitingRead> =
-                (0..size).map(|n| waiting(&format!("p{n}"))).collect();
+            let batch: Vec<WaitingRead> = (0..size).map(|n| waiting(&format!("p{n}"))).collect();
             let found = read_many(&pool, &batch).await.expect("a batch read");
             assert_eq!(found.len(), size, "one answer per read");
             assert!(found.iter().all(Option::is_none), "nothing was written");
         }
         let (generic, custom) = crate::testing::plans_made(&pool, READ_MANY).await;
-        assert_eq!((generic, custom), (10, 0), "plans of the ten batches: generic, custom");
+        assert_eq!(
+            (generic, custom),
+            (10, 0),
+            "plans of the ten batches: generic, custom"
+        );
     }
 }
 

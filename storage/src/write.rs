@@ -523,8 +523,9 @@ mod planning_tests {
     async fn update_batches_of_any_size_keep_one_generic_plan() {
         let pool = migrated_pool_of_one().await;
         let patient = ResourceType::parse("Patient").expect("a type");
-        let first: Vec<WriteRequest> =
-            (0..4).map(|n| put_patient(&format!("p{n}"), "First")).collect();
+        let first: Vec<WriteRequest> = (0..4)
+            .map(|n| put_patient(&format!("p{n}"), "First"))
+            .collect();
         for result in write_batch(&pool, TenantKey::DEFAULT, patient, &first).await {
             result.expect("first versions written");
         }
@@ -541,8 +542,17 @@ mod planning_tests {
         }
         let (_, custom_locks) = plans_made(&pool, LOCK_CURRENT).await;
         let (generic_writes, custom_writes) = plans_made(&pool, &WRITE_REPLACING).await;
-        assert_eq!(custom_locks, 0, "the lock statement was planned for its values");
-        assert_eq!(custom_writes, 0, "the write statement was planned for its values");
-        assert_eq!(generic_writes, 10, "one run of the write statement per update batch");
+        assert_eq!(
+            custom_locks, 0,
+            "the lock statement was planned for its values"
+        );
+        assert_eq!(
+            custom_writes, 0,
+            "the write statement was planned for its values"
+        );
+        assert_eq!(
+            generic_writes, 10,
+            "one run of the write statement per update batch"
+        );
     }
 }
