@@ -162,7 +162,8 @@ async fn update_with_malformed_if_match_is_400() {
 }
 
 // RFC 7232, section 2.3.2: tags match "character-by-character", so `W/"01"` does not name
-// version 1 and the update is not made.
+// version 1 and the update is not made: a tag that matches no version is a failed
+// precondition.
 #[tokio::test]
 async fn update_with_if_match_of_the_version_written_with_a_leading_zero_changes_nothing() {
     let app = TestApp::start().await;
@@ -170,7 +171,65 @@ async fn update_with_if_match_of_the_version_written_with_a_leading_zero_changes
 
     let reply = check(&app, &id, &patient(&id, true), &[("if-match", r#"W/"01""#)]).await;
 
-    assert!(reply.status.is_client_error(), "{}", reply.status);
+    reply.outcome(StatusCode::PRECONDITION_FAILED);
+    assert_eq!(current_version(&app, &id).await, "1");
+}
+
+// RFC 9110, section 13.1.1: If-Match holds when any tag of its list matches the current
+// version's tag.
+#[tokio::test]
+async fn update_with_an_if_match_list_is_made_when_one_tag_names_the_current_version() {
+    let app = TestApp::start().await;
+    let id = app.create(r#"{"resourceType":"Patient"}"#).await;
+
+    let tags = [("if-match", r#"W/"from-another-server", W/"1""#)];
+    let reply = check(&app, &id, &patient(&id, true), &tags).await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(current_version(&app, &id).await, "2");
+}
+
+// RFC 9110, section 13.1.1: when no tag of the list matches, the server "MUST NOT perform
+// the requested method" and answers 412, whether the tags are stale versions or tags it
+// never issued.
+#[tokio::test]
+async fn writes_whose_if_match_tags_match_no_version_are_412_and_write_nothing() {
+    let app = TestApp::start().await;
+    let id = app.create(r#"{"resourceType":"Patient"}"#).await;
+    let uri = format!("/fhir/Patient/{id}");
+
+    for tags in [r#"W/"abc""#, r#""x,y", W/"7""#, r#"W/"2", "abc""#] {
+        let if_match = [("if-match", tags)];
+        check(&app, &id, &patient(&id, true), &if_match)
+            .await
+            .outcome(StatusCode::PRECONDITION_FAILED);
+        app.request(Method::DELETE, &uri)
+            .header("if-match", tags)
+            .send()
+            .await
+            .outcome(StatusCode::PRECONDITION_FAILED);
+        app.request(Method::PATCH, &uri)
+            .header("content-type", "application/json-patch+json")
+            .header("if-match", tags)
+            .body(r#"[{"op":"add","path":"/active","value":true}]"#)
+            .send()
+            .await
+            .outcome(StatusCode::PRECONDITION_FAILED);
+    }
+    assert_eq!(current_version(&app, &id).await, "1");
+}
+
+// A write holds one precondition: a list naming two versions cannot be met by pinning the
+// write to either, so it is refused rather than guessed at.
+#[tokio::test]
+async fn update_with_an_if_match_list_naming_two_versions_is_400() {
+    let app = TestApp::start().await;
+    let id = app.create(r#"{"resourceType":"Patient"}"#).await;
+
+    let tags = [("if-match", r#"W/"1", W/"2""#)];
+    let reply = check(&app, &id, &patient(&id, true), &tags).await;
+
+    reply.outcome(StatusCode::BAD_REQUEST);
     assert_eq!(current_version(&app, &id).await, "1");
 }
 

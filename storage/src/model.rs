@@ -55,6 +55,9 @@ pub enum Precondition {
     Exists,
     /// `If-None-Match: *`: no version is live (a create that never overwrites).
     Absent,
+    /// `If-Match` naming only entity tags this server never issued (`W/"abc"`): no version
+    /// is theirs, so it holds for none.
+    NoIssuedTag,
 }
 
 impl Precondition {
@@ -65,6 +68,7 @@ impl Precondition {
             Precondition::Version(version) => live == Some(version),
             Precondition::Exists => live.is_some(),
             Precondition::Absent => live.is_none(),
+            Precondition::NoIssuedTag => false,
         }
     }
 }
@@ -75,6 +79,9 @@ impl std::fmt::Display for Precondition {
             Precondition::Version(version) => write!(formatter, "version {version}"),
             Precondition::Exists => formatter.write_str("an existing version (If-Match: *)"),
             Precondition::Absent => formatter.write_str("no version (If-None-Match: *)"),
+            Precondition::NoIssuedTag => {
+                formatter.write_str("a version If-Match names (it names none this server issued)")
+            }
         }
     }
 }

@@ -27,7 +27,7 @@ pub(crate) async fn delete(
     let resource_type = resource_type_from_path(&type_name)?;
     let id = id_from_path(&id)?;
     let format = response_format(&headers, &query)?;
-    let precondition = super::update::precondition(&headers)?;
+    let precondition = super::precondition::precondition(&headers)?;
     let request = WriteRequest {
         id: id.clone(),
         action: WriteAction::Delete { precondition },
@@ -69,7 +69,7 @@ pub(crate) async fn conditional_delete(
     let format = response_format(&headers, &query)?;
     let base = base_url(state.settings().base_url.as_deref(), &headers);
     let condition = Condition::parse(resource_type, query.into_pairs(), &base)?;
-    let precondition = super::update::precondition(&headers)?;
+    let precondition = super::precondition::precondition(&headers)?;
     let work_state = state.clone();
     let deleted = exclusively(&state, condition, move |condition| async move {
         delete_every_match(&work_state, &condition, precondition).await

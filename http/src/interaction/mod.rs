@@ -9,6 +9,7 @@ pub(crate) mod create;
 pub(crate) mod delete;
 pub(crate) mod history;
 pub(crate) mod patch;
+pub(crate) mod precondition;
 pub(crate) mod read;
 pub(crate) mod search;
 mod subset;

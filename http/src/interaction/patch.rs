@@ -18,7 +18,7 @@ use storage::model::{Precondition, WriteAction, WriteOutcome, WriteRequest, Writ
 use storage::TenantKey;
 
 use super::conditional::{exclusively, primary, too_many_matches, Condition};
-use super::update::precondition;
+use super::precondition::precondition;
 use super::{id_from_path, resource_type_from_path};
 use crate::body::read_json_body;
 use crate::error::ApiError;

@@ -6,13 +6,14 @@
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use engine::{Category, Id, ResourceType, VersionId};
+use engine::{Category, Id, ResourceType};
 use storage::model::{Precondition, WriteAction, WriteOutcome, WriteRequest, Written};
 use storage::TenantKey;
 
 use super::conditional::{exclusively, primary, too_many_matches, Condition};
+use super::precondition::precondition;
 use super::{id_from_path, resource_type_from_path};
 use crate::body::read_resource;
 use crate::error::ApiError;
@@ -161,52 +162,6 @@ pub(crate) async fn conditional_update(
         resource_type,
         written,
     )
-}
-
-/// A write's precondition from its `If-Match` and `If-None-Match` headers (see
-/// [`write_precondition`]).
-pub(crate) fn precondition(headers: &HeaderMap) -> Result<Option<Precondition>, ApiError> {
-    let text = |name: header::HeaderName| {
-        headers
-            .get(&name)
-            .map(|value| {
-                value
-                    .to_str()
-                    .map_err(|_| ApiError::invalid(format!("{name} is not a valid header value")))
-            })
-            .transpose()
-    };
-    write_precondition(text(header::IF_MATCH)?, text(header::IF_NONE_MATCH)?)
-}
-
-/// A write's precondition (update, patch, delete; single, conditional or a Bundle entry's):
-/// `If-Match` names a version or `*` (it exists); `If-None-Match: *` requires that it does
-/// not, so a PUT creates and never overwrites, and a DELETE or PATCH of an existing resource
-/// is refused (RFC 9110, section 13.1.2: with `*` the method is performed only when no
-/// current representation exists). Both at once, or `If-None-Match` with a tag, is a 400.
-pub(crate) fn write_precondition(
-    if_match: Option<&str>,
-    if_none_match: Option<&str>,
-) -> Result<Option<Precondition>, ApiError> {
-    match (if_match, if_none_match.map(str::trim)) {
-        (None, None) => Ok(None),
-        (Some(if_match), None) => if_match_text(if_match).map(Some),
-        (None, Some("*")) => Ok(Some(Precondition::Absent)),
-        (Some(_), Some(_)) => Err(ApiError::invalid(
-            "If-Match and If-None-Match together state contradictory preconditions",
-        )),
-        (None, Some(_)) => Err(ApiError::invalid(
-            "On a write, If-None-Match may only be '*' (only if the resource does not exist)",
-        )),
-    }
-}
-
-/// The precondition an `If-Match` value states: `*` (some version exists) or one entity tag.
-fn if_match_text(text: &str) -> Result<Precondition, ApiError> {
-    if text.trim() == "*" {
-        return Ok(Precondition::Exists);
-    }
-    Ok(Precondition::Version(VersionId::parse_etag(text)?))
 }
 
 /// Sends an update or create through the type's writer; 201 for a first version, else 200.

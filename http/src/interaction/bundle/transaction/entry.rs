@@ -13,7 +13,7 @@ use storage::model::Precondition;
 use crate::error::ApiError;
 use crate::interaction::bundle::dispatch::local_path;
 use crate::interaction::conditional::Condition;
-use crate::interaction::update::write_precondition;
+use crate::interaction::precondition::write_precondition;
 
 /// Which resource an update, patch or delete acts on.
 pub(super) enum Target {
