@@ -127,20 +127,12 @@ pub(crate) async fn in_planning_mode<T>(
 
 #[cfg(all(test, feature = "testing"))]
 mod tests {
-    use deadpool_postgres::ManagerConfig;
-    use tokio_postgres::NoTls;
-
     use super::*;
 
     /// A pool of one connection, so every checkout is the same backend.
     async fn one_connection_pool() -> Pool {
         let config = crate::testing::fresh_database().await;
-        let manager =
-            deadpool_postgres::Manager::from_config(config, NoTls, ManagerConfig::default());
-        Pool::builder(Manager(manager))
-            .max_size(1)
-            .build()
-            .expect("a pool of one connection")
+        crate::store::build_pool(config, 1).expect("a pool of one connection")
     }
 
     async fn backend_mode(client: &Client) -> Result<String, tokio_postgres::Error> {

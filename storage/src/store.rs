@@ -249,7 +249,7 @@ const MIN_LOCK_CONNECTIONS: usize = 4;
 /// 503: long enough to ride out a burst, short enough that a client retries.
 const CONNECTION_WAIT: Duration = Duration::from_secs(10);
 
-fn build_pool(config: tokio_postgres::Config, max_size: usize) -> Result<Pool, Error> {
+pub(crate) fn build_pool(config: tokio_postgres::Config, max_size: usize) -> Result<Pool, Error> {
     let manager = Manager(deadpool_postgres::Manager::from_config(
         config,
         NoTls,

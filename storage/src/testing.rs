@@ -69,18 +69,12 @@ pub async fn fresh_database() -> tokio_postgres::Config {
 /// A migrated fresh database behind a pool of one connection, so every statement runs on the
 /// one backend whose prepared statements [`plans_made`] then reads.
 pub(crate) async fn migrated_pool_of_one() -> crate::pool::Pool {
-    let config = fresh_database().await;
-    let store = crate::Store::connect(config.clone(), 1).expect("a store");
-    store.migrate().await.expect("migrations");
-    let manager = deadpool_postgres::Manager::from_config(
-        config,
-        NoTls,
-        deadpool_postgres::ManagerConfig::default(),
-    );
-    crate::pool::Pool::builder(crate::pool::Manager(manager))
-        .max_size(1)
-        .build()
-        .expect("a pool of one connection")
+    let pool = crate::store::build_pool(fresh_database().await, 1).expect("a pool");
+    let mut client = crate::connection(&pool).await.expect("the connection");
+    crate::migrate::migrate(&mut client)
+        .await
+        .expect("migrations");
+    pool
 }
 
 #[cfg(test)]

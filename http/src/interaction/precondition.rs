@@ -120,49 +120,49 @@ fn entity_tags(text: &str) -> Result<Vec<&str>, ApiError> {
 mod tests {
     use super::*;
 
-    fn if_match(text: &str) -> Result<Precondition, ApiError> {
-        if_match_text(text)
-    }
-
     fn version(number: i64) -> Precondition {
         Precondition::Version(VersionId::from_stored(number))
     }
 
     #[test]
     fn one_tag_names_its_version() {
-        assert_eq!(if_match(r#"W/"3""#).unwrap(), version(3));
-        assert_eq!(if_match(r#""3""#).unwrap(), version(3));
-        assert_eq!(if_match("3").unwrap(), version(3));
+        assert_eq!(if_match_text(r#"W/"3""#).unwrap(), version(3));
+        assert_eq!(if_match_text(r#""3""#).unwrap(), version(3));
+        assert_eq!(if_match_text("3").unwrap(), version(3));
     }
 
     #[test]
     fn a_list_names_the_one_version_among_foreign_tags() {
-        assert_eq!(if_match(r#"W/"abc", W/"3""#).unwrap(), version(3));
-        assert_eq!(if_match(r#" W/"3" ,, "x,y" "#).unwrap(), version(3));
-        assert_eq!(if_match(r#"W/"3", "3""#).unwrap(), version(3));
+        assert_eq!(if_match_text(r#"W/"abc", W/"3""#).unwrap(), version(3));
+        assert_eq!(if_match_text(r#" W/"3" ,, "x,y" "#).unwrap(), version(3));
+        assert_eq!(if_match_text(r#"W/"3", "3""#).unwrap(), version(3));
     }
 
     #[test]
     fn tags_this_server_never_issued_match_no_version() {
         for text in [r#"W/"abc""#, r#""01""#, r#"W/"01", "x,y""#, r#""""#] {
-            assert_eq!(if_match(text).unwrap(), Precondition::NoIssuedTag, "{text}");
+            assert_eq!(
+                if_match_text(text).unwrap(),
+                Precondition::NoIssuedTag,
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn a_list_naming_two_versions_is_refused() {
-        assert!(if_match(r#"W/"2", W/"3""#).is_err());
+        assert!(if_match_text(r#"W/"2", W/"3""#).is_err());
     }
 
     #[test]
     fn what_is_not_a_list_of_entity_tags_is_refused() {
         for text in ["not-an-etag", r#"W/"3"#, r#"W/"3" x"#, "", " , ", r#"W/3"#] {
-            assert!(if_match(text).is_err(), "{text}");
+            assert!(if_match_text(text).is_err(), "{text}");
         }
     }
 
     #[test]
     fn star_means_any_existing_version() {
-        assert_eq!(if_match(" * ").unwrap(), Precondition::Exists);
+        assert_eq!(if_match_text(" * ").unwrap(), Precondition::Exists);
     }
 }
